@@ -1,0 +1,128 @@
+"""Numbers computed from a trained model: codes, reconstructions, errors, and
+the metrics every finished run carries (against PCA at the same code size).
+
+Everything here is a plain function of arrays and a model, so the app's pages,
+the CLI and the tests call the same code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import KNeighborsClassifier
+
+TRUST_MAX = 1500  # trustworthiness is O(n^2): score a fixed random subset of the test set
+BATCH = 4096
+
+
+def encode(model, X: np.ndarray) -> np.ndarray:
+    """Codes (n, latent_dim) of scaled inputs (n, n_features); the mean for a VAE."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(X), BATCH):
+            out.append(model.encode(torch.as_tensor(X[i : i + BATCH], dtype=torch.float32)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.latent_dim), np.float32)
+
+
+def decode(model, Z: np.ndarray) -> np.ndarray:
+    """Scaled reconstructions (n, n_features) of codes (n, latent_dim)."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(Z), BATCH):
+            out.append(model.decode(torch.as_tensor(Z[i : i + BATCH], dtype=torch.float32)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.n_features), np.float32)
+
+
+def reconstruct(model, X: np.ndarray) -> np.ndarray:
+    """Scaled reconstructions of scaled inputs, through the code (no noise)."""
+    return decode(model, encode(model, X))
+
+
+def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> np.ndarray:
+    """Per-sample mean squared error, shape (n,): the anomaly score."""
+    return ((np.asarray(X, np.float64) - X_hat) ** 2).mean(axis=1)
+
+
+def pca_baseline(X_train: np.ndarray, X_test: np.ndarray, n_components: int, seed: int = 0) -> tuple[PCA, np.ndarray]:
+    """PCA with the autoencoder's code size, fitted on the training split.
+
+    Returns the fitted PCA and the test reconstructions.
+    """
+    k = max(1, min(n_components, X_train.shape[1], X_train.shape[0]))
+    pca = PCA(n_components=k, random_state=seed).fit(X_train)
+    return pca, pca.inverse_transform(pca.transform(X_test))
+
+
+def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
+    """Accuracy of a k-nearest-neighbour classifier on codes: is the code meaningful?"""
+    k = min(k, len(Z_train))
+    clf = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
+    return float(clf.score(Z_test, y_test))
+
+
+def trust(X, Z, n_neighbors: int = 10, seed: int = 0) -> float:
+    """sklearn's trustworthiness on at most TRUST_MAX points: are code neighbours input neighbours?"""
+    if len(X) > TRUST_MAX:
+        idx = np.random.default_rng(seed).choice(len(X), TRUST_MAX, replace=False)
+        X, Z = X[idx], Z[idx]
+    n_neighbors = min(n_neighbors, (len(X) - 1) // 2)
+    if n_neighbors < 1:
+        return float("nan")
+    return float(trustworthiness(X, Z, n_neighbors=n_neighbors))
+
+
+def run_metrics(model, X_train, X_test, y_train=None, y_test=None, outlier_test=None, seed: int = 0) -> dict:
+    """The metrics every finished run carries, all on the held-out test split.
+
+    Parameters
+    ----------
+    model : ae_core.models.Autoencoder
+    X_train, X_test : arrays of shape (n, n_features), already scaled
+    y_train, y_test : class indices, or None
+    outlier_test : bool array of shape (n_test,), or None
+
+    Returns
+    -------
+    dict with test_mse, pca_mse, ae_pca_ratio and, where labels allow,
+    knn_accuracy, pca_knn_accuracy, trustworthiness, pca_trustworthiness, anomaly_auc.
+    """
+    d = model.cfg.latent_dim
+    Z_train, Z_test = encode(model, X_train), encode(model, X_test)
+    X_hat = decode(model, Z_test)
+    err = reconstruction_errors(X_test, X_hat)
+    pca, X_pca = pca_baseline(X_train, X_test, d, seed)
+    m = {
+        "test_mse": float(err.mean()),
+        "pca_mse": float(reconstruction_errors(X_test, X_pca).mean()),
+        "latent_dim": d,
+        "n_train": int(len(X_train)),
+        "n_test": int(len(X_test)),
+    }
+    m["ae_pca_ratio"] = m["test_mse"] / m["pca_mse"] if m["pca_mse"] > 0 else float("nan")
+    P_train, P_test = pca.transform(X_train), pca.transform(X_test)
+    if y_train is not None and y_test is not None and len(np.unique(y_train)) > 1:
+        m["knn_accuracy"] = knn_accuracy(Z_train, y_train, Z_test, y_test)
+        m["pca_knn_accuracy"] = knn_accuracy(P_train, y_train, P_test, y_test)
+    m["trustworthiness"] = trust(X_test, Z_test, seed=seed)
+    m["pca_trustworthiness"] = trust(X_test, P_test, seed=seed)
+    if outlier_test is not None and 0 < outlier_test.sum() < len(outlier_test):
+        m["anomaly_auc"] = float(roc_auc_score(outlier_test, err))
+        m["pca_anomaly_auc"] = float(roc_auc_score(outlier_test, reconstruction_errors(X_test, X_pca)))
+    return m
+
+
+def describe_ratio(ratio: float) -> str:
+    """Plain words for the AE/PCA error ratio, as the Train page shows it."""
+    if not np.isfinite(ratio):
+        return "PCA reconstructs this data perfectly at this code size, so there is nothing to compare."
+    if ratio < 0.98:
+        return f"AE reconstruction error is {ratio:.2f}x PCA's at the same code size ({1 - ratio:.0%} lower)."
+    if ratio <= 1.02:
+        return f"AE reconstruction error is {ratio:.2f}x PCA's at the same code size: no better than a linear projection."
+    return (f"AE reconstruction error is {ratio:.2f}x PCA's at the same code size: worse than PCA "
+            "(try more epochs, a larger code or the vanilla preset).")

@@ -1,0 +1,251 @@
+"""From a run's config to a finished run, and from a finished run back to a
+model ready for inference.
+
+`execute_run` is what the background worker and `python -m ae_core train` both
+call: load the dataset, split 70/15/15, fit the scaler on train, train, compute
+metrics, write the artifacts. `load_run` gives a `LoadedRun` the pages use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from functools import cached_property
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save
+
+from .analysis import encode, reconstruct, reconstruction_errors, run_metrics
+from .config import ModelConfig, TrainConfig, model_config_for, model_config_from_dict, train_config_from_dict
+from .datasets import Dataset, load_dataset
+from .errors import InputError
+from .models import Autoencoder
+from .preprocessing import Scaler, Split, split_indices
+from .runs import RunStore, atomic_write_bytes
+from .training import Callback, Trainer, TrainingCancelled, TrainingDiverged
+
+DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
+
+
+def dataset_defaults(ds: Dataset) -> dict:
+    """Sensible model/training defaults per dataset size and kind."""
+    n, d = ds.n_samples, ds.n_features
+    hidden = (256, 128) if d >= 256 else (128, 64) if d >= 32 else (64, 32)
+    batch = 256 if n >= 20_000 else 128 if n >= 1000 else 32
+    epochs = 30 if n >= 20_000 else 60
+    return {"hidden": hidden, "batch_size": batch, "epochs": epochs, "latent_dim": min(DEFAULT_LATENT, max(1, d - 1))}
+
+
+def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | None = None,
+                model: dict | None = None, train: dict | None = None, ds: Dataset | None = None) -> dict:
+    """A run config: a JSON-able dict with the dataset spec, variant, model and training settings.
+
+    Validates everything it can without training; raises InputError.
+    """
+    ds = ds if ds is not None else load_dataset(dataset, **dict(dataset_options or {}))
+    defaults = dataset_defaults(ds)
+    model = {k: v for k, v in (model or {}).items() if v is not None}
+    train = {k: v for k, v in (train or {}).items() if v is not None}
+    mcfg = model_config_for(
+        variant,
+        **{"hidden": defaults["hidden"], "latent_dim": defaults["latent_dim"], **model},
+        n_features=ds.n_features, image_shape=ds.image_shape,
+        output="sigmoid" if ds.scaling == "range" else "linear",
+    ).validate()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    if set(train) - names:
+        raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
+    tcfg = TrainConfig(**{"epochs": defaults["epochs"], "batch_size": defaults["batch_size"], **train}).validate()
+    spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
+    return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg)}
+
+
+def dataset_from_config(config: dict) -> Dataset:
+    spec = config["dataset"]
+    return load_dataset(spec["name"], **dict(spec.get("options") or {}))
+
+
+# ---- weights -------------------------------------------------------------------
+
+
+def save_weights(model: torch.nn.Module, path) -> None:
+    """safetensors, written atomically: a crash leaves the previous file intact."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, save(state))
+
+
+def load_model(cfg: ModelConfig, path) -> Autoencoder:
+    model = Autoencoder(cfg)
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()
+
+
+# ---- executing a run ----------------------------------------------------------
+
+
+class StoreProgress(Callback):
+    """Writes progress into the run store, checkpoints each epoch, polls cancel.
+
+    Store writes are throttled to a few per second: SQLite is fast, but not free.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, epochs: int, evolution: tuple[np.ndarray, list] | None = None):
+        self.store, self.run_id, self.epochs = store, run_id, epochs
+        self.t0 = time.time()
+        self.last_write = 0.0
+        self.last_cancel_check = 0.0
+        self.history: list[dict] = []
+        self.evolution = evolution  # (X subset, list of codes per epoch)
+
+    def _progress(self, trainer, epoch, batch, n_batches, extra=None):
+        done = ((epoch - 1) + batch / n_batches) / self.epochs
+        elapsed = time.time() - self.t0
+        p = {"epoch": epoch, "epochs": self.epochs, "batch": batch, "batches": n_batches,
+             "fraction": round(done, 4), "elapsed": round(elapsed, 2), "lr": trainer.lr,
+             "eta": round(elapsed / done - elapsed, 1) if done > 0 else None, "history": self.history[-200:]}
+        p.update(extra or {})
+        self.store.update(self.run_id, progress=p)
+        self.last_write = time.time()
+
+    def on_batch_end(self, trainer, epoch, batch, n_batches, loss):
+        if time.time() - self.last_write > 0.3:
+            self._progress(trainer, epoch, batch, n_batches, {"batch_loss": loss})
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.history.append({k: round(v, 6) if isinstance(v, float) else v for k, v in logs.items()})
+        if self.evolution is not None:
+            X_evo, codes = self.evolution
+            codes.append(encode(trainer.model, X_evo).astype(np.float32))
+            trainer.model.train()
+        save_weights(trainer.model, self.store.path(self.run_id, "checkpoint.safetensors"))
+        self._progress(trainer, epoch, 1, 1)
+
+    def should_stop(self, trainer):
+        if time.time() - self.last_cancel_check < 0.25:
+            return False
+        self.last_cancel_check = time.time()
+        return self.store.cancel_requested(self.run_id)
+
+
+def _tensors(ds: Dataset, split: Split, scaler: Scaler):
+    X = scaler.transform(ds.X)
+    return X, torch.from_numpy(X[split.train]), torch.from_numpy(X[split.val])
+
+
+def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
+    """Train run `run_id` to completion; returns the final status.
+
+    User-caused failures (bad data, divergence) end as 'failed' with their
+    message; a cancel ends as 'cancelled'; anything else is 'failed' with the
+    error and its traceback, so nothing is ever stuck 'running'.
+    """
+    rec = store.get(run_id)
+    try:
+        config = rec.config
+        ds = dataset_from_config(config)
+        mcfg = model_config_from_dict(config["model"])
+        tcfg = train_config_from_dict(config["train"])
+        split = split_indices(ds.n_samples, ds.y, seed=tcfg.seed)
+        scaler = Scaler.fit(ds.X[split.train], ds.scaling, ds.value_range)
+        X, X_train, X_val = _tensors(ds, split, scaler)
+        rng = np.random.default_rng(tcfg.seed)
+        evo_idx = np.sort(rng.choice(ds.n_samples, min(tcfg.evolution_samples, ds.n_samples), replace=False))
+        codes: list[np.ndarray] = []
+        model = Autoencoder(mcfg)
+        progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes))
+        codes.append(encode(model, X[evo_idx]))  # epoch 0: the untrained code
+        store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": []})
+        result = Trainer(model, tcfg, [progress, *callbacks]).fit(X_train, X_val)
+        store.write_json(run_id, "scaler.json", scaler.to_dict())
+        save_weights(model, store.path(run_id, "weights.safetensors"))
+        store.write_json(run_id, "history.json", result.history)
+        split_code = np.zeros(ds.n_samples, np.int8)
+        split_code[split.val], split_code[split.test] = 1, 2
+        store.write_array(run_id, "split.npy", split_code)
+        Z = encode(model, X)
+        store.write_array(run_id, "latent.npy", Z.astype(np.float32))
+        store.write_array(run_id, "recon_error.npy", reconstruction_errors(X, reconstruct(model, X)).astype(np.float32))
+        store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
+        store.write_array(run_id, "evolution_index.npy", evo_idx.astype(np.int64))
+        y = ds.y
+        metrics = run_metrics(
+            model, X[split.train], X[split.test],
+            None if y is None else y[split.train], None if y is None else y[split.test],
+            None if ds.is_outlier is None else ds.is_outlier[split.test], seed=tcfg.seed,
+        )
+        metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
+                       train_seconds=round(result.seconds, 3), n_params=sum(p.numel() for p in model.parameters()),
+                       best_val_loss=min(h["val_loss"] for h in result.history))
+        store.write_json(run_id, "metrics.json", metrics)
+        store.update(run_id, status="done", metrics=metrics, finished=time.time(),
+                     progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
+        return "done"
+    except TrainingCancelled:
+        store.update(run_id, status="cancelled", finished=time.time(), error="cancelled by the user")
+        return "cancelled"
+    except (InputError, TrainingDiverged) as exc:
+        store.update(run_id, status="failed", finished=time.time(), error=str(exc))
+        return "failed"
+    except OSError as exc:
+        store.update(run_id, status="failed", finished=time.time(),
+                     error=f"could not write the run's files: {exc}. Check free disk space and that {store.root} is writable.")
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - a worker must never leave a run stuck 'running'
+        store.update(run_id, status="failed", finished=time.time(),
+                     error=f"internal error: {type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}")
+        return "failed"
+
+
+# ---- loading a finished run ---------------------------------------------------
+
+
+class LoadedRun:
+    """A finished run, ready for inference; data and arrays load on first use."""
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.store, self.id = store, run_id
+        self.record = store.get(run_id)
+        if self.record.status != "done" or not store.has(run_id, "weights.safetensors"):
+            raise InputError(f"run {run_id} is {self.record.status}, not finished; pick a finished run.")
+        self.model_config = model_config_from_dict(self.record.config["model"])
+        self.train_config = train_config_from_dict(self.record.config["train"])
+        self.model = load_model(self.model_config, store.path(run_id, "weights.safetensors"))
+        self.scaler = Scaler.from_dict(store.read_json(run_id, "scaler.json"))
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        return dataset_from_config(self.record.config)
+
+    @cached_property
+    def X(self) -> np.ndarray:
+        """All rows, scaled as the model saw them."""
+        return self.scaler.transform(self.dataset.X)
+
+    def array(self, name: str) -> np.ndarray | None:
+        return self.store.read_array(self.id, name)
+
+    @cached_property
+    def latent(self) -> np.ndarray:
+        return self.array("latent.npy")
+
+    @cached_property
+    def split(self) -> np.ndarray:
+        return self.array("split.npy")
+
+    @cached_property
+    def recon_error(self) -> np.ndarray:
+        return self.array("recon_error.npy")
+
+    @property
+    def history(self) -> list[dict]:
+        return self.store.read_json(self.id, "history.json", [])
+
+    @property
+    def metrics(self) -> dict:
+        return self.record.metrics
+
+
+def load_run(store: RunStore, run_id: str) -> LoadedRun:
+    return LoadedRun(store, run_id)

@@ -1,0 +1,475 @@
+"""Real-world CSV -> numeric feature matrix, plus a report of every decision.
+
+Two steps, both usable on their own:
+
+* :func:`read_csv` turns bytes of unknown origin into a DataFrame: it sniffs
+  the encoding (BOM, UTF-8, charset_normalizer, cp1252), the delimiter
+  (``, ; tab |``), survives ragged lines and quoted newlines, and rejects
+  binary files (xlsx, zip, gzip, ...) with a message that says what to do.
+* :func:`prepare_table` turns that frame into a float32 matrix for the
+  autoencoder: numeric-looking text becomes numbers, useless columns are
+  dropped with a reason, small categoricals are one-hot encoded, and the
+  :class:`PreparationReport` records it all so the CLI and the app can show
+  the user exactly what happened to their file.
+
+Missing values stay NaN here: imputation is fitted later on the training split
+only, so the test split never leaks into the medians.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ae_core.errors import InputError
+
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+MAX_CATEGORIES = 10  # one-hot up to this many distinct values; beyond it is free text
+MIN_ROWS = 10
+MIN_FEATURES = 2
+ABSURD = 1e30  # |x| above this becomes missing: squares must stay finite when scaling
+_SAMPLE_CHARS = 65_536
+_WESTERN = {"English", "French", "German", "Spanish", "Portuguese", "Italian", "Dutch",
+            "Danish", "Swedish", "Norwegian", "Finnish", "Icelandic", "Unknown", ""}
+# Formats that are often renamed to .csv by mistake; each starts with these bytes.
+_MAGIC = (
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx or .ods file is one)"),
+    (b"PK\x05\x06", "an empty zip archive"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+)
+_EXTRA_NA = ["-", "--", "?", "\u2014", "n.a.", "N.A.", "missing", "Missing"]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_csv(source, *, max_bytes: int | None = None) -> tuple[pd.DataFrame, str, str, list[str]]:
+    """Read CSV text of unknown encoding and delimiter into a DataFrame.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes or binary file-like
+        A path, the file's bytes, or an object with ``read()`` (such as a
+        Streamlit ``UploadedFile``).
+    max_bytes : int, optional
+        Refuse inputs larger than this many bytes.
+
+    Returns
+    -------
+    frame : DataFrame
+        One row per data record; the index is the record's 0-based number in
+        the file (header excluded), so skipped ragged lines leave gaps.
+    encoding : str
+        The Python codec name used, e.g. ``"utf-8"`` or ``"cp1252"``.
+    delimiter : str
+        One of ``, ; \\t |``.
+    notes : list of str
+        Plain-English notes, e.g. ``"2 ragged lines skipped ..."``.
+
+    Raises
+    ------
+    InputError
+        Empty, binary or unparseable input, or no data rows.
+
+    Examples
+    --------
+    >>> frame, enc, sep, notes = read_csv(b"a;b\\n1;2\\n")
+    >>> (enc, sep, frame.shape)
+    ('utf-8', ';', (1, 2))
+    """
+    raw = _read_bytes(source, max_bytes)
+    _reject_binary(raw)
+    text, encoding, notes = _decode(raw)
+    if not text.strip():
+        raise InputError("The file is empty. Choose a CSV file with a header row and "
+                         f"at least {MIN_ROWS} data rows.")
+    if sum(1 for c in text[:_SAMPLE_CHARS] if c < " " and c not in "\t\n\r\f\v") > 0.01 * min(len(text), _SAMPLE_CHARS):
+        raise InputError("This file looks like binary data, not CSV text. Export the data "
+                         "as CSV (comma- or semicolon-separated text) and try again.")
+    delimiter, has_header = _sniff(text)
+    frame, skipped = _parse(text, delimiter, has_header)
+    if skipped:
+        notes.append(f"{len(skipped):,} ragged line(s) skipped (more fields than the header); "
+                     f"first at data row {skipped[0]}")
+    if not has_header:
+        notes.append("the first line looks like data, not a header: all lines were read "
+                     "as data and the columns named column_1, column_2, ...")
+    if len(frame) == 0:
+        raise InputError(f"The file has a header ({len(frame.columns)} columns) but no data "
+                         f"rows. Add at least {MIN_ROWS} rows below the header.")
+    frame.columns, renamed = _clean_headers([str(c) for c in frame.columns], has_header)
+    notes.extend(renamed)
+    return frame, encoding, delimiter, notes
+
+
+def _read_bytes(source, max_bytes: int | None) -> bytes:
+    limit_msg = (f"The file is larger than the {max_bytes / 1e6:,.1f} MB limit. Use a smaller "
+                 "file, for example a sample of its rows.") if max_bytes else ""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"No file at '{path}'. Check the path and try again.")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise InputError(limit_msg)
+        raw = path.read_bytes()
+    elif hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            source.seek(0)  # an UploadedFile may have been read by an earlier rerun
+        raw = source.read() if max_bytes is None else source.read(max_bytes + 1)
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+    else:
+        raise TypeError(f"read_csv takes a path, bytes or a binary file object, not {type(source).__name__}")
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise InputError(limit_msg)
+    return raw
+
+
+def _reject_binary(raw: bytes) -> None:
+    for magic, what in _MAGIC:
+        if raw.startswith(magic):
+            raise InputError(f"This file is {what}, not CSV text. Open it in the program that "
+                             "made it (for Excel: File > Save As > 'CSV UTF-8') and use the "
+                             ".csv file it writes.")
+    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" in raw[:_SAMPLE_CHARS]:
+        raise InputError("This file contains binary data (NUL bytes), so it is not CSV text. "
+                         "Export the data as CSV (comma- or semicolon-separated text) and try again.")
+
+
+def _decode(raw: bytes) -> tuple[str, str, list[str]]:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
+        try:
+            return raw.decode("utf-16"), "utf-16", []
+        except UnicodeDecodeError as err:
+            raise InputError(f"The file starts like UTF-16 text but is not valid UTF-16 ({err.reason}). "
+                             "Export it again as 'CSV UTF-8'.") from None
+    try:
+        encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+        return raw.decode("utf-8-sig"), encoding, []
+    except UnicodeDecodeError:
+        pass
+    encoding = _guess_legacy_encoding(raw[:262_144])
+    try:
+        return raw.decode(encoding), encoding, []
+    except UnicodeDecodeError:  # the guess came from a sample; later bytes disagree
+        text = raw.decode(encoding, errors="replace")
+        return text, encoding, [f"{text.count(chr(0xFFFD)):,} undecodable byte(s) replaced with '\ufffd'"]
+
+
+def _guess_legacy_encoding(sample: bytes) -> str:
+    """Pick a non-UTF-8 encoding; cp1252 unless another language is evident.
+
+    charset_normalizer is unreliable on short Western text ("Café;Preis" comes
+    back as cp1006/Farsi), so it overrules cp1252 only when it recognises a
+    non-Western language, or when cp1252 cannot decode the bytes at all.
+    """
+    from charset_normalizer import from_bytes  # imported lazily: rarely needed
+
+    best = from_bytes(sample).best()
+    try:
+        sample.decode("cp1252")
+        cp1252_ok = True
+    except UnicodeDecodeError:
+        cp1252_ok = False
+    if best is not None and best.encoding not in ("cp1252", "latin_1", "ascii"):
+        if not cp1252_ok or (best.coherence >= 0.1 and best.language not in _WESTERN):
+            return best.encoding
+    return "cp1252" if cp1252_ok else "latin-1"
+
+
+def _sniff(text: str) -> tuple[str, bool]:
+    """Return (delimiter, first line is a header).
+
+    Score each candidate by how many sample rows have as many fields as the
+    header (what pandas will expect), then by width; csv.Sniffer breaks ties.
+    """
+    sample = text[:_SAMPLE_CHARS]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        sniffed = None
+    scores = {}
+    for d in DELIMITERS:
+        try:
+            rows = [r for _, r in zip(range(200), csv.reader(io.StringIO(sample), delimiter=d)) if r]
+        except csv.Error:
+            rows = []
+        width = len(rows[0]) if rows else 0
+        fit = sum(len(r) == width for r in rows[1:]) / max(len(rows) - 1, 1)
+        scores[d] = (fit if width > 1 else 0.0, width, d == sniffed)
+    delimiter = max(DELIMITERS, key=scores.__getitem__)
+    if scores[delimiter][1] < 2:
+        delimiter = ","
+    first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    numeric = pd.to_numeric(pd.Series([f.strip() for f in first], dtype=object), errors="coerce")
+    return delimiter, not (len(first) > 1 and numeric.notna().all())
+
+
+def _parse(text: str, delimiter: str, has_header: bool) -> tuple[pd.DataFrame, list[int]]:
+    kwargs = dict(sep=delimiter, index_col=False, low_memory=False, on_bad_lines="warn",
+                  skip_blank_lines=False,  # keep numbering equal to records in the file
+                  na_values=_EXTRA_NA)
+    if not has_header:
+        width = len(next(csv.reader(io.StringIO(text[:_SAMPLE_CHARS]), delimiter=delimiter)))
+        kwargs.update(header=None, names=[f"column_{i + 1}" for i in range(width)])
+    # The C parser reports skipped lines only as a ParserWarning ("Skipping line 7:
+    # expected 3 fields, saw 4"); its line numbers count records, header included.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(io.StringIO(text), **kwargs)
+        except pd.errors.EmptyDataError:
+            raise InputError("The file has no columns. Choose a CSV file with a header row "
+                             f"and at least {MIN_ROWS} data rows.") from None
+        except pd.errors.ParserError as err:
+            raise InputError(f"The file could not be parsed as CSV ({str(err).strip()}). "
+                             "Check for an unclosed quote and save it again as CSV.") from None
+    lines = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
+             for n in re.findall(r"Skipping line (\d+)", str(w.message))]
+    skipped = sorted(n - (2 if has_header else 1) for n in lines)
+    records = np.delete(np.arange(len(frame) + len(skipped), dtype=np.int64), skipped)
+    frame.index = pd.Index(records, name="row")
+    return frame, skipped
+
+
+def _clean_headers(names: list[str], has_header: bool) -> tuple[list[str], list[str]]:
+    """Strip, name empty headers ``column_N`` (1-based) and make names unique."""
+    out, seen, n_empty, n_dup = [], set(), 0, 0
+    for i, name in enumerate(names):
+        name = name.strip()
+        if not name or (has_header and re.fullmatch(r"Unnamed: \d+", name)):
+            name, n_empty = f"column_{i + 1}", n_empty + 1
+        base, k = re.sub(r"\.\d+$", "", name), 0
+        if base != name and base in names:  # pandas already mangled a duplicate
+            n_dup += 1
+        while name in seen:
+            k += 1
+            name = f"{base}.{k}"
+        n_dup += k > 0
+        seen.add(name)
+        out.append(name)
+    notes = [f"{n_empty} empty header(s) named column_N (N = position)"] if n_empty else []
+    if n_dup:
+        notes.append(f"{n_dup} duplicate header(s) renamed with a .1, .2, ... suffix")
+    return out, notes
+
+
+# --------------------------------------------------------------------------- preparing
+
+
+@dataclass(frozen=True)
+class PreparationReport:
+    """What :func:`prepare_table` did to a table, in words a person can check.
+
+    Attributes
+    ----------
+    n_rows_read, n_rows_kept, n_columns_read : int
+        Data rows in the input, rows in the output matrix, columns in the input.
+    kept : tuple of str
+        Feature names of the output matrix (one-hot features as ``col=value``).
+    dropped : tuple of (column, reason)
+        Columns not used, e.g. ``("id", "id-like: unique integer per row")``.
+    converted : tuple of (column, how)
+        Columns whose values were transformed (numeric text, one-hot, booleans).
+    n_imputed : int
+        Missing cells in the matrix; filled later with training-split medians.
+    encoding, delimiter : str
+        As detected by :func:`read_csv` (``"n/a"`` for a DataFrame input).
+    notes : tuple of str
+        Anything else worth knowing (ragged lines, sampling, dropped rows).
+    label_column : str or None
+        The column used as labels, never as a feature.
+    """
+
+    n_rows_read: int
+    n_rows_kept: int
+    n_columns_read: int
+    kept: tuple[str, ...]
+    dropped: tuple[tuple[str, str], ...]
+    converted: tuple[tuple[str, str], ...]
+    n_imputed: int
+    encoding: str
+    delimiter: str
+    notes: tuple[str, ...]
+    label_column: str | None
+
+    def to_dict(self) -> dict:
+        """Return a JSON-able dict (tuples become lists)."""
+        return {
+            "n_rows_read": self.n_rows_read, "n_rows_kept": self.n_rows_kept,
+            "n_columns_read": self.n_columns_read, "kept": list(self.kept),
+            "dropped": [list(d) for d in self.dropped],
+            "converted": [list(c) for c in self.converted],
+            "n_imputed": self.n_imputed, "encoding": self.encoding,
+            "delimiter": self.delimiter, "notes": list(self.notes),
+            "label_column": self.label_column,
+        }
+
+    def summary_lines(self) -> list[str]:
+        """Return plain-English lines for the CLI and the app, most important first."""
+        sep = _DELIMITER_NAMES.get(self.delimiter, self.delimiter)
+        lines = [f"Read {self.n_rows_read:,} rows x {self.n_columns_read:,} columns "
+                 f"(encoding {self.encoding}, delimiter: {sep}).",
+                 f"Using {self.n_rows_kept:,} rows and {len(self.kept):,} features."]
+        if self.label_column is not None:
+            lines.append(f"Label column '{self.label_column}' colours the plots; it is not a feature.")
+        lines += [f"Dropped '{col}': {why}." for col, why in self.dropped]
+        lines += [f"Converted '{col}': {how}." for col, how in self.converted]
+        if self.n_imputed:
+            lines.append(f"{self.n_imputed:,} missing value(s) will be filled with the "
+                         "column median of the training split.")
+        lines += [f"Note: {note}." for note in self.notes]
+        return lines
+
+
+@dataclass(frozen=True)
+class PreparedTable:
+    """A table ready for training.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows_kept, n_features), float32
+        Features; NaN where a value is missing (imputed later, on the train split).
+    feature_names : tuple of str
+    labels : ndarray of shape (n_rows_kept,), object, or None
+        The label column's values as strings.
+    row_index : ndarray of shape (n_rows_kept,), int64
+        0-based data row number of each kept row in the input (header excluded).
+    frame : DataFrame
+        The kept rows with their raw values and all columns, indexed by row_index.
+    report : PreparationReport
+    """
+
+    X: np.ndarray
+    feature_names: tuple[str, ...]
+    labels: np.ndarray | None
+    row_index: np.ndarray
+    frame: pd.DataFrame
+    report: PreparationReport
+
+
+_ID_NAME = re.compile(r"(^|[\s_.-])(id|uuid|guid|index|idx|key|row|rownum|row_?number)$|^unnamed: ?\d+$",
+                      re.IGNORECASE)
+_US_NUMBER = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+_EU_NUMBER = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?|[+-]?\d+,\d+"
+_CURRENCY = "$\u20ac\u00a3\u00a5\u20b9"  # $ € £ ¥ ₹
+
+
+def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows: int = 100_000,
+                  random_state: int = 0) -> PreparedTable:
+    """Turn a CSV (or DataFrame) into a float32 feature matrix and a report.
+
+    Parameters
+    ----------
+    source_or_frame : path, bytes, binary file-like or DataFrame
+        Anything :func:`read_csv` takes, or a DataFrame already read.
+    label_column : str, optional
+        A column kept as string labels (for colouring) and never used as a feature.
+    max_rows : int, default=100_000
+        Larger inputs are randomly sampled down to this many rows (kept in file order).
+    random_state : int, default=0
+        Seed of that sample.
+
+    Returns
+    -------
+    PreparedTable
+
+    Raises
+    ------
+    InputError
+        Unreadable input, unknown label column, fewer than 2 usable numeric
+        features or fewer than 10 usable rows; the message says what to change.
+
+    Examples
+    --------
+    >>> csv_text = "id,a,b\\n" + "".join(f"{i},{i % 3},{i * 2}\\n" for i in range(12))
+    >>> table = prepare_table(csv_text.encode())
+    >>> table.X.shape, table.feature_names, table.report.dropped
+    ((12, 2), ('a', 'b'), (('id', 'id-like: unique integer per row'),))
+    """
+    if isinstance(source_or_frame, pd.DataFrame):
+        frame, encoding, delimiter, notes = source_or_frame.copy(), "n/a", "n/a", []
+        frame.columns, renamed = _clean_headers([str(c) for c in frame.columns], True)
+        frame.index = pd.RangeIndex(len(frame), name="row")
+        notes.extend(renamed)
+    else:
+        frame, encoding, delimiter, notes = read_csv(source_or_frame)
+    n_rows_read, n_columns_read = len(frame), len(frame.columns)
+    if label_column is not None and label_column not in frame.columns:
+        if label_column.strip() not in frame.columns:
+            shown = ", ".join(f"'{c}'" for c in frame.columns[:30])
+            more = f" and {len(frame.columns) - 30} more" if len(frame.columns) > 30 else ""
+            raise InputError(f"Label column '{label_column}' is not in the file. Available "
+                             f"columns: {shown}{more}. Pick one of these, or use no label column.")
+        label_column = label_column.strip()
+    if max_rows < MIN_ROWS:
+        raise InputError(f"max_rows must be at least {MIN_ROWS}; got {max_rows}.")
+    if len(frame) > max_rows:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(frame), max_rows, replace=False))
+        frame = frame.iloc[keep]
+        notes.append(f"sampled {max_rows:,} of {n_rows_read:,} rows at random (row cap max_rows={max_rows:,})")
+
+    columns = [c for c in frame.columns if c != label_column]
+    numeric, converted, dropped, onehot, text_present = _split_columns(frame, columns, delimiter)
+    values, kept_numeric, dropped_numeric, n_absurd = _clean_numeric(frame, numeric)
+    dropped.update(dropped_numeric)
+    if n_absurd:
+        notes.append(f"{n_absurd:,} infinite or absurdly large value(s) (|x| > 1e30) treated as missing")
+
+    # Assemble features in the file's column order.
+    names, blocks = [], []
+    numeric_pos = {c: j for j, c in enumerate(numeric)}
+    for c in columns:
+        if c in kept_numeric:
+            names.append(c)
+            blocks.append(values[:, numeric_pos[c]][:, None])
+        elif c in onehot:
+            cats, matrix = onehot[c]
+            names += [f"{c}={v}" for v in cats]
+            blocks.append(matrix)
+    n = len(frame)
+    X = np.hstack(blocks).astype(np.float32) if blocks else np.empty((n, 0), np.float32)
+    if len(names) < MIN_FEATURES:
+        _raise_too_few_features(names, dropped, delimiter)
+
+    # Rows with nothing to learn from (blank lines, ",,,") carry no information.
+    used_text = [c for c in onehot]
+    empty_rows = np.isnan(values[:, [numeric_pos[c] for c in kept_numeric]]).all(axis=1)
+    if used_text:
+        empty_rows &= ~np.column_stack([text_present[c] for c in used_text]).any(axis=1)
+    if empty_rows.any():
+        notes.append(f"{int(empty_rows.sum()):,} row(s) with no feature values dropped")
+        X, frame = X[~empty_rows], frame.iloc[~empty_rows]
+    if len(frame) < MIN_ROWS:
+        raise InputError(f"Only {len(frame)} usable row(s); at least {MIN_ROWS} are needed to "
+                         "train and validate. Add more rows (rows with no numeric values do not count).")
+
+    labels = _labels(frame[label_column]) if label_column is not None else None
+    report = PreparationReport(
+        n_rows_read=n_rows_read, n_rows_kept=len(frame), n_columns_read=n_columns_read,
+        kept=tuple(names), dropped=tuple((c, dropped[c]) for c in columns if c in dropped),
+        converted=tuple((c, converted[c]) for c in columns if c in converted and c not in dropped),
+        n_imputed=int(np.isnan(X).sum()), encoding=encoding, delimiter=delimiter,
+        notes=tuple(notes), label_column=label_column)
+    return PreparedTable(X=np.ascontiguousarray(X), feature_names=tuple(names), labels=labels,
+                         row_index=frame.index.to_numpy(dtype=np.int64), frame=frame, report=report)
