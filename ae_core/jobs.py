@@ -1,0 +1,230 @@
+"""Background training: one process per run, a queue, cancel and recovery.
+
+The app holds one `JobManager` per server (`st.cache_resource`). `submit`
+writes a queued run into the store and returns at once; a scheduler thread
+starts at most `max_parallel` worker processes (multiprocessing's spawn
+context: a clean interpreter, no forked Streamlit state) and reaps them. The
+store is the only channel between them: the worker writes progress and a
+heartbeat, the page polls it, a cancel is a flag the worker polls.
+
+Recovery: a run marked running whose process is gone, or whose heartbeat is
+older than `STALE_SECONDS`, becomes 'interrupted'. Queued runs survive a
+server restart and are started by the next manager.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+
+from .runs import RunRecord, RunStore
+
+STALE_SECONDS = 30.0  # a running run silent for longer than this has lost its process
+HEARTBEAT_SECONDS = 2.0
+CANCEL_GRACE_SECONDS = 5.0  # after a cancel, a worker that has not stopped is terminated
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); /proc tells it apart on Linux.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _heartbeat(store: RunStore, run_id: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            store.update(run_id, pid=os.getpid())  # bumps `updated`
+        except Exception:  # noqa: BLE001 - a missed beat is not worth killing the run
+            pass
+
+
+def worker_main(root: str, run_id: str, threads: int | None = None) -> None:
+    """Entry point of a worker process: claim the run, train it, exit."""
+    import torch
+
+    from .pipeline import execute_run
+
+    if threads:
+        torch.set_num_threads(threads)
+    store = RunStore(root)
+    # The manager claims the run with this pid right after starting us; whichever
+    # of the two claims first wins, the other finds the row already ours.
+    if not store.claim(run_id, os.getpid()):
+        rec = store.get(run_id)
+        if rec.status != "running" or rec.pid != os.getpid():
+            return  # cancelled while queued, or claimed by another worker
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(store, run_id, stop), daemon=True)
+    beat.start()
+    try:
+        execute_run(store, run_id)
+    finally:
+        stop.set()
+
+
+class JobManager:
+    """Runs queued runs in worker processes, at most `max_parallel` at once.
+
+    Parameters
+    ----------
+    store : RunStore
+    max_parallel : int
+        Concurrent trainings; 1 suits a 2-core machine (the server needs a core).
+    poll_seconds : float
+        How often the scheduler looks at the queue and its workers.
+    """
+
+    def __init__(self, store: RunStore, max_parallel: int = 1, poll_seconds: float = 0.3, threads: int | None = None):
+        self.store = store
+        self.max_parallel = max(1, int(max_parallel))
+        self.poll_seconds = poll_seconds
+        self.threads = threads if threads is not None else max(1, (os.cpu_count() or 2) - 1)
+        self._ctx = mp.get_context("spawn")
+        self._procs: dict[str, mp.process.BaseProcess] = {}
+        self._cancel_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="ae-job-scheduler", daemon=True)
+        self._thread.start()
+
+    # ---- public --------------------------------------------------------------
+
+    def submit(self, config: dict, title: str = "") -> RunRecord:
+        rec = self.store.create(config, title=title)
+        self._wake.set()
+        return rec
+
+    def cancel(self, run_id: str) -> None:
+        self.store.request_cancel(run_id)
+        with self._lock:
+            if run_id in self._procs:
+                self._cancel_at.setdefault(run_id, time.time())
+        self._wake.set()
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return [rid for rid, p in self._procs.items() if p.is_alive()]
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1-based place in the queue of a queued run, else None."""
+        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
+        for i, rec in enumerate(queued, 1):
+            if rec.id == run_id:
+                return i
+        return None
+
+    def recover(self) -> list[str]:
+        """Mark runs whose process is gone (or silent too long) as interrupted."""
+        now = time.time()
+        with self._lock:
+            mine = {rid for rid, p in self._procs.items() if p.is_alive()}
+        return self.store.mark_orphans(
+            lambda pid: any(self._procs[r].pid == pid for r in mine)
+            or (pid_alive(pid) and not self._stale(pid, now))
+        )
+
+    def _stale(self, pid: int, now: float) -> bool:
+        for rec in self.store.list(status="running"):
+            if rec.pid == pid:
+                return now - rec.updated > STALE_SECONDS
+        return False
+
+    def shutdown(self, kill: bool = True, timeout: float = 5.0) -> None:
+        """Stop the scheduler; with kill, terminate workers (their runs become interrupted)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        with self._lock:
+            procs = dict(self._procs)
+        for rid, p in procs.items():
+            if kill and p.is_alive():
+                p.terminate()
+            p.join(timeout)
+        self._reap()
+
+    def wait(self, run_id: str, timeout: float = 120.0) -> RunRecord:
+        """Block until the run leaves queued/running (tests and scripts)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            rec = self.store.get(run_id)
+            if not rec.active:
+                return rec
+            time.sleep(0.1)
+        raise TimeoutError(f"run {run_id} still {self.store.get(run_id).status} after {timeout} s")
+
+    # ---- scheduler -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        last_recover = 0.0
+        while not self._stop.is_set():
+            try:
+                self._reap()
+                self._enforce_cancels()
+                self._start_queued()
+                if time.time() - last_recover > 5.0:
+                    self.recover()
+                    last_recover = time.time()
+            except Exception:  # noqa: BLE001 - the scheduler must outlive a bad poll (db briefly locked, ...)
+                pass
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _start_queued(self) -> None:
+        with self._lock:
+            free = self.max_parallel - sum(p.is_alive() for p in self._procs.values())
+        if free <= 0:
+            return
+        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
+        for rec in queued[:free]:
+            p = self._ctx.Process(target=worker_main, args=(str(self.store.root), rec.id, self.threads),
+                                  name=f"ae-train-{rec.id}", daemon=True)
+            p.start()
+            with self._lock:
+                self._procs[rec.id] = p
+            # Claim on the worker's behalf: the row shows 'running' (and its pid) at once.
+            self.store.claim(rec.id, p.pid)
+
+    def _reap(self) -> None:
+        with self._lock:
+            finished = {rid: p for rid, p in self._procs.items() if not p.is_alive()}
+            for rid in finished:
+                del self._procs[rid]
+                self._cancel_at.pop(rid, None)
+        for rid, p in finished.items():
+            p.join(0)
+            try:
+                rec = self.store.get(rid)
+            except Exception:  # noqa: BLE001 - deleted meanwhile
+                continue
+            if rec.status == "running":
+                if rec.cancel_requested:
+                    self.store.update(rid, status="cancelled", finished=time.time(), error="cancelled by the user")
+                else:
+                    code = p.exitcode
+                    why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                    self.store.update(rid, status="interrupted", finished=time.time(),
+                                      error=f"the training process stopped unexpectedly ({why}); start the run again")
+
+    def _enforce_cancels(self) -> None:
+        now = time.time()
+        with self._lock:
+            late = [(rid, self._procs[rid]) for rid, t in self._cancel_at.items()
+                    if now - t > CANCEL_GRACE_SECONDS and rid in self._procs]
+        for rid, p in late:
+            if p.is_alive():
+                p.terminate()

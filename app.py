@@ -1,0 +1,15 @@
+"""Autoencoder Explorer: entry point. Routes to the pages with st.navigation."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
+
+PAGES = {
+    "Explore": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    ],
+}
+
+st.navigation(PAGES).run()

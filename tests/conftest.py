@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated run store, and finished runs trained in seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from ae_core.pipeline import execute_run, make_config
+from ae_core.runs import RunStore
+
+FAST = {"epochs": 8, "evolution_samples": 300}
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty run store in a temp folder, also what the app sees (AE_RUNS_DIR)."""
+    monkeypatch.setenv("AE_RUNS_DIR", str(tmp_path / "runs"))
+    return RunStore(tmp_path / "runs")
+
+
+def train_tiny(store: RunStore, dataset: str = "digits", variant: str = "vanilla", **kwargs) -> str:
+    """Train a run in the foreground in a few seconds; returns its id."""
+    train = {**FAST, **kwargs.pop("train", {})}
+    rec = store.create(make_config(dataset, variant, train=train, **kwargs))
+    status = execute_run(store, rec.id)
+    assert status == "done", store.get(rec.id).error
+    return rec.id
+
+
+@pytest.fixture(scope="session")
+def trained_root(tmp_path_factory):
+    """A store with finished digits (vanilla, 2-D) and outliers (vanilla) runs, shared read-only."""
+    root = tmp_path_factory.mktemp("trained") / "runs"
+    s = RunStore(root)
+    ids = {
+        "digits": train_tiny(s, "digits", "vanilla"),
+        "outliers": train_tiny(s, "outliers", "vanilla"),
+    }
+    return root, ids
+
+
+@pytest.fixture
+def trained_store(trained_root, monkeypatch):
+    root, ids = trained_root
+    monkeypatch.setenv("AE_RUNS_DIR", str(root))
+    return RunStore(root), ids

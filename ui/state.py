@@ -1,0 +1,85 @@
+"""Shared app state: one run store and one job manager per server, and the
+run the user is looking at, kept in `st.session_state` and in the URL
+(`?run=<id>`) so that a link opens the same view."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from ae_core.errors import InputError
+from ae_core.runs import RunRecord, RunStore, default_root, validate_run_id
+
+RUN_KEY = "run"
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> RunStore:
+    return RunStore(root)
+
+
+def store() -> RunStore:
+    return _store(str(default_root()))
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str, max_parallel: int):
+    from ae_core.jobs import JobManager  # no torch here: the worker imports it
+
+    return JobManager(_store(root), max_parallel=max_parallel)
+
+
+def manager():
+    """The server's job manager (created on first use; recovers orphaned runs)."""
+    return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")))
+
+
+@st.cache_resource(show_spinner="Loading the run…", max_entries=5)
+def _loaded(root: str, run_id: str, updated: float):
+    from ae_core.pipeline import load_run
+
+    return load_run(_store(root), run_id)
+
+
+def loaded_run(rec: RunRecord):
+    """A finished run's model and arrays, cached per server (five at most)."""
+    return _loaded(str(default_root()), rec.id, rec.updated if rec.status != "done" else rec.finished or 0.0)
+
+
+def selected_run_id() -> str | None:
+    """The run in the URL, else the one chosen earlier in this session."""
+    rid = st.query_params.get(RUN_KEY)
+    if rid:
+        try:
+            return validate_run_id(rid)
+        except InputError:
+            return None
+    return st.session_state.get(RUN_KEY)
+
+
+def select_run(run_id: str | None) -> None:
+    st.session_state[RUN_KEY] = run_id
+    if run_id:
+        st.query_params[RUN_KEY] = run_id
+    elif RUN_KEY in st.query_params:
+        del st.query_params[RUN_KEY]
+
+
+def run_picker(runs: list[RunRecord], label: str = "Run", key: str = "run_picker", where=st.sidebar) -> RunRecord | None:
+    """A selectbox over `runs` (newest first) bound to the selected run; None if empty."""
+    if not runs:
+        return None
+    ids = [r.id for r in runs]
+    current = selected_run_id()
+    index = ids.index(current) if current in ids else 0
+    by_id = {r.id: r for r in runs}
+    choice = where.selectbox(label, ids, index=index, format_func=lambda i: by_id[i].label(), key=key)
+    if choice != current:
+        select_run(choice)
+    return by_id[choice]
+
+
+def how_it_works(markdown: str, title: str = "How this works") -> None:
+    with st.expander(title):
+        st.markdown(markdown)
