@@ -132,16 +132,20 @@ class Autoencoder(nn.Module):
     data space (after the output activation), `forward` returns an `Output`.
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, seed: int | None = None):
         super().__init__()
         self.cfg = cfg.validate()
         n_out = 2 * cfg.latent_dim if cfg.variational else cfg.latent_dim
-        if cfg.arch == "conv":
-            self.encoder = ConvEncoder(cfg, n_out)
-            self.decoder = ConvDecoder(cfg, self.encoder.shapes)
-        else:
-            self.encoder = DenseEncoder(cfg, n_out)
-            self.decoder = DenseDecoder(cfg)
+        # A seed makes the initial weights reproducible without touching the global RNG.
+        with torch.random.fork_rng(enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            if cfg.arch == "conv":
+                self.encoder = ConvEncoder(cfg, n_out)
+                self.decoder = ConvDecoder(cfg, self.encoder.shapes)
+            else:
+                self.encoder = DenseEncoder(cfg, n_out)
+                self.decoder = DenseDecoder(cfg)
         self.noise_generator: torch.Generator | None = None  # set by the trainer for determinism
 
     def _encode_raw(self, x):  # (B, F) -> (B, n_out)

@@ -153,7 +153,7 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         rng = np.random.default_rng(tcfg.seed)
         evo_idx = np.sort(rng.choice(ds.n_samples, min(tcfg.evolution_samples, ds.n_samples), replace=False))
         codes: list[np.ndarray] = []
-        model = Autoencoder(mcfg)
+        model = Autoencoder(mcfg, seed=tcfg.seed)
         progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes))
         codes.append(encode(model, X[evo_idx]))  # epoch 0: the untrained code
         store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": []})

@@ -102,6 +102,7 @@ def read_csv(source, *, max_bytes: int | None = None) -> tuple[pd.DataFrame, str
     if sum(1 for c in text[:_SAMPLE_CHARS] if c < " " and c not in "\t\n\r\f\v") > 0.01 * min(len(text), _SAMPLE_CHARS):
         raise InputError("This file looks like binary data, not CSV text. Export the data "
                          "as CSV (comma- or semicolon-separated text) and try again.")
+    text = re.sub(r"\A(?:[ \t]*\r?\n)+", "", text)  # pandas skips these but counts them as lines
     delimiter, has_header = _sniff(text)
     frame, skipped = _parse(text, delimiter, has_header)
     if skipped:
@@ -211,7 +212,7 @@ def _sniff(text: str) -> tuple[str, bool]:
     scores = {}
     for d in DELIMITERS:
         try:
-            rows = [r for _, r in zip(range(200), csv.reader(io.StringIO(sample), delimiter=d)) if r]
+            rows = [r for _, r in zip(range(200), csv.reader(io.StringIO(sample, newline=None), delimiter=d)) if r]
         except csv.Error:
             rows = []
         width = len(rows[0]) if rows else 0
@@ -220,9 +221,16 @@ def _sniff(text: str) -> tuple[str, bool]:
     delimiter = max(DELIMITERS, key=scores.__getitem__)
     if scores[delimiter][1] < 2:
         delimiter = ","
-    first = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    first = _first_row(sample, delimiter)
     numeric = pd.to_numeric(pd.Series([f.strip() for f in first], dtype=object), errors="coerce")
     return delimiter, not (len(first) > 1 and numeric.notna().all())
+
+
+def _first_row(text: str, delimiter: str) -> list[str]:
+    try:  # newline=None: a lone '\r' ends a line, as it does for pandas
+        return next(csv.reader(io.StringIO(text, newline=None), delimiter=delimiter), [])
+    except csv.Error:
+        return []
 
 
 def _parse(text: str, delimiter: str, has_header: bool) -> tuple[pd.DataFrame, list[int]]:
@@ -230,7 +238,7 @@ def _parse(text: str, delimiter: str, has_header: bool) -> tuple[pd.DataFrame, l
                   skip_blank_lines=False,  # keep numbering equal to records in the file
                   na_values=_EXTRA_NA)
     if not has_header:
-        width = len(next(csv.reader(io.StringIO(text[:_SAMPLE_CHARS]), delimiter=delimiter)))
+        width = max(len(_first_row(text[:_SAMPLE_CHARS], delimiter)), 1)
         kwargs.update(header=None, names=[f"column_{i + 1}" for i in range(width)])
     # The C parser reports skipped lines only as a ParserWarning ("Skipping line 7:
     # expected 3 fields, saw 4"); its line numbers count records, header included.
@@ -247,7 +255,11 @@ def _parse(text: str, delimiter: str, has_header: bool) -> tuple[pd.DataFrame, l
     lines = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
              for n in re.findall(r"Skipping line (\d+)", str(w.message))]
     skipped = sorted(n - (2 if has_header else 1) for n in lines)
-    records = np.delete(np.arange(len(frame) + len(skipped), dtype=np.int64), skipped)
+    records = np.arange(len(frame) + len(skipped), dtype=np.int64)
+    if all(0 <= k < len(records) for k in skipped):
+        records = np.delete(records, skipped)
+    else:  # the warning's numbering surprised us: plain positions beat wrong ones
+        records = np.arange(len(frame), dtype=np.int64)
     frame.index = pd.Index(records, name="row")
     return frame, skipped
 
@@ -402,7 +414,7 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
 
     Examples
     --------
-    >>> csv_text = "id,a,b\\n" + "".join(f"{i},{i % 3},{i * 2}\\n" for i in range(12))
+    >>> csv_text = "id,a,b\\n" + "".join(f"{i},{i % 3},{i * 7 % 5}\\n" for i in range(12))
     >>> table = prepare_table(csv_text.encode())
     >>> table.X.shape, table.feature_names, table.report.dropped
     ((12, 2), ('a', 'b'), (('id', 'id-like: unique integer per row'),))
@@ -430,8 +442,8 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
         notes.append(f"sampled {max_rows:,} of {n_rows_read:,} rows at random (row cap max_rows={max_rows:,})")
 
     columns = [c for c in frame.columns if c != label_column]
-    numeric, converted, dropped, onehot, text_present = _split_columns(frame, columns, delimiter)
-    values, kept_numeric, dropped_numeric, n_absurd = _clean_numeric(frame, numeric)
+    numeric, parsed, converted, dropped, onehot, text_present = _split_columns(frame, columns, delimiter)
+    values, kept_numeric, dropped_numeric, n_absurd = _clean_numeric(frame, numeric, parsed, n_rows_read)
     dropped.update(dropped_numeric)
     if n_absurd:
         notes.append(f"{n_absurd:,} infinite or absurdly large value(s) (|x| > 1e30) treated as missing")
@@ -473,3 +485,167 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
         notes=tuple(notes), label_column=label_column)
     return PreparedTable(X=np.ascontiguousarray(X), feature_names=tuple(names), labels=labels,
                          row_index=frame.index.to_numpy(dtype=np.int64), frame=frame, report=report)
+
+
+def _split_columns(frame: pd.DataFrame, columns: list[str], delimiter: str):
+    """Sort columns into numeric (native or parsed from text), one-hot and dropped."""
+    numeric, parsed, converted, dropped, onehot, text_present = [], {}, {}, {}, {}, {}
+    n = len(frame)
+    for c in columns:
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s):
+            parsed[c] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            converted[c] = "true/false as 1/0"
+            numeric.append(c)
+            continue
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s):
+            numeric.append(c)
+            continue
+        number = _parse_numeric_text(s, decimal_comma=delimiter == ";")
+        if number is not None:
+            parsed[c], converted[c] = number
+            numeric.append(c)
+            continue
+        t = _as_text(s)
+        present = t.notna().to_numpy()
+        counts = t.value_counts()
+        if not present.any():
+            dropped[c] = "empty: no values"
+        elif len(counts) == 1:
+            dropped[c] = f"constant: every value is '{counts.index[0]}'"
+        elif len(counts) == present.sum() >= 0.9 * n and n > MAX_CATEGORIES:
+            # Unique per row: a code if short tokens, prose if long or spaced.
+            prose = (counts.index.str.len() > 20) | counts.index.str.contains(r"\s")
+            dropped[c] = ("free text: a different value in every row" if prose.mean() > 0.5
+                          else "id-like: a different value in every row")
+        elif len(counts) <= MAX_CATEGORIES:
+            cats = sorted(counts.index, key=str)
+            onehot[c] = (cats, np.column_stack([(t == v).to_numpy(dtype=bool) for v in cats]))
+            shown = ", ".join(f"'{c}={v}'" for v in cats[:3]) + (", ..." if len(cats) > 3 else "")
+            missing = f"; {n - present.sum():,} missing value(s) are 0 in every indicator" if not present.all() else ""
+            converted[c] = f"one-hot encoded {len(cats)} categories as features {shown}{missing}"
+            text_present[c] = present
+        else:
+            dropped[c] = (f"free text: {len(counts):,} distinct values in {n:,} rows "
+                          f"(categories are one-hot encoded only up to {MAX_CATEGORIES})")
+    return numeric, parsed, converted, dropped, onehot, text_present
+
+
+_NA_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", "--", "?", "missing", "\u2014"}
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Values as stripped strings; NaN for missing, blank and NA-like cells."""
+    t = s.astype(str).str.strip()
+    return t.where(s.notna() & ~t.str.lower().isin(_NA_TOKENS))
+
+
+def _parse_numeric_text(s: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, str] | None:
+    """Parse text such as '1,234', '$5', '12%', '(12)', '1.234,5' as float64.
+
+    Returns None unless at least 90% of the non-missing values parse; the rest
+    become missing. The thousands/decimal style is chosen per column by which
+    pattern more values match, and ties (e.g. only '1,234') go to decimal
+    commas when the file is ';'-separated, the European convention.
+    """
+    t = _as_text(s)
+    valid = t.notna().to_numpy()
+    if not valid.any():
+        return None
+    tv = t[valid]
+    paren = tv.str.fullmatch(r"\(.*\)").to_numpy(dtype=bool)  # accounting negative
+    core = tv.str.replace(rf"[\s{_CURRENCY}%()]", "", regex=True)
+    core = core.where(~paren, "-" + core)
+    plain = pd.to_numeric(core, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    us = core.str.fullmatch(_US_NUMBER).to_numpy(dtype=bool)
+    eu = core.str.fullmatch(_EU_NUMBER).to_numpy(dtype=bool)
+    european = eu.sum() > us.sum() or (eu.sum() == us.sum() and eu.any() and decimal_comma)
+    if european:
+        alt_text, grouped, style = core.str.replace(".", "", regex=False).str.replace(",", ".", regex=False), eu, "decimal commas"
+    else:
+        alt_text, grouped, style = core.str.replace(",", "", regex=False), us, "thousands separators"
+    alt = pd.to_numeric(alt_text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.where(grouped, alt, plain)
+    ok = ~np.isnan(values)
+    if ok.sum() < 0.9 * len(values) or not ok.any():
+        return None
+    markers = {
+        style: grouped,
+        "currency symbols": tv.str.contains(f"[{_CURRENCY}]").to_numpy(dtype=bool),
+        "percent signs (12% -> 12)": tv.str.contains("%", regex=False).to_numpy(dtype=bool),
+        "accounting negatives (12) -> -12": paren,
+        "surrounding spaces": (s[valid].astype(str) != tv).to_numpy(dtype=bool),
+    }
+    kinds = [k for k, m in markers.items() if (m & ok).any()]
+    special = np.flatnonzero(np.any([m & ok for m in markers.values()], axis=0))
+    i = special[0] if len(special) else np.flatnonzero(ok)[0]
+    how = f"parsed text as numbers{' (' + ', '.join(kinds) + ')' if kinds else ''}, e.g. '{tv.iloc[i]}' -> {values[i]:g}"
+    if not ok.all():
+        how += (f"; {(~ok).sum():,} non-numeric value(s) such as '{tv.iloc[np.flatnonzero(~ok)[0]]}' "
+                "treated as missing")
+    out = np.full(len(s), np.nan)
+    out[valid] = values
+    return out, how
+
+
+def _clean_numeric(frame: pd.DataFrame, numeric: list[str], parsed: dict, n_total: int):
+    """Stack numeric columns as float64, blank out inf/absurd values, drop useless ones.
+
+    Vectorised over columns so that thousands of columns stay fast.
+    """
+    n = len(frame)
+    A = np.empty((n, len(numeric)))
+    native = [j for j, c in enumerate(numeric) if c not in parsed]
+    if native:
+        A[:, native] = frame[[numeric[j] for j in native]].to_numpy(dtype=np.float64, na_value=np.nan)
+    for j, c in enumerate(numeric):
+        if c in parsed:
+            A[:, j] = parsed[c]
+    with np.errstate(invalid="ignore"):
+        absurd = ~(np.abs(A) <= ABSURD) & ~np.isnan(A)
+    A[absurd] = np.nan
+    present = ~np.isnan(A)
+    lo, hi = np.fmin.reduce(A, axis=0), np.fmax.reduce(A, axis=0)  # NaN-skipping, no warnings
+    integer = ((A == np.round(A)) | ~present).all(axis=0)
+    named = np.array([bool(_ID_NAME.search(c)) for c in numeric], dtype=bool)
+    # A few missing ids (blank lines, a footer) must not hide an id column.
+    candidate = (present.sum(axis=0) >= 0.9 * n) & (lo != hi) & (integer | named) & (n > MAX_CATEGORIES)
+    unique = np.zeros(len(numeric), dtype=bool)
+    if candidate.any():  # sorting puts NaN last, and NaN != x, so only present values count
+        unique[candidate] = (np.diff(np.sort(A[:, candidate], axis=0), axis=0) != 0).all(axis=0)
+    dropped = {}
+    for j, c in enumerate(numeric):
+        if not present[:, j].any():
+            dropped[c] = "empty: no usable values"
+        elif lo[j] == hi[j]:
+            dropped[c] = f"constant: every value is {lo[j]:g}"
+        elif unique[j] and integer[j] and hi[j] - lo[j] < n_total:
+            dropped[c] = "id-like: unique integer per row"  # a row counter, maybe sampled
+        elif unique[j] and named[j]:
+            dropped[c] = "id-like: named like an id, with a unique value per row"
+    kept = {c for c in numeric if c not in dropped}
+    return A, kept, dropped, int(absurd.sum())
+
+
+def _raise_too_few_features(names: list[str], dropped: dict, delimiter: str):
+    found = f"found {len(names)}" + (f" ({', '.join(repr(c) for c in names)})" if names else "")
+    why = "; ".join(f"'{c}' ({r})" for c, r in list(dropped.items())[:8])
+    more = f" and {len(dropped) - 8} more" if len(dropped) > 8 else ""
+    sep = _DELIMITER_NAMES.get(delimiter, delimiter)
+    raise InputError(f"The table needs at least {MIN_FEATURES} numeric columns; {found}. " + (f"Dropped: {why}{more}. " if why else "")
+                     + "Add numeric columns, or check that the file's delimiter "
+                     f"(read as: {sep}) and the label column are right.")
+
+
+def _labels(s: pd.Series) -> np.ndarray:
+    """Label values as strings; integer-valued floats print without '.0'."""
+    missing = s.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(v)
+        text = v.astype(str)
+        if (v[finite] == np.round(v[finite])).all() and (np.abs(v[finite]) < 2**53).all():
+            text = np.where(finite, np.where(finite, v, 0).astype(np.int64).astype(str), text)
+    else:
+        text = s.astype(str).to_numpy(dtype=object)
+    return np.where(missing, "(missing)", text).astype(object)

@@ -1,0 +1,232 @@
+"""`python -m ae_core datasets|train|runs|embed`.
+
+Exit codes: 0 success; 2 the input is unusable (one `error:` line on stderr
+that says why and what to do, nothing written); 1 an internal failure (a bug).
+Progress bars go to stderr, results to stdout; `--json` prints one JSON object
+on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's usage errors are input errors too: exit 2, one line
+        raise InputError(f"{message} (see `{self.prog} --help`)")
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"hidden sizes are comma-separated integers like 256,128; got {text!r}") from None
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m ae_core", description="Autoencoder Explorer engine: train, list and embed.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = sub.add_parser("datasets", help="list the built-in datasets")
+    d.add_argument("--json", action="store_true")
+
+    t = sub.add_parser("train", help="train a run in the foreground (it appears in the app too)")
+    t.add_argument("--dataset", default="digits", help="built-in name (see `datasets`) or 'csv' with --csv")
+    t.add_argument("--csv", help="path of a CSV to train on (implies --dataset csv)")
+    t.add_argument("--label-column", help="CSV column used for colour/labels, never as a feature")
+    t.add_argument("--variant", default="vanilla", help="vanilla | sparse | denoising | variational | convolutional")
+    t.add_argument("--latent-dim", type=int)
+    t.add_argument("--hidden", type=_hidden, help="dense widths, e.g. 256,128")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--noise", choices=["gaussian", "salt-and-pepper", "masking"])
+    t.add_argument("--noise-level", type=float)
+    t.add_argument("--sparsity", type=float)
+    t.add_argument("--beta", type=float)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--runs-dir", help="run store folder (default: $AE_RUNS_DIR or data/runs)")
+    t.add_argument("--json", action="store_true", help="print the run's metrics as JSON on the last line")
+
+    r = sub.add_parser("runs", help="list runs in the store")
+    r.add_argument("--runs-dir")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--delete", metavar="RUN_ID", help="delete one run and its files")
+
+    e = sub.add_parser("embed", help="CSV in, low-dimensional coordinates out")
+    e.add_argument("input", help="input CSV")
+    e.add_argument("--out", required=True, help="output CSV (written only on success)")
+    e.add_argument("--method", default="latent", choices=["latent", "pca", "umap", "tsne"],
+                   help="latent: the code itself; pca/umap/tsne: the code projected to 2-D")
+    e.add_argument("--label-column")
+    e.add_argument("--latent-dim", type=int, default=2)
+    e.add_argument("--epochs", type=int, default=60)
+    e.add_argument("--seed", type=int, default=0)
+    return p
+
+
+# ---- commands ---------------------------------------------------------------------
+
+
+def cmd_datasets(args) -> int:
+    from .datasets import REGISTRY
+
+    rows = [{"name": d.name, "kind": d.kind, "title": d.title, "summary": d.summary} for d in REGISTRY.values()]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['name']:<15} {row['kind']:<8} {row['summary']}")
+    return 0
+
+
+class _Bar:
+    """A tqdm bar over all batches of all epochs, on stderr."""
+
+    def __init__(self, epochs: int):
+        from tqdm import tqdm
+
+        # disable=None: a bar on a terminal, silence in logs and pipes.
+        self.epochs, self.bar = epochs, tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5,
+                                             bar_format="{l_bar}{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}]{postfix}")
+
+    def on_train_begin(self, trainer): ...
+
+    def should_stop(self, trainer):
+        return False
+
+    def on_batch_end(self, trainer, epoch, batch, n_batches, loss):
+        self.bar.n = (epoch - 1) + batch / n_batches
+        self.bar.refresh()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.bar.n = epoch
+        self.bar.set_postfix(train=f"{logs['train_loss']:.4g}", val=f"{logs['val_loss']:.4g}")
+
+    def close(self):
+        self.bar.close()
+
+
+def cmd_train(args) -> int:
+    from .analysis import describe_ratio
+    from .pipeline import execute_run, make_config
+    from .runs import RunStore
+
+    dataset, options = args.dataset, {}
+    if args.csv:
+        if not Path(args.csv).is_file():
+            raise InputError(f"no such file: {args.csv}")
+        dataset, options = "csv", {"path": str(Path(args.csv).resolve()), "label_column": args.label_column}
+    model = {"latent_dim": args.latent_dim, "hidden": args.hidden, "noise": args.noise, "noise_level": args.noise_level,
+             "sparsity": args.sparsity, "beta": args.beta}
+    train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    config = make_config(dataset, args.variant, options, model=model, train=train)
+    store = RunStore(args.runs_dir)
+    rec = store.create(config)
+    store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
+    bar = _Bar(config["train"]["epochs"])
+    try:
+        status = execute_run(store, rec.id, callbacks=[bar])
+    except KeyboardInterrupt:
+        store.update(rec.id, status="cancelled", finished=time.time(), error="interrupted from the keyboard")
+        raise
+    finally:
+        bar.close()
+    rec = store.get(rec.id)
+    if status != "done":
+        raise InputError(rec.error.splitlines()[0] if rec.error else f"run ended {status}")
+    m = rec.metrics
+    print(f"run {rec.id}: {rec.dataset} · {rec.variant} · {m['latent_dim']}-D code, "
+          f"{m['epochs_run']} epochs in {m['train_seconds']:.1f} s ({m['stop_reason']})")
+    print(f"test reconstruction MSE {m['test_mse']:.4f}; PCA at the same code size {m['pca_mse']:.4f}")
+    print(describe_ratio(m["ae_pca_ratio"]))
+    if "knn_accuracy" in m:
+        print(f"kNN accuracy on the code {m['knn_accuracy']:.3f} (PCA {m['pca_knn_accuracy']:.3f}); "
+              f"trustworthiness {m['trustworthiness']:.3f} (PCA {m['pca_trustworthiness']:.3f})")
+    if "anomaly_auc" in m:
+        print(f"anomaly ROC-AUC {m['anomaly_auc']:.3f} (PCA {m['pca_anomaly_auc']:.3f})")
+    if args.json:
+        print(json.dumps({"run_id": rec.id, "dataset": rec.dataset, "variant": rec.variant, **m}))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs import RunStore
+
+    store = RunStore(args.runs_dir)
+    if args.delete:
+        store.get(args.delete)  # InputError if absent
+        store.delete(args.delete)
+        print(f"deleted run {args.delete}")
+        return 0
+    runs = store.list()
+    if args.json:
+        print(json.dumps([{"id": r.id, "dataset": r.dataset, "variant": r.variant, "status": r.status,
+                           "created": r.created, "metrics": r.metrics, "error": r.error} for r in runs]))
+        return 0
+    if not runs:
+        print("no runs yet: train one with `python -m ae_core train` or in the app")
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        err = r.metrics.get("test_mse")
+        extra = f"mse {err:.4f}  AE/PCA {r.metrics.get('ae_pca_ratio', float('nan')):.2f}" if err is not None else r.error.split("\n")[0][:60]
+        print(f"{r.id}  {when}  {r.status:<11} {r.dataset:<14} {r.variant:<13} {extra}")
+    return 0
+
+
+def cmd_embed(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .estimator import Autoencoder
+    from .projection import project
+    from .runs import atomic_write_bytes
+    from .tabular import prepare_table
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise InputError(f"no such file: {args.input}")
+    table = prepare_table(src, label_column=args.label_column)
+    for line in table.report.summary_lines():
+        print(line, file=sys.stderr)
+    from sklearn.impute import SimpleImputer
+
+    # The whole file is embedded (nothing held out), so imputing with its medians is fair here.
+    X = SimpleImputer(strategy="median", keep_empty_features=True).fit_transform(table.X)
+    ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs, random_state=args.seed)
+    Z = ae.fit_transform(X)
+    if args.method == "latent":
+        coords = Z
+    else:
+        coords = project(Z.astype(np.float32), args.method, n_components=2, seed=args.seed)
+    out = pd.DataFrame({"row": table.row_index})
+    if table.labels is not None:
+        out[table.report.label_column] = table.labels
+    for j in range(coords.shape[1]):
+        out[f"{args.method}_{j + 1}"] = coords[:, j]
+    atomic_write_bytes(Path(args.out), out.to_csv(index=False).encode())
+    print(f"wrote {len(out):,} rows x {coords.shape[1]} coordinates ({args.method}) to {args.out}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"datasets": cmd_datasets, "train": cmd_train, "runs": cmd_runs, "embed": cmd_embed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,218 @@
+"""`Autoencoder`: the engine as a scikit-learn compatible transformer.
+
+    >>> from sklearn.datasets import load_digits
+    >>> from ae_core import Autoencoder
+    >>> X = load_digits().data
+    >>> ae = Autoencoder(latent_dim=2, epochs=20, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (1797, 2)
+
+The same model, trainer and scaling as the app's runs, without the run store.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .errors import InputError
+
+
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Autoencoder for dimensionality reduction, denoising and anomaly scores.
+
+    Parameters
+    ----------
+    variant : {"vanilla", "sparse", "denoising", "variational", "convolutional"}, default="vanilla"
+        The preset; "convolutional" needs image input of shape (n, h, w).
+    latent_dim : int, default=2
+        Size of the code.
+    hidden : tuple of int or None, default=None
+        Dense encoder widths (the decoder mirrors them); None picks by input size.
+    epochs : int, default=50
+        Upper bound on epochs; early stopping on a validation split usually ends sooner.
+    batch_size : int or None, default=None
+        None picks 32-256 by sample count.
+    learning_rate : float, default=2e-3
+    noise_level, sparsity, beta : float or None, default=None
+        Override the preset's input-corruption level, L1 code penalty, KL weight.
+    scaling : {"auto", "standard", "range"}, default="auto"
+        "range" scales into [0, 1] with a sigmoid output and BCE (images);
+        "standard" standardises with a linear output and MSE (tabular).
+        "auto" uses "range" for (n, h, w) input and "standard" otherwise.
+    validation_fraction : float, default=0.15
+        Held out for early stopping when there are at least 20 samples.
+    patience : int, default=6
+    random_state : int or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    image_shape_ : tuple of int or None
+    model_ : torch.nn.Module
+        The trained `ae_core.models.Autoencoder`.
+    scaler_ : ae_core.preprocessing.Scaler
+    history_ : list of dict
+        Per-epoch train/validation loss and learning rate.
+    n_epochs_ : int
+    """
+
+    def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=50, batch_size=None, learning_rate=2e-3,
+                 noise_level=None, sparsity=None, beta=None, scaling="auto", validation_fraction=0.15, patience=6,
+                 random_state=None, verbose=False):
+        self.variant = variant
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.noise_level = noise_level
+        self.sparsity = sparsity
+        self.beta = beta
+        self.scaling = scaling
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---- input handling ----------------------------------------------------------
+
+    def _flatten(self, X, reset: bool) -> np.ndarray:
+        """Validate X and return float32 (n, n_features); (n, h, w) images are flattened."""
+        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64], ensure_min_features=1)
+        if X.ndim == 3:
+            shape = X.shape[1:]
+            X = X.reshape(len(X), -1)
+        elif X.ndim == 2:
+            shape = None
+        else:
+            raise InputError(
+                f"expected an array of shape (n_samples, n_features) or images (n_samples, height, width); got {X.ndim} dimensions."
+            )
+        if reset:
+            self.image_shape_ = shape
+            self.n_features_in_ = X.shape[1] if shape is None else shape[0]
+        elif shape != getattr(self, "image_shape_", None):
+            raise InputError(
+                f"this Autoencoder was fitted on {'images of ' + 'x'.join(map(str, self.image_shape_)) if self.image_shape_ else 'flat rows'}; "
+                f"got {'images of ' + 'x'.join(map(str, shape)) if shape else 'flat rows'} of a different shape."
+            )
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _unflatten(self, X: np.ndarray) -> np.ndarray:
+        return X.reshape(len(X), *self.image_shape_) if self.image_shape_ else X
+
+    # ---- fitting -----------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Train on X; y is ignored. Returns self."""
+        import torch
+
+        from .config import TrainConfig, model_config_for
+        from .models import Autoencoder as Module
+        from .pipeline import dataset_defaults
+        from .preprocessing import Scaler
+        from .training import Trainer
+
+        Xf = self._flatten(X, reset=True)
+        n, d = Xf.shape
+        if not isinstance(self.latent_dim, (int, np.integer)) or self.latent_dim < 1:
+            raise InputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}.")
+        if self.latent_dim >= d and self.variant in ("vanilla", "convolutional", "variational"):
+            raise InputError(
+                f"latent_dim={self.latent_dim} needs more input features than that; got {d} feature(s) "
+                f"(n_features = {d}). Use a smaller latent_dim."
+            )
+        scaling = self.scaling
+        if scaling == "auto":
+            scaling = "range" if self.image_shape_ is not None else "standard"
+        if scaling not in ("range", "standard"):
+            raise InputError(f"scaling must be 'auto', 'standard' or 'range', got {self.scaling!r}.")
+        seed = self.random_state if self.random_state is not None else int(np.random.randint(0, 2**31 - 1))
+        rng = np.random.default_rng(seed)
+        self.scaler_ = Scaler.fit(Xf, scaling)
+        Xs = self.scaler_.transform(Xf)
+        if n >= 20 and 0 < self.validation_fraction < 1:
+            order = rng.permutation(n)
+            n_val = max(1, int(round(n * self.validation_fraction)))
+            X_train, X_val = Xs[order[n_val:]], Xs[order[:n_val]]
+        else:
+            X_train = X_val = Xs  # too few rows to hold any out: stop on the training loss
+
+        class _Sizes:  # dataset_defaults wants a Dataset's size only
+            n_samples, n_features = n, d
+
+        defaults = dataset_defaults(_Sizes)
+        cfg = model_config_for(
+            self.variant, n_features=d, image_shape=self.image_shape_, latent_dim=int(self.latent_dim),
+            hidden=tuple(self.hidden) if self.hidden is not None else defaults["hidden"],
+            output="sigmoid" if scaling == "range" else "linear",
+            noise_level=self.noise_level, sparsity=self.sparsity, beta=self.beta,
+        )
+        tcfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size or defaults["batch_size"], lr=self.learning_rate,
+                           patience=self.patience, seed=seed)
+        callbacks = [_Verbose()] if self.verbose else []
+        self.model_ = Module(cfg, seed=seed)
+        result = Trainer(self.model_, tcfg, callbacks).fit(torch.from_numpy(X_train), torch.from_numpy(X_val))
+        self.history_ = result.history
+        self.n_epochs_ = len(result.history)
+        self._n_features_out = int(self.latent_dim)
+        return self
+
+    # ---- inference ---------------------------------------------------------------
+
+    def transform(self, X):
+        """Codes of X: array of shape (n_samples, latent_dim) (the mean for a VAE)."""
+        from .analysis import encode
+
+        check_is_fitted(self, "model_")
+        return encode(self.model_, self.scaler_.transform(self._flatten(X, reset=False))).astype(np.float64)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return self.fit(X, y).transform(X)
+
+    def inverse_transform(self, Z):
+        """Decode codes back to the input space (unscaled; images keep their shape)."""
+        from .analysis import decode
+
+        check_is_fitted(self, "model_")
+        Z = np.asarray(Z, dtype=np.float32)
+        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
+            raise InputError(f"expected codes of shape (n_samples, {self.latent_dim}), got {Z.shape}.")
+        return self._unflatten(self.scaler_.inverse_transform(decode(self.model_, Z)).astype(np.float64))
+
+    def reconstruct(self, X):
+        """inverse_transform(transform(X)), in the input's units and shape."""
+        return self.inverse_transform(self.transform(X))
+
+    def anomaly_score(self, X):
+        """Reconstruction error per sample (mean squared, in scaled units): higher = more anomalous."""
+        from .analysis import reconstruct, reconstruction_errors
+
+        check_is_fitted(self, "model_")
+        Xs = self.scaler_.transform(self._flatten(X, reset=False))
+        return reconstruction_errors(Xs, reconstruct(self.model_, Xs))
+
+    def score_samples(self, X):
+        """Negative reconstruction error: higher = more normal, as scikit-learn's outlier detectors."""
+        return -self.anomaly_score(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class _Verbose:
+    def on_train_begin(self, trainer): ...
+
+    def on_batch_end(self, *args): ...
+
+    def should_stop(self, trainer):
+        return False
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        print(f"epoch {epoch}: train {logs['train_loss']:.4f}  val {logs['val_loss']:.4f}  lr {logs['lr']:.2g}")

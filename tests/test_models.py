@@ -1,0 +1,80 @@
+"""Every variant builds, round-trips shapes, and returns the same Output."""
+
+import pytest
+import torch
+
+from ae_core.config import PRESETS, model_config_for
+from ae_core.errors import InputError
+from ae_core.models import Autoencoder, corrupt
+
+VARIANTS = list(PRESETS)
+
+
+def _model(variant, **kw):
+    return Autoencoder(model_config_for(variant, n_features=64, image_shape=(8, 8), latent_dim=3, hidden=(32, 16), **kw))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_forward_returns_reconstruction_code_and_named_losses(variant):
+    model = _model(variant)
+    out = model(torch.rand(5, 64))
+    assert out.recon.shape == (5, 64)
+    assert out.z.shape == (5, 3)
+    assert "reconstruction" in out.losses and "loss" in out.losses
+    assert all(torch.isfinite(v) for v in out.losses.values())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_encode_decode_shapes_and_sigmoid_range(variant):
+    model = _model(variant).eval()
+    with torch.inference_mode():
+        z = model.encode(torch.rand(4, 64))
+        x_hat = model.decode(z)
+    assert z.shape == (4, 3) and x_hat.shape == (4, 64)
+    assert float(x_hat.min()) >= 0 and float(x_hat.max()) <= 1
+
+
+def test_variational_has_kl_and_samples_from_prior():
+    model = _model("variational")
+    assert "kl" in model(torch.rand(8, 64)).losses
+    with torch.inference_mode():
+        assert model.sample(6).shape == (6, 64)
+
+
+def test_sparse_adds_l1_term_and_switches_combine():
+    out = _model("convolutional", variational=True, noise_level=0.2, sparsity=0.1)(torch.rand(4, 64))
+    assert {"kl", "sparsity", "reconstruction", "loss"} <= set(out.losses)
+
+
+def test_conv_handles_odd_image_sizes():
+    model = Autoencoder(model_config_for("convolutional", n_features=35, image_shape=(5, 7), latent_dim=2))
+    assert model(torch.rand(3, 35)).recon.shape == (3, 35)
+
+
+def test_conv_refused_for_tabular_data():
+    with pytest.raises(InputError, match="needs image data"):
+        Autoencoder(model_config_for("convolutional", n_features=30, image_shape=None))
+
+
+def test_plain_overcomplete_code_is_refused():
+    with pytest.raises(InputError, match="can just copy its input"):
+        Autoencoder(model_config_for("vanilla", n_features=4, latent_dim=4))
+
+
+def test_unknown_variant_lists_choices():
+    with pytest.raises(InputError, match="choose one of: vanilla, sparse"):
+        model_config_for("fancy", n_features=10)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "salt-and-pepper", "masking"])
+def test_corruption_changes_input_and_stays_in_unit_range(kind):
+    x = torch.rand(50, 64)
+    noisy = corrupt(x, kind, 0.5, torch.Generator().manual_seed(0))
+    assert not torch.equal(noisy, x)
+    assert float(noisy.min()) >= 0 and float(noisy.max()) <= 1
+
+
+def test_noise_only_while_training():
+    model = _model("denoising").eval()
+    x = torch.rand(4, 64)
+    assert torch.equal(model(x).recon, model(x).recon)

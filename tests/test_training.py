@@ -1,0 +1,114 @@
+"""The trainer: loss falls for every preset, early stopping, divergence guard,
+cancellation, determinism."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ae_core.config import PRESETS, TrainConfig, model_config_for
+from ae_core.datasets import load_dataset
+from ae_core.models import Autoencoder
+from ae_core.preprocessing import Scaler, split_indices
+from ae_core.training import Callback, Trainer, TrainingCancelled, TrainingDiverged
+
+
+@pytest.fixture(scope="module")
+def digits_tensors():
+    ds = load_dataset("digits")
+    sp = split_indices(ds.n_samples, ds.y)
+    sc = Scaler.fit(ds.X[sp.train], ds.scaling, ds.value_range)
+    return ds, torch.from_numpy(sc.transform(ds.X[sp.train])), torch.from_numpy(sc.transform(ds.X[sp.val]))
+
+
+def _fit(ds, X_tr, X_va, variant="vanilla", **train):
+    cfg = model_config_for(variant, n_features=64, image_shape=ds.image_shape, latent_dim=2, hidden=(64, 32))
+    model = Autoencoder(cfg, seed=train.get("seed", 0))
+    return model, Trainer(model, TrainConfig(**{"epochs": 8, **train})).fit(X_tr, X_va)
+
+
+@pytest.mark.parametrize("variant", list(PRESETS))
+def test_every_preset_trains_on_digits_and_its_loss_falls(digits_tensors, variant):
+    _, result = _fit(*digits_tensors, variant=variant)
+    h = result.history
+    assert h[-1]["train_loss"] < 0.9 * h[0]["train_loss"]
+    assert min(e["val_loss"] for e in h) < h[0]["val_loss"]
+
+
+def test_same_seed_gives_identical_weights(digits_tensors):
+    a, _ = _fit(*digits_tensors, epochs=3, seed=7)
+    b, _ = _fit(*digits_tensors, epochs=3, seed=7)
+    for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(va, vb), k
+
+
+def test_early_stopping_restores_best_weights(digits_tensors):
+    ds, X_tr, X_va = digits_tensors
+    # A tiny training set overfits fast, so validation loss stops improving.
+    model, result = _fit(ds, X_tr[:40], X_va, epochs=300, patience=3, batch_size=8, lr=1e-2)
+    assert result.stop_reason.startswith("early stopping")
+    assert len(result.history) < 300
+    from ae_core.training import evaluate
+
+    best = min(e["val_loss"] for e in result.history)
+    assert math.isclose(evaluate(model, X_va)["loss"], best, rel_tol=1e-4)
+    assert result.history[result.best_epoch - 1]["val_loss"] == best
+
+
+def test_learning_rate_decays_on_plateau(digits_tensors):
+    ds, X_tr, X_va = digits_tensors
+    _, result = _fit(ds, X_tr[:40], X_va, epochs=60, patience=50, lr_patience=1, batch_size=8, lr=1e-2)
+    lrs = [e["lr"] for e in result.history]
+    assert lrs[-1] < lrs[0]
+
+
+def test_divergence_stops_with_actionable_reason():
+    X = torch.from_numpy(np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32) * 1e20)  # squared errors overflow float32
+    cfg = model_config_for("vanilla", n_features=10, latent_dim=2, hidden=(16,), output="linear")
+    with pytest.raises(TrainingDiverged, match=r"training diverged \(loss became .* at epoch \d+\) — lower the learning rate"):
+        Trainer(Autoencoder(cfg), TrainConfig(epochs=50, lr=1.0, batch_size=8)).fit(X, X)
+
+
+def test_cancel_between_batches(digits_tensors):
+    class StopAfter(Callback):
+        batches = 0
+
+        def on_batch_end(self, trainer, epoch, batch, n_batches, loss):
+            self.batches += 1
+
+        def should_stop(self, trainer):
+            return self.batches >= 2
+
+    ds, X_tr, X_va = digits_tensors
+    cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2)
+    cb = StopAfter()
+    with pytest.raises(TrainingCancelled):
+        Trainer(Autoencoder(cfg), TrainConfig(epochs=50), [cb], progress_every=1).fit(X_tr, X_va)
+    assert cb.batches == 2
+
+
+def test_callbacks_see_every_epoch(digits_tensors):
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append((epoch, sorted(logs)))
+
+    ds, X_tr, X_va = digits_tensors
+    cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2)
+    Trainer(Autoencoder(cfg), TrainConfig(epochs=3, patience=10), [Record()]).fit(X_tr, X_va)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    assert {"train_loss", "val_loss", "lr", "val_mse"} <= set(seen[0][1])
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("epochs", 0, "epochs must be between"),
+    ("lr", 0.0, "learning rate must be"),
+    ("batch_size", 0, "batch size must be"),
+])
+def test_out_of_range_training_settings_are_refused(field, value, match):
+    from ae_core.errors import InputError
+
+    with pytest.raises(InputError, match=match):
+        TrainConfig(**{field: value}).validate()
