@@ -1,0 +1,49 @@
+"""The dataset registry."""
+
+import numpy as np
+import pytest
+
+from ae_core.datasets import DEFAULT_DATASET, REGISTRY, load_dataset
+from ae_core.errors import InputError
+
+OFFLINE = [n for n in REGISTRY if n not in ("mnist", "fashion-mnist")]
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_builtin_datasets_load_offline_with_descriptions(name):
+    ds = load_dataset(name)
+    assert ds.X.dtype == np.float32 and ds.X.ndim == 2 and ds.n_samples >= 150
+    assert ds.description and len(ds.feature_names) == ds.n_features
+    if ds.y is not None:
+        assert len(ds.y) == ds.n_samples and ds.class_names
+
+
+def test_default_is_digits_as_8x8_images():
+    ds = load_dataset(DEFAULT_DATASET)
+    assert ds.kind == "image" and ds.image_shape == (8, 8) and ds.value_range == (0.0, 16.0)
+
+
+def test_outlier_set_labels_its_outliers():
+    ds = load_dataset("outliers")
+    assert ds.is_outlier.mean() == pytest.approx(0.03, abs=0.005)
+    assert (ds.label_names()[ds.is_outlier] == "outlier").all()
+
+
+def test_swiss_roll_has_position_to_colour_by():
+    ds = load_dataset("swiss-roll")
+    assert "position along roll" in ds.columns
+
+
+def test_unknown_dataset_lists_choices():
+    with pytest.raises(InputError, match="choose one of: digits"):
+        load_dataset("imagenet")
+
+
+def test_csv_dataset_keeps_label_out_of_features(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{a:.3f},{b:.3f},{c:.3f},{'x' if a > 0 else 'y'}" for a, b, c in rng.normal(size=(50, 3)))
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c,group\n" + rows + "\n")
+    ds = load_dataset("csv", path=str(path), label_column="group")
+    assert ds.feature_names == ("a", "b", "c")
+    assert set(ds.class_names) == {"x", "y"} and ds.report is not None

@@ -1,0 +1,89 @@
+"""Background training: a process per run, queueing, cancel, crash recovery."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from ae_core.jobs import JobManager, pid_alive
+from ae_core.pipeline import load_run, make_config
+from ae_core.runs import RunStore
+
+pytestmark = pytest.mark.slow
+
+LONG = {"epochs": 2000, "patience": 2000}
+
+
+def _wait(predicate, timeout=90.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def manager(tmp_path):
+    m = JobManager(RunStore(tmp_path), max_parallel=1, poll_seconds=0.1)
+    yield m
+    m.shutdown()
+
+
+def test_run_trains_in_another_process_and_is_loadable(manager):
+    rec = manager.submit(make_config("wine", "vanilla", train={"epochs": 5}))
+    done = manager.wait(rec.id, timeout=120)
+    assert done.status == "done", done.error
+    assert done.pid != os.getpid()
+    assert load_run(manager.store, rec.id).latent.shape[1] == 2
+
+
+def test_second_run_queues_then_runs(manager):
+    a = manager.submit(make_config("wine", "vanilla", train=LONG))
+    b = manager.submit(make_config("wine", "vanilla", train={"epochs": 3}))
+    assert _wait(lambda: manager.store.get(a.id).status == "running")
+    assert manager.store.get(b.id).status == "queued"
+    assert manager.queue_position(b.id) == 1
+    manager.cancel(a.id)
+    assert manager.wait(b.id, timeout=120).status == "done"
+    assert manager.store.get(a.id).status == "cancelled"
+
+
+def test_cancel_stops_a_running_run_within_seconds(manager):
+    rec = manager.submit(make_config("digits", "vanilla", train=LONG))
+    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 1)
+    t0 = time.time()
+    manager.cancel(rec.id)
+    assert manager.wait(rec.id, timeout=30).status == "cancelled"
+    assert time.time() - t0 < 6.0
+
+
+def test_killed_worker_becomes_interrupted_and_manager_keeps_working(manager):
+    rec = manager.submit(make_config("digits", "vanilla", train=LONG))
+    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 1)
+    os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
+    assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
+    assert "stopped unexpectedly" in manager.store.get(rec.id).error
+    # The last completed epoch's checkpoint is still there and readable.
+    assert manager.store.has(rec.id, "checkpoint.safetensors")
+    nxt = manager.submit(make_config("wine", "vanilla", train={"epochs": 2}))
+    assert manager.wait(nxt.id, timeout=120).status == "done"
+
+
+def test_restarted_manager_marks_dead_runs_interrupted_and_starts_queued(tmp_path):
+    store = RunStore(tmp_path)
+    dead = store.create(make_config("wine", "vanilla"))
+    store.claim(dead.id, 2**22 + 12345)  # a pid that is not running
+    waiting = store.create(make_config("wine", "vanilla", train={"epochs": 2}))
+    m = JobManager(store, poll_seconds=0.1)
+    try:
+        assert store.get(dead.id).status == "interrupted"
+        assert m.wait(waiting.id, timeout=120).status == "done"
+    finally:
+        m.shutdown()
+
+
+def test_pid_alive():
+    assert pid_alive(os.getpid())
+    assert not pid_alive(None)

@@ -1,0 +1,100 @@
+"""From config to finished run and back: metrics, artifacts, save/load."""
+
+import numpy as np
+import pytest
+import torch
+
+from ae_core.analysis import encode
+from ae_core.errors import InputError
+from ae_core.pipeline import execute_run, load_run, make_config
+from tests.conftest import train_tiny
+
+
+def test_finished_run_has_metrics_against_pca(trained_store):
+    store, ids = trained_store
+    m = store.get(ids["digits"]).metrics
+    for key in ("test_mse", "pca_mse", "ae_pca_ratio", "knn_accuracy", "pca_knn_accuracy", "trustworthiness"):
+        assert np.isfinite(m[key]), key
+    assert m["ae_pca_ratio"] == pytest.approx(m["test_mse"] / m["pca_mse"])
+    assert 0 <= m["knn_accuracy"] <= 1
+
+
+def test_outlier_run_reports_anomaly_auc(trained_store):
+    store, ids = trained_store
+    m = store.get(ids["outliers"]).metrics
+    assert m["anomaly_auc"] > 0.8  # injected outliers break the correlations the AE learned
+
+
+def test_save_then_load_gives_identical_outputs(trained_store):
+    store, ids = trained_store
+    run = load_run(store, ids["digits"])
+    np.testing.assert_array_equal(encode(run.model, run.X), run.latent)
+    again = load_run(store, ids["digits"])
+    with torch.inference_mode():
+        x = torch.from_numpy(run.X[:20])
+        assert torch.equal(run.model.decode(run.model.encode(x)), again.model.decode(again.model.encode(x)))
+
+
+def test_artifacts_cover_the_whole_dataset(trained_store):
+    store, ids = trained_store
+    run = load_run(store, ids["digits"])
+    n = run.dataset.n_samples
+    assert run.latent.shape == (n, 2) and run.recon_error.shape == (n,)
+    assert sorted(np.unique(run.split)) == [0, 1, 2]
+    assert (run.split == 2).mean() == pytest.approx(0.15, abs=0.01)
+    evo = run.array("evolution.npy")
+    assert evo.shape[0] == len(run.history) + 1  # epoch 0 (untrained) plus every epoch
+
+
+@pytest.mark.parametrize("dataset", ["swiss-roll", "digits"])
+def test_autoencoder_beats_pca_at_same_code_size(store, dataset):
+    """The property every reader asks about: on data with curvature a 2-D AE
+    reconstructs better than PCA with 2 components."""
+    rid = train_tiny(store, dataset, "vanilla", train={"epochs": 60 if dataset == "swiss-roll" else 40})
+    assert store.get(rid).metrics["ae_pca_ratio"] < 0.9
+
+
+def test_same_config_same_seed_same_metrics(store):
+    a = train_tiny(store, "wine", "vanilla")
+    b = train_tiny(store, "wine", "vanilla")
+    assert store.get(a).metrics["test_mse"] == store.get(b).metrics["test_mse"]
+
+
+def test_diverging_run_fails_with_reason(store, monkeypatch):
+    import ae_core.training as training
+
+    # Force a NaN loss at the first batch: the guard must turn it into a readable failure.
+    real = training.Trainer.fit
+
+    def poisoned(self, X_train, X_val):
+        return real(self, X_train * float("nan"), X_val)
+
+    monkeypatch.setattr(training.Trainer, "fit", poisoned)
+    rec = store.create(make_config("wine", "vanilla", train={"epochs": 3}))
+    assert execute_run(store, rec.id) == "failed"
+    assert "training diverged (loss became nan at epoch 1) — lower the learning rate" in store.get(rec.id).error
+
+
+def test_unwritable_store_fails_run_with_reason(store, monkeypatch):
+    rec = store.create(make_config("wine", "vanilla", train={"epochs": 2}))
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("ae_core.pipeline.atomic_write_bytes", refuse)
+    assert execute_run(store, rec.id) == "failed"
+    err = store.get(rec.id).error
+    assert "could not write the run's files" in err and "writable" in err
+
+
+def test_make_config_validates_before_training():
+    with pytest.raises(InputError, match="latent size must be between"):
+        make_config("digits", "vanilla", model={"latent_dim": 0})
+    with pytest.raises(InputError, match="unknown training setting"):
+        make_config("digits", "vanilla", train={"epoch": 3})
+
+
+def test_loading_an_unfinished_run_is_refused(store):
+    rec = store.create(make_config("wine", "vanilla"))
+    with pytest.raises(InputError, match="not finished"):
+        load_run(store, rec.id)
