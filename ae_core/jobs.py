@@ -116,6 +116,18 @@ class JobManager:
                 self._cancel_at.setdefault(run_id, time.time())
         self._wake.set()
 
+    def resume(self, run_id: str) -> RunRecord:
+        """Queue an interrupted/failed/cancelled run again; it continues from its
+        last epoch's checkpoint with the same history."""
+        from .errors import InputError
+
+        if not self.store.resumable(run_id):
+            rec = self.store.get(run_id)
+            raise InputError(f"run {run_id} is {rec.status} and has no checkpoint to resume from; start a new run instead.")
+        self.store.requeue(run_id)
+        self._wake.set()
+        return self.store.get(run_id)
+
     def running(self) -> list[str]:
         with self._lock:
             return [rid for rid, p in self._procs.items() if p.is_alive()]

@@ -213,6 +213,21 @@ class RunStore:
                 (now, run_id),
             )
 
+    def resumable(self, run_id: str) -> bool:
+        """An ended-early run with a checkpoint to continue from."""
+        rec = self.get(run_id)
+        return rec.status in ("interrupted", "failed", "cancelled") and self.has(run_id, "checkpoint.json")
+
+    def requeue(self, run_id: str) -> None:
+        """Put an ended run back in the queue (resume after an interruption)."""
+        validate_run_id(run_id)
+        with self._connect() as con:
+            con.execute(
+                "UPDATE runs SET status='queued', error='', finished=NULL, pid=NULL, cancel_requested=0, updated=? "
+                "WHERE id=? AND status IN ('interrupted', 'failed', 'cancelled')",
+                (time.time(), run_id),
+            )
+
     def cancel_requested(self, run_id: str) -> bool:
         with self._connect() as con:
             row = con.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()

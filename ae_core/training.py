@@ -97,22 +97,66 @@ class Trainer:
     def _stop_requested(self) -> bool:
         return any(cb.should_stop(self) for cb in self.callbacks)
 
-    def fit(self, X_train: torch.Tensor, X_val: torch.Tensor) -> TrainResult:
+    def checkpoint(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """Everything needed to resume after the last finished epoch.
+
+        Returns (tensors, meta): tensors for safetensors (model, best weights,
+        optimizer moments, RNG state), meta JSON-able (epoch, history, early
+        stopping and scheduler state). Called from `on_epoch_end` callbacks.
+        """
+        s = self._state
+        tensors = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        if s["best_state"] is not None:
+            tensors.update({f"best.{k}": v for k, v in s["best_state"].items()})
+        opt = self.optimizer.state_dict()
+        for idx, st in opt["state"].items():
+            for key, value in st.items():
+                tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).detach().clone()
+        tensors["rng"] = self._gen.get_state()
+        meta = {
+            "epoch": s["epoch"], "history": s["history"], "best_val": s["best_val"], "bad_epochs": s["bad_epochs"],
+            "best_epoch": s["best_epoch"], "elapsed": time.perf_counter() - s["start"],
+            "param_groups": opt["param_groups"], "scheduler": self._scheduler.state_dict(),
+        }
+        return tensors, meta
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        opt_state: dict[int, dict] = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, idx, key = k.split(".", 2)
+                opt_state.setdefault(int(idx), {})[key] = v
+        self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+        self._scheduler.load_state_dict(meta["scheduler"])
+        self._gen.set_state(tensors["rng"])
+        self._state.update(epoch=meta["epoch"], history=list(meta["history"]), best_val=meta["best_val"],
+                           bad_epochs=meta["bad_epochs"], best_epoch=meta["best_epoch"], best_state=best or None,
+                           start=time.perf_counter() - meta.get("elapsed", 0.0))
+
+    def fit(self, X_train: torch.Tensor, X_val: torch.Tensor, resume: tuple[dict, dict] | None = None) -> TrainResult:
+        """Train; with `resume` (a `checkpoint()`), continue after its epoch with the same history."""
         cfg, model = self.config, self.model
         torch.manual_seed(cfg.seed)
-        gen = torch.Generator().manual_seed(cfg.seed)
+        gen = self._gen = torch.Generator().manual_seed(cfg.seed)
         model.noise_generator = gen
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience)
+        scheduler = self._scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience)
         n = len(X_train)
         bs = min(cfg.batch_size, n)
         n_batches = math.ceil(n / bs)
-        result = TrainResult()
-        best_val, best_state, bad_epochs = math.inf, None, 0
-        start = time.perf_counter()
+        s = self._state = {"epoch": 0, "history": [], "best_val": math.inf, "bad_epochs": 0, "best_epoch": 0,
+                           "best_state": None, "start": time.perf_counter()}
+        if resume is not None:
+            self._restore(*resume)
+        result = TrainResult(history=s["history"], best_epoch=s["best_epoch"])
+        best_val, best_state, bad_epochs = s["best_val"], s["best_state"], s["bad_epochs"]
+        start = s["start"]
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(s["epoch"] + 1, cfg.epochs + 1):
             model.train()
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=gen)
@@ -157,6 +201,7 @@ class Trainer:
             else:
                 bad_epochs += 1
             scheduler.step(val["loss"])
+            s.update(epoch=epoch, best_val=best_val, bad_epochs=bad_epochs, best_epoch=result.best_epoch, best_state=best_state)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch, logs)
             if bad_epochs >= cfg.patience:

@@ -87,3 +87,28 @@ def test_restarted_manager_marks_dead_runs_interrupted_and_starts_queued(tmp_pat
 def test_pid_alive():
     assert pid_alive(os.getpid())
     assert not pid_alive(None)
+
+
+def test_killed_run_resumes_from_its_checkpoint_with_same_history(manager):
+    rec = manager.submit(make_config("digits", "vanilla", train={"epochs": 12, "patience": 50}))
+    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 4)
+    os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
+    assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
+    done_before = manager.store.read_json(rec.id, "checkpoint.json")["epoch"]
+    assert done_before >= 3
+    manager.resume(rec.id)
+    finished = manager.wait(rec.id, timeout=120)
+    assert finished.status == "done", finished.error
+    history = manager.store.read_json(rec.id, "history.json")
+    assert [h["epoch"] for h in history] == list(range(1, 13))
+    # The evolution keeps one frame per epoch across the interruption.
+    assert manager.store.read_array(rec.id, "evolution.npy").shape[0] == 13
+
+
+def test_resume_refuses_a_finished_run(manager):
+    from ae_core.errors import InputError
+
+    rec = manager.submit(make_config("wine", "vanilla", train={"epochs": 2}))
+    manager.wait(rec.id, timeout=120)
+    with pytest.raises(InputError, match="no checkpoint to resume from"):
+        manager.resume(rec.id)

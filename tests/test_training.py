@@ -112,3 +112,39 @@ def test_out_of_range_training_settings_are_refused(field, value, match):
 
     with pytest.raises(InputError, match=match):
         TrainConfig(**{field: value}).validate()
+
+
+class _Interrupt(Callback):
+    """Keeps the checkpoint of epoch `at`, then stops as if the process died."""
+
+    def __init__(self, at):
+        self.at, self.saved = at, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch == self.at:
+            from safetensors.torch import load, save
+
+            tensors, meta = trainer.checkpoint()
+            self.saved = (load(save(tensors)), meta)  # through the on-disk format
+            raise TrainingCancelled()
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "variational"])
+def test_resume_from_checkpoint_continues_with_same_history(digits_tensors, variant):
+    ds, X_tr, X_va = digits_tensors
+    cfg = model_config_for(variant, n_features=64, image_shape=(8, 8), latent_dim=2, hidden=(32,))
+    tcfg = TrainConfig(epochs=6, patience=10, seed=3)
+    full_model = Autoencoder(cfg, seed=3)
+    full = Trainer(full_model, tcfg).fit(X_tr, X_va)
+
+    stopper = _Interrupt(at=3)
+    with pytest.raises(TrainingCancelled):
+        Trainer(Autoencoder(cfg, seed=3), tcfg, [stopper]).fit(X_tr, X_va)
+    resumed_model = Autoencoder(cfg, seed=99)  # fresh weights: all state must come from the checkpoint
+    resumed = Trainer(resumed_model, tcfg).fit(X_tr, X_va, resume=stopper.saved)
+
+    assert [e["epoch"] for e in resumed.history] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(full.history, resumed.history):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+    for k, v in full_model.state_dict().items():
+        torch.testing.assert_close(v, resumed_model.state_dict()[k])
