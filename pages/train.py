@@ -1,0 +1,151 @@
+"""Train: pick a dataset and a variant, adjust the settings, start a run, watch it train."""
+
+import streamlit as st
+
+from ae_core.config import NOISE_KINDS, PRESETS
+from ae_core.datasets import DEFAULT_DATASET, REGISTRY
+from ae_core.errors import InputError
+from ae_core.plots_training import dataset_facts, parse_sizes, preview_table, sample_grid_figure
+from ui import state
+from ui.run_panel import run_progress_panel, run_result
+
+PICKER_KEY = "train_run_picker"
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
+def _dataset(name: str):
+    """A built-in dataset, shared read-only by every session (mnist is 200 MB as floats)."""
+    from ae_core.datasets import load_dataset
+
+    return load_dataset(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _defaults(name: str) -> dict:
+    from ae_core.pipeline import dataset_defaults  # imports torch; the Train page needs it anyway to submit
+
+    return dataset_defaults(_dataset(name))
+
+
+st.title("Train an autoencoder")
+state.how_it_works(
+    """
+**What happens when you press Start.** The data are split 70/15/15 into training, validation and test rows;
+the scaler is fitted on the training rows only. The model trains in a background process, so you can leave
+this page. After every epoch it checks the *validation* loss: when it stops improving for a few epochs the
+learning rate halves, and later training stops early and keeps the best weights. This is how it avoids
+overfitting: the validation curve turning up while the training curve keeps falling is the sign.
+
+**What you get.** The reconstruction error on the held-out test rows, compared with PCA at the same code
+size (the linear baseline), how well a 5-nearest-neighbour classifier does on the code, and the code itself
+to explore on the Latent space page.
+
+**Variants** are switches on the same model: *sparse* adds an L1 penalty $\\lambda\\lVert z\\rVert_1$ to the loss,
+*denoising* corrupts $x$ before encoding but still compares $\\hat{x}$ with the clean $x$, *variational* makes
+the code a Gaussian and adds $\\beta\\,\\mathrm{KL}(q(z\\mid x)\\,\\Vert\\,\\mathcal{N}(0, I))$, *convolutional* uses
+convolutions for images.
+"""
+)
+
+# ---- 1. dataset -------------------------------------------------------------------------
+st.subheader("1 · Dataset")
+names = list(REGISTRY)
+ds_name = st.selectbox(
+    "Dataset", names, index=names.index(DEFAULT_DATASET),
+    format_func=lambda n: f"{REGISTRY[n].title} — {REGISTRY[n].summary}", key="train_dataset",
+)
+try:
+    ds = _dataset(ds_name)
+except InputError as exc:
+    ds = None
+    st.error(str(exc), icon=":material/folder_off:")
+
+if ds is not None:
+    with st.container(border=True):
+        info, preview = st.columns([1, 2])
+        with info:
+            st.markdown(f"**{ds.title or REGISTRY[ds_name].title}**")
+            st.caption(ds.description)
+            for label, value in dataset_facts(ds):
+                st.markdown(f"**{label}:** {value}")
+        with preview:
+            if ds.kind == "image" and ds.image_shape is not None:
+                st.plotly_chart(sample_grid_figure(ds.X, ds.image_shape, ds.label_names(), n=36, cols=12),
+                                key=f"grid_{ds_name}", config={"displayModeBar": False})
+                st.caption("The first 36 images (hover for the class).")
+            else:
+                st.dataframe(preview_table(ds, 20), hide_index=True, height=280)
+                st.caption("The first 20 rows, raw units (they are standardised before training).")
+
+# ---- 2. variant ---------------------------------------------------------------------------
+st.subheader("2 · Variant")
+variants = list(PRESETS)
+variant = st.radio(
+    "Variant", variants, horizontal=True, key="train_variant",
+    format_func=str.capitalize, label_visibility="collapsed",
+)
+st.markdown(f"_{PRESETS[variant].summary}_")
+if ds is not None and variant == "convolutional" and ds.kind != "image":
+    st.warning("Convolutions need images; this dataset is tabular. Pick another variant or an image dataset.",
+               icon=":material/block:")
+
+# ---- 3. settings ------------------------------------------------------------------------
+config, config_error = None, None
+if ds is not None:
+    d = _defaults(ds_name)
+    preset = PRESETS[variant].model
+    k = f"{ds_name}_{variant}"  # defaults follow the dataset and the preset
+    with st.expander("Advanced settings"):
+        c1, c2, c3 = st.columns(3)
+        latent = c1.number_input("Latent size (code dimensions)", 1, 1024, int(d["latent_dim"]), key=f"latent_{k}",
+                                 help="2 or 3 can be drawn as they are; larger codes reconstruct better.")
+        hidden_text = c2.text_input("Hidden layer widths", ",".join(map(str, d["hidden"])), key=f"hidden_{k}",
+                                    help="Encoder widths, comma-separated; the decoder mirrors them.")
+        seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key=f"seed_{k}")
+        c1, c2, c3 = st.columns(3)
+        epochs = c1.number_input("Epochs (at most)", 1, 10_000, int(d["epochs"]), key=f"epochs_{k}",
+                                 help="Early stopping may end training sooner.")
+        batch = c2.number_input("Batch size", 1, 65_536, int(d["batch_size"]), key=f"batch_{k}")
+        lr = c3.number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%.4g", step=1e-4, key=f"lr_{k}")
+        c1, c2, c3 = st.columns(3)
+        noise = c1.selectbox("Input noise", NOISE_KINDS, index=NOISE_KINDS.index(preset.get("noise", "gaussian")),
+                             key=f"noise_{k}", help="Corruption applied while training (denoising).")
+        noise_level = c2.number_input("Noise level (0 = off)", 0.0, 1.0, float(preset.get("noise_level", 0.0)),
+                                      step=0.05, key=f"noise_level_{k}")
+        sparsity = c3.number_input("Sparsity weight (0 = off)", 0.0, 10.0, float(preset.get("sparsity", 0.0)),
+                                   step=0.01, format="%.3f", key=f"sparsity_{k}")
+        beta = st.number_input("β (weight of the KL term; variational only)", 0.0, 100.0, float(preset.get("beta", 1.0)),
+                               step=0.1, key=f"beta_{k}", disabled=variant != "variational")
+    try:
+        from ae_core.pipeline import make_config
+
+        model = {"latent_dim": int(latent), "hidden": parse_sizes(hidden_text), "noise": noise,
+                 "noise_level": float(noise_level), "sparsity": float(sparsity)}
+        if variant == "variational":
+            model["beta"] = float(beta)
+        train = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "seed": int(seed)}
+        config = make_config(ds_name, variant, model=model, train=train, ds=ds)
+    except InputError as exc:
+        config_error = str(exc)
+
+if config_error:
+    st.error(config_error, icon=":material/error:")
+if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None, key="train_start"):
+    rec = state.manager().submit(config)
+    state.select_run(rec.id)
+    st.session_state[PICKER_KEY] = rec.id  # the picker below follows the new run
+    st.toast(f"Started {rec.label()}", icon=":material/rocket_launch:")
+
+# ---- 4. the selected run ------------------------------------------------------------------
+st.divider()
+st.subheader("Run")
+runs = state.store().list(limit=100)
+if not runs:
+    st.info("No runs yet: press **Start training** above. Progress and loss curves appear here while it trains.",
+            icon=":material/info:")
+else:
+    rec = state.run_picker(runs, label="Run to show", key=PICKER_KEY, where=st)
+    if rec is not None:
+        rec = run_progress_panel(rec.id)
+        if rec is not None and rec.status == "done":
+            run_result(rec)

@@ -1,0 +1,141 @@
+"""Fixtures for the browser tests: a real `streamlit run` server on a free port
+with its own run store, and headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("AE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run only when asked for (`-m e2e`): they take a minute and start a server."""
+    if "e2e" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="browser test: run with -m e2e")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate the server and everything it started (training workers), then kill what is left."""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(pgid, signal.SIGKILL)  # workers that outlived the server
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """A running app (its own AE_RUNS_DIR, offline), stopped with its children at the end."""
+    port = _free_port()
+    runs = tmp_path_factory.mktemp("e2e") / "runs"
+    env = {**os.environ, "AE_RUNS_DIR": str(runs), "AE_OFFLINE": "1", "AE_MAX_JOBS": "1",
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log = open(tmp_path_factory.mktemp("e2e-log") / "server.log", "w+b")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None and not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        yield pg
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="session")
+def shot():
+    """shot(page, name): a full-page screenshot in test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        # Streamlit scrolls inside stMain, so a "full page" screenshot is the viewport:
+        # grow the viewport to the content's height for the shot, then put it back.
+        page.wait_for_timeout(1500)  # dataframes and charts draw a moment after they appear
+        size = page.viewport_size
+        height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 0")
+        path = ARTIFACTS / f"{name}.png"
+        try:
+            page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height))})
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.set_viewport_size(size)
+        return path
+
+    return take

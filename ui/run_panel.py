@@ -1,0 +1,119 @@
+"""The live panel of one run, shared by the Train and Latent pages.
+
+`run_progress_panel(run_id)` shows a queued/running run's progress (polling the
+run store once a second in a fragment, so the rest of the page does not rerun),
+or why a run ended without a result. `run_result(rec)` shows a finished run's
+metrics against PCA. Both only read the store: cheap enough to poll.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ae_core.errors import InputError
+from ae_core.plots_training import comparison_table, first_line, loss_curve_figure, progress_view, training_facts
+from ae_core.runs import RunRecord
+from ui import state
+
+POLL_SECONDS = 1.0
+
+
+def run_progress_panel(run_id: str) -> RunRecord | None:
+    """Render the state of run `run_id` unless it is done; return its record.
+
+    Active runs get a live fragment (status, progress bar, ETA, learning rate,
+    loss curves, Cancel); when the run leaves queued/running the whole page
+    reruns, so the caller can show the result. Failed, cancelled and
+    interrupted runs show their error. Returns None (after an st.error) if the
+    run does not exist.
+    """
+    try:
+        rec = state.store().get(run_id)
+    except InputError as exc:
+        st.error(str(exc))
+        return None
+    if rec.active:
+        state.manager()  # make sure a manager exists: it starts queued runs and marks dead ones interrupted
+        _live_panel(run_id, rec.status)
+        rec = state.store().get(run_id)
+    elif rec.status != "done":
+        show_failure(rec)
+    return rec
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live_panel(run_id: str, initial_status: str) -> None:
+    rec = state.store().get(run_id)
+    if not rec.active:
+        # Finished, failed or cancelled since the page drew: redraw the page once.
+        st.rerun(scope="app")
+    view = progress_view(rec.progress, rec.status)
+    with st.container(border=True):
+        head, cancel_col = st.columns([5, 1], vertical_alignment="center")
+        if rec.status == "queued":
+            pos = state.manager().queue_position(run_id)
+            head.markdown(f"**Queued** — {rec.label()}" + (f" · position {pos} in the queue" if pos else ""))
+        else:
+            head.markdown(f"**Training** — {rec.label()}")
+        if not rec.cancel_requested and cancel_col.button("Cancel", key=f"cancel_{run_id}",
+                                                          icon=":material/stop_circle:", width="stretch"):
+            state.manager().cancel(run_id)
+            rec = state.store().get(run_id)
+            if not rec.active:  # a queued run is cancelled at once
+                st.rerun(scope="app")
+        if rec.cancel_requested:
+            cancel_col.caption("Cancelling…")
+        st.progress(view.fraction, text=view.headline)
+        a, b, c, d = st.columns(4)
+        a.metric("Elapsed", view.elapsed)
+        b.metric("Time left (estimate)", view.eta)
+        c.metric("Learning rate", view.lr)
+        d.metric("Validation loss", view.last_val_loss)
+        _loss_curves((rec.progress or {}).get("history") or [], key=f"live_{run_id}")
+
+
+def _loss_curves(history: list[dict], key: str, best_epoch: int | None = None) -> None:
+    log_y = st.toggle("Log-scale loss", key=f"log_{key}", value=False)
+    st.plotly_chart(loss_curve_figure(history, log_y=log_y, best_epoch=best_epoch), key=f"curve_{key}")
+
+
+def show_failure(rec: RunRecord) -> None:
+    """Why a run ended without a result: the first line big, the rest in an expander."""
+    head, rest = first_line(rec.error)
+    if rec.status == "cancelled":
+        st.warning(f"**This run was cancelled** — {head}. It has no results; start a new run to train again.",
+                   icon=":material/cancel:")
+    else:
+        st.error(f"**This run {rec.status}:** {head}", icon=":material/error:")
+    if rest:
+        with st.expander("Details"):
+            st.code(rest, language=None)
+
+
+def run_result(rec: RunRecord, link_to_latent: bool = True) -> None:
+    """A finished run: AE vs PCA in one sentence and a table, how training went, loss curves."""
+    from ae_core.analysis import describe_ratio  # imports torch; only pages with a finished run need it
+
+    m = rec.metrics or {}
+    st.success(f"**Finished** — {rec.label()}", icon=":material/check_circle:")
+    if "ae_pca_ratio" in m:
+        st.markdown(f"#### {describe_ratio(float(m['ae_pca_ratio']))}")
+    table = comparison_table(m)
+    if len(table):
+        st.dataframe(
+            table, hide_index=True,
+            column_config={
+                "autoencoder": st.column_config.NumberColumn(format="%.4f"),
+                "PCA": st.column_config.NumberColumn(format="%.4f"),
+                "meaning": st.column_config.TextColumn(width="large"),
+            },
+        )
+    facts = training_facts(m)
+    if facts:
+        st.caption(" · ".join(f"{k}: {v}" for k, v in facts))
+    history = state.store().read_json(rec.id, "history.json", None) or (rec.progress or {}).get("history") or []
+    with st.expander("Loss curves", expanded=True):
+        _loss_curves(history, key=f"done_{rec.id}", best_epoch=m.get("best_epoch"))
+    if link_to_latent:
+        st.page_link("pages/latent.py", label="Explore the latent space of this run", icon=":material/scatter_plot:",
+                     query_params={"run": rec.id})
