@@ -147,7 +147,7 @@ def cmd_train(args) -> int:
     print(f"run {rec.id}: {rec.dataset} · {rec.variant} · {m['latent_dim']}-D code, "
           f"{m['epochs_run']} epochs in {m['train_seconds']:.1f} s ({m['stop_reason']})")
     print(f"test reconstruction MSE {m['test_mse']:.4f}; PCA at the same code size {m['pca_mse']:.4f}")
-    print(describe_ratio(m["ae_pca_ratio"]))
+    print(describe_ratio(m["ae_pca_ratio"], rec.variant))
     if "knn_accuracy" in m:
         print(f"kNN accuracy on the code {m['knn_accuracy']:.3f} (PCA {m['pca_knn_accuracy']:.3f}); "
               f"trustworthiness {m['trustworthiness']:.3f} (PCA {m['pca_trustworthiness']:.3f})")

@@ -92,12 +92,12 @@ def show_failure(rec: RunRecord) -> None:
 
 def run_result(rec: RunRecord, link_to_latent: bool = True) -> None:
     """A finished run: AE vs PCA in one sentence and a table, how training went, loss curves."""
-    from ae_core.analysis import describe_ratio  # imports torch; only pages with a finished run need it
+    from ae_core.analysis import describe_ratio
 
     m = rec.metrics or {}
     st.success(f"**Finished** — {rec.label()}", icon=":material/check_circle:")
     if "ae_pca_ratio" in m:
-        st.markdown(f"#### {describe_ratio(float(m['ae_pca_ratio']))}")
+        st.markdown(f"#### {describe_ratio(float(m['ae_pca_ratio']), rec.variant)}")
     table = comparison_table(m)
     if len(table):
         st.dataframe(

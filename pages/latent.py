@@ -1,0 +1,167 @@
+"""Latent space: the code of every sample, what the decoder makes of the plane,
+and how the code formed during training."""
+
+import numpy as np
+import streamlit as st
+
+from ae_core import latent as lat
+from ae_core import plots
+from ae_core.projection import METHOD_TITLES, cached_projection, subsample_note
+from ui.state import how_it_works, loaded_run, run_picker, store
+
+st.title("Latent space")
+runs = store().list()
+if not runs:
+    st.info("No runs yet. Train an autoencoder first — the default (digits, vanilla, 2-D code) takes seconds.")
+    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("pages/home.py", label="What this app does", icon=":material/home:")
+    st.stop()
+
+rec = run_picker(runs)
+
+if rec.status != "done":
+    try:
+        from ui.run_panel import run_progress_panel  # the shared live panel (Train page's)
+    except ImportError:
+        run_progress_panel = None
+    if run_progress_panel is not None:
+        run_progress_panel(rec.id)
+    elif rec.active:
+        @st.fragment(run_every=1.0)
+        def _progress(run_id: str):
+            r = store().get(run_id)
+            if not r.active:
+                st.rerun(scope="app")  # finished: draw the scatter without a manual reload
+            p = r.progress or {}
+            st.progress(min(1.0, float(p.get("fraction", 0.0))),
+                        text=f"{r.status} · epoch {p.get('epoch', 0)} of {p.get('epochs', '?')}")
+
+        _progress(rec.id)
+    else:
+        st.error(f"This run is {rec.status}: {rec.error or 'no error text was recorded.'}", icon=":material/error:")
+    if rec.active:
+        st.caption("The latent space appears here when training finishes.")
+    st.stop()
+
+run = loaded_run(rec)
+D, ds = run.model_config.latent_dim, run.dataset
+is_image = ds.image_shape is not None
+
+c1, c2, c3 = st.columns(3)
+method = c1.selectbox("Projection", lat.projection_choices(D), format_func=METHOD_TITLES.get, key=f"lat_method_{rec.id}",
+                      help="With a code of 3 or fewer dimensions you can draw the code itself.")
+dims = c2.segmented_control("View", lat.dims_choices(method, D), default=2, format_func=lambda k: f"{k}-D",
+                            key=f"lat_dims_{rec.id}_{method}") or 2
+frame = lat.latent_frame(run)
+colour = c3.selectbox("Colour by", lat.colour_choices(frame), key=f"lat_colour_{rec.id}")
+
+with st.spinner(f"Projecting {len(run.latent):,} codes with {METHOD_TITLES[method]}…"):
+    coords = cached_projection(store(), rec.id, run.latent, method, dims)
+if note := subsample_note(method, len(coords)):
+    st.caption(note)
+frame = lat.latent_frame(run, coords, method)
+axes = [f"z{j + 1}" for j in range(dims)] if method == "latent" else [f"{METHOD_TITLES[method]} {j + 1}" for j in range(dims)]
+fig = plots.latent_scatter(coords, frame[colour], lat.hover_text(frame), customdata=frame["row"].to_numpy(),
+                           title=f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}", color_title=colour,
+                           axis_titles=tuple(axes), equal_aspect=method in ("latent", "pca"))
+event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="lat_scatter")
+st.caption("Drag a box or lasso around points (toolbar, top right) to see those samples and their reconstructions. "
+           "Double-click the chart to clear.")
+
+rows = lat.rows_from_selection(event.selection if event else None)
+if rows:
+    shown = min(len(rows), lat.MAX_SHOWN)
+    st.subheader(f"{len(rows):,} selected" + (f" (first {shown} shown)" if len(rows) > shown else ""))
+    if is_image:
+        orig, rebuilt, titles, errors = lat.selection_images(run, rows)
+        left, right = st.columns(2)
+        left.markdown("**Originals**")
+        left.plotly_chart(plots.image_grid(orig, titles, ncols=8), key="sel_orig", width="content",
+                          config={"displayModeBar": False})
+        right.markdown("**Reconstructions** (number: reconstruction error)")
+        right.plotly_chart(plots.image_grid(rebuilt, errors, ncols=8), key="sel_rec", width="content",
+                           config={"displayModeBar": False})
+    else:
+        st.dataframe(lat.compare_rows(run, rows), hide_index=True)
+
+tabs = st.tabs(["Decode the plane", "Latent evolution", "Raw input, for comparison", "Download"])
+
+with tabs[0]:
+    if D != 2:
+        st.info(f"Decoding the plane needs a 2-D code; this run's code has {D} dimensions. Train with latent size 2.")
+    else:
+        z_range = lat.latent_range(run.latent)
+        (a, b), (c, d) = z_range
+        p1, p2 = st.columns(2)
+        z1 = p1.slider("z1", a, b, (a + b) / 2, key=f"lat_z1_{rec.id}")
+        z2 = p2.slider("z2", c, d, (c + d) / 2, key=f"lat_z2_{rec.id}")
+        if is_image:
+            point = lat.decode_point(run.model, [z1, z2])
+            n = st.slider("Grid size", 5, 25, 15, key="lat_grid")
+            plane = lat.decode_plane(run.model, z_range, n)
+            v1, v2 = lat.plane_values(z_range, n)
+            left, right = st.columns([3, 1])
+            left.plotly_chart(plots.decoded_plane(plane.reshape(n, n, *ds.image_shape), v1, v2, marker=(z1, z2)),
+                              key="lat_plane", config={"displayModeBar": False})
+            right.markdown(f"**Decoded at ({z1:.2f}, {z2:.2f})**")
+            right.plotly_chart(plots.image_grid(lat.as_images(point[None], ds.image_shape), ncols=1, cell_px=220),
+                               key="lat_point", width="content", config={"displayModeBar": False})
+            st.caption("Each cell is what the decoder draws for that code; the red ring marks the point chosen above. "
+                       "Smooth changes across the plane mean the code is continuous.")
+        else:
+            st.caption("The decoded-plane picture is for image datasets. The decoder's output at the chosen point, "
+                       "in the data's units:")
+            st.dataframe(lat.decoded_row(run, [z1, z2]), hide_index=True)
+
+with tabs[1]:
+    evo = lat.evolution_frames(run, "latent" if D <= 2 else "pca")
+    if evo is None:
+        st.info("This run did not record its code during training.")
+    else:
+        labels = ds.label_names()
+        st.plotly_chart(plots.evolution_animation(evo.frames, evo.epochs, None if labels is None else labels[evo.index],
+                                                  title=f"{len(evo.index):,} samples, epoch 0 (untrained) to {evo.epochs[-1]}",
+                                                  color_title=lat.LABEL,
+                                                  axis_titles=("z1", "z2") if D <= 2 else ("PC 1 of the code", "PC 2")),
+                        key="lat_evo")
+        st.caption("Press Play or drag the epoch slider. Each frame is centred and scaled to the same size, so you see "
+                   "the shape forming rather than the code growing" + ("; a fixed PCA of the final code maps "
+                                                                        "every epoch to 2-D." if D > 2 else "."))
+
+with tabs[2]:
+    st.caption("The same samples projected straight from the raw (scaled) input, without the autoencoder: "
+               "if classes separate better in the code than here, the autoencoder learned something useful.")
+    in_method = "umap" if st.toggle("Use UMAP instead of PCA (slower)", key="lat_in_umap") else "pca"
+    with st.spinner(f"Projecting the raw input with {METHOD_TITLES[in_method]}…"):
+        raw = cached_projection(store(), rec.id, run.X, in_method, 2, source="input")
+    left, right = st.columns(2)
+    small = dict(color_title=colour, height=460)
+    left.plotly_chart(plots.latent_scatter(raw, frame[colour], lat.hover_text(frame), legend=False, axis_titles=(
+        f"{METHOD_TITLES[in_method]} 1", f"{METHOD_TITLES[in_method]} 2"), title=f"Raw input, {METHOD_TITLES[in_method]}",
+        **small), key="lat_raw")
+    right.plotly_chart(plots.latent_scatter(coords[:, :2], frame[colour], lat.hover_text(frame), axis_titles=tuple(axes[:2]),
+                                            title=f"Autoencoder code, {METHOD_TITLES[method]}", **small), key="lat_code_small")
+
+with tabs[3]:
+    st.download_button("Coordinates (CSV)", lambda: lat.safe_csv(frame), f"latent_{rec.id}_{method}.csv",
+                       "text/csv", on_click="ignore", icon=":material/download:")
+    st.download_button("Scatter (interactive HTML, works offline)",
+                       lambda: fig.to_html(include_plotlyjs=True, full_html=True), f"latent_{rec.id}_{method}.html",
+                       "text/html", on_click="ignore", icon=":material/download:")
+
+how_it_works("""
+**A latent space** is where the encoder puts each input: its code `z = f(x)`. The decoder must rebuild `x` from
+`z` alone, so similar inputs tend to get nearby codes. Colour the points by class: if classes form separate
+clumps, the code captured what tells them apart — without ever seeing the labels.
+
+**Why a 2-D code?** It can be drawn as it is, with nothing lost in the drawing, and every point of the plane can
+be decoded ("Decode the plane"). Larger codes reconstruct better but must be projected to be seen.
+
+**PCA, UMAP, t-SNE** squeeze a larger code into 2-D for the eye. PCA is linear and keeps global distances;
+UMAP and t-SNE keep local neighbourhoods and often show clusters more clearly, but distances between clusters
+mean little, and they have **no decoder**: they are for looking, not for compressing or generating.
+
+**Trustworthiness** (0–1) asks whether the code's nearest neighbours were also neighbours in the input (1 = no
+false neighbours). **kNN accuracy** is how often a 5-nearest-neighbour classifier on the code guesses the class
+of held-out samples: a high value means the code is meaningful. Both are on the Train page, next to PCA's.
+""")

@@ -1,0 +1,88 @@
+"""The Reconstructions and Compare pages in Streamlit's AppTest.
+
+app.py does not list these pages yet, so each test runs them through a small
+entry script in a temp folder (the page under test as the default page, Train
+beside it) whose `pages/` is a link to the real folder: `st.page_link("pages/train.py")`
+resolves exactly as in the app. Once app.py lists the pages this is equivalent
+to `AppTest.from_file("app.py")` + `switch_page`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ENTRY = """
+import streamlit as st
+st.set_page_config(layout="wide")
+st.navigation([st.Page("pages/{page}", default=True), st.Page("pages/train.py")]).run()
+"""
+
+
+def _app(tmp_path, page: str):
+    from streamlit.testing.v1 import AppTest
+
+    (tmp_path / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
+    entry = tmp_path / "entry.py"
+    entry.write_text(ENTRY.format(page=page))
+    return AppTest.from_file(str(entry), default_timeout=60)
+
+
+def _errors(at):
+    return [e.value for e in at.exception] + [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", ["reconstructions.py", "compare.py"])
+def test_empty_store_shows_how_to_start(store, tmp_path, page):
+    at = _app(tmp_path, page).run()
+    assert not _errors(at)
+    assert "No finished run yet" in at.info[0].value
+    assert [el.proto.page for el in at.get("page_link")] == ["train"]  # resolved to the Train page
+
+
+def test_reconstructions_of_digits_show_images_interpolation_and_compression(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "reconstructions.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    assert not _errors(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 3  # originals/reconstructions, interpolation strip, code size vs error
+    assert "Train the missing code sizes" in " ".join(b.label for b in at.button)
+    assert "64-pixel image is stored as 2 numbers: 32x smaller" in " ".join(m.value for m in at.markdown)
+    at.segmented_control(key="recon_how").set_value("worst").run()
+    assert not _errors(at)
+    at.segmented_control(key="recon_how").set_value("by class").run()
+    at.selectbox(key=f"recon_cls_{ids['digits']}").set_value("3").run()
+    assert not _errors(at)
+
+
+def test_reconstructions_of_tabular_data_show_tables_and_feature_errors(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "reconstructions.py")
+    at.query_params["run"] = ids["outliers"]
+    at.run()
+    assert not _errors(at)
+    tables = at.dataframe
+    assert len(tables) >= 3  # per-row errors, original vs reconstructed, interpolation frames
+    assert "row" in tables[0].value.columns and "MSE" in tables[0].value.columns
+    assert list(tables[1].value["feature"][:2]) == ["sensor_1", "sensor_2"]
+    assert any("reconstruct worst" in m.value for m in at.markdown)
+    assert "each row of 12 values" in " ".join(m.value for m in at.markdown)
+
+
+def test_compare_shows_the_metrics_table_scatters_and_downloads(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "compare.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    assert not _errors(at)
+    assert at.selectbox(key="compare_dataset").value == "digits"
+    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+    assert len(at.get("download_button")) == 1
+    at.selectbox(key="compare_dataset").set_value("outliers").run()
+    assert not _errors(at)
+    assert "anomaly AUC" in at.dataframe[0].value.columns
