@@ -36,6 +36,7 @@ class Dataset:
     columns: pd.DataFrame | None = None  # extra per-row values to colour by (raw CSV rows, roll position)
     report: object | None = None  # tabular.PreparationReport for CSVs
     title: str = ""
+    row_index: np.ndarray | None = None  # CSVs: 0-based data row number in the file of each kept row
 
     @property
     def n_samples(self) -> int:
@@ -181,7 +182,7 @@ def load_csv_dataset(source, label_column: str | None = None, name: str = "csv",
         name=name, title=f"CSV: {name}", kind="tabular",
         description=f"{table.X.shape[0]:,} rows x {table.X.shape[1]} prepared features from an uploaded CSV.",
         X=table.X.astype(np.float32), y=y, class_names=class_names, feature_names=tuple(table.feature_names),
-        columns=columns, report=table.report,
+        columns=columns, report=table.report, row_index=table.row_index,
     )
 
 

@@ -1,0 +1,171 @@
+"""Upload a CSV: see what preparation does to it, train a quick 2-D autoencoder, download the coordinates."""
+
+import streamlit as st
+
+from ae_core import upload
+from ae_core.errors import InputError
+from ae_core.plots_training import training_facts
+from ui import state
+from ui.run_panel import run_progress_panel
+
+PICKER_KEY = "upload_run_picker"
+NONE = "(none)"
+
+
+@st.cache_data(show_spinner="Reading your file…", max_entries=32)
+def _inspect(path: str, label: str | None) -> upload.Inspection:
+    """Keyed by the stored file's path, which is the sha256 of its bytes."""
+    return upload.inspect_upload(path, label)
+
+
+def _stored_path(uploaded) -> str:
+    """Save the upload once per file (not on every rerun) and remember where."""
+    saved = st.session_state.get("upload_saved")
+    if not saved or saved[0] != uploaded.file_id:
+        path = upload.save_upload(state.store().root, uploaded.name, uploaded.getvalue())
+        st.session_state["upload_saved"] = saved = (uploaded.file_id, str(path))
+    return saved[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _hover(_run, run_id: str):
+    return upload.row_hover(_run)
+
+
+@st.cache_data(show_spinner="Writing the CSV…", max_entries=4)
+def _csv(_run, run_id: str, projections: tuple[str, ...]) -> bytes:
+    return upload.coordinates_csv(_run)
+
+
+st.title("Upload a CSV")
+st.markdown("Reduce **your own table** to two dimensions with a small autoencoder, see it next to PCA of the same "
+            "rows, and download the coordinates joined to your rows.")
+state.how_it_works(
+    """
+**What happens to your file.** It is read whatever its encoding (UTF-8, Excel's Windows-1252, UTF-16) and
+delimiter (comma, semicolon, tab, pipe). Numbers written as text (`$1,234`, `12%`, `1.234,5`) become numbers;
+columns with few distinct values (up to 10) become one 0/1 indicator per value (*one-hot*). Columns that cannot
+help are dropped, with the reason shown: ids (a different value in every row), constants, free text, empty
+columns. Rows with no usable value are dropped; every other row keeps its row number from your file.
+The file is stored on this server under its content hash, so a run can read it again; its name is only shown.
+
+**Why scaling and imputation.** The model compares columns by squared error, so each feature is
+*standardised* (mean 0, standard deviation 1, fitted on the training rows): otherwise a column in dollars
+would drown one in percent. Missing cells are filled with the column's median on the training rows, so the
+held-out rows never influence the filling.
+
+**What the two axes mean.** The encoder maps each row $x$ to a 2-number code $z = f_\\theta(x)$ from which the
+decoder must rebuild all of $x$. Rows the model finds alike get nearby codes; clusters, gradients and outliers
+you see are real structure *as far as rebuilding the features is concerned*. The axes themselves have no units
+and no fixed meaning: another seed can rotate, flip or stretch the picture, and distances between far-apart
+groups are not to scale. PCA on the right is the linear baseline: its axes are the two directions of largest
+variance. *Reconstruction error* colours rows the model rebuilds badly: candidates for anomalies.
+"""
+)
+
+# ---- 1. the file ----------------------------------------------------------------------------------
+limit_mb = st.get_option("server.maxUploadSize")
+uploaded = st.file_uploader(
+    f"CSV file (up to {limit_mb} MB)", type=["csv", "tsv", "txt"], key="upload_file",
+    help="A header row and at least 10 data rows, with at least 2 numeric columns. Excel: File > Save As > CSV UTF-8.",
+)
+if uploaded is None:
+    st.info("Choose a CSV file to start. Nothing is trained until you press **Train**.", icon=":material/upload_file:")
+else:
+    path = _stored_path(uploaded)
+    base = _inspect(path, None)
+    if not base.columns:
+        st.error(base.error, icon=":material/error:")
+    else:
+        label = st.selectbox(
+            "Label / colour column (optional)", [NONE, *base.columns], key=f"upload_label_{path[-20:]}",
+            help="A column you already know, such as a class: it colours the plot and is not used for training.",
+        )
+        label = None if label == NONE else label
+        found = base if label is None else _inspect(path, label)
+        if found.error:
+            st.error(found.error, icon=":material/error:")
+        else:
+            st.subheader("What preparation did")
+            for col, (name, value) in zip(st.columns(7), upload.report_overview(found.report)):
+                col.metric(name, value)
+            st.dataframe(upload.column_table(found.report, found.columns), hide_index=True,
+                         column_config={"column": st.column_config.TextColumn(width="small"),
+                                        "used as": st.column_config.TextColumn(width="small"),
+                                        "why / how": st.column_config.TextColumn(width="large")})
+            for note in found.report.notes:
+                st.text(f"Note: {note}.")
+            with st.expander("First rows as read"):
+                st.dataframe(found.preview)
+            if st.button("Train", type="primary", icon=":material/play_arrow:", key="upload_train"):
+                try:
+                    with st.spinner("Preparing the run…"):
+                        config = upload.quick_config(path, label, upload.display_name(uploaded.name))
+                except InputError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                else:
+                    rec = state.manager().submit(config)
+                    state.select_run(rec.id)
+                    st.session_state[PICKER_KEY] = rec.id  # the picker below follows the new run
+                    st.toast("Training started: follow it under Result below.", icon=":material/rocket_launch:")
+            st.caption("Trains a plain autoencoder with a 2-D code (at most 40 epochs or 2 minutes) in the background; "
+                       "you can leave this page meanwhile.")
+
+# ---- 2. the result ------------------------------------------------------------------------------
+runs = [r for r in state.store().list(limit=200) if upload.is_upload_run(r)]
+if runs:
+    st.divider()
+    st.subheader("Result")
+    rec = state.run_picker(runs, label="CSV run", key=PICKER_KEY, where=st)
+    rec = run_progress_panel(rec.id) if rec is not None else None
+    if rec is not None and rec.status == "done":
+        try:
+            run = state.loaded_run(rec)
+            ds = run.dataset
+        except InputError as exc:
+            st.error(str(exc), icon=":material/error:")
+            st.stop()
+        from ae_core.analysis import describe_ratio
+        from ae_core.projection import cached_projection, project
+
+        m = rec.metrics or {}
+        if "ae_pca_ratio" in m:
+            st.markdown(f"**{describe_ratio(float(m['ae_pca_ratio']))}**")
+        st.caption(" · ".join(f"{k}: {v}" for k, v in training_facts(m)))
+        left, right = st.columns(2)
+        by = left.selectbox("Colour by", upload.colour_options(run), key=f"upload_colour_{rec.id}")
+        method = right.segmented_control("Compare with (computed on the input)", ["PCA", "UMAP"], default="PCA",
+                                         key=f"upload_method_{rec.id}") or "PCA"
+        colour, kind = upload.colour_values(run, by)
+        hover = _hover(run, rec.id)
+        left, right = st.columns(2)
+        with left:
+            fig = upload.scatter_figure(project(run.latent, "latent", 2), colour, kind, hover,
+                                        "Autoencoder code (2-D)", ("code 1", "code 2"), by)
+            st.plotly_chart(fig, key=f"upload_code_{rec.id}")
+        with right:
+            coords = upload.input_projection(run, method.lower())
+            if coords is None and method == "PCA":
+                coords = cached_projection(run.store, rec.id, run.X, "pca", 2, source="input")
+            if coords is None:
+                st.caption("UMAP is slower (the first time about a minute) and, like the code, has no fixed axes.")
+                if st.button("Compute UMAP", key=f"upload_umap_{rec.id}", icon=":material/scatter_plot:"):
+                    with st.spinner("UMAP of the input…"):
+                        cached_projection(run.store, rec.id, run.X, "umap", 2, source="input")
+                    st.rerun()
+            else:
+                fig = upload.scatter_figure(coords, colour, kind, hover, f"{method} of the input (2-D)",
+                                            (f"{method} 1", f"{method} 2"), by)
+                st.plotly_chart(fig, key=f"upload_{method}_{rec.id}")
+        st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; "
+                   "click legend entries to hide or show a group.")
+        done = tuple(p for p in ("pca", "umap") if upload.input_projection(run, p) is not None)
+        st.download_button(
+            "Download coordinates with your rows (CSV)", _csv(run, rec.id, done),
+            file_name=f"{upload.display_name(ds.name)}-coordinates.csv", mime="text/csv",
+            icon=":material/download:", on_click="ignore", key=f"upload_download_{rec.id}",
+        )
+        st.caption("One line per row used: `row` (its position in your file, first data row = 0), `ae_1`, `ae_2` "
+                   "(the code), PCA/UMAP where computed, reconstruction error, split, then your columns.")
+elif uploaded is None:
+    st.caption("Earlier CSV runs appear here; runs on built-in datasets are on the Train page.")

@@ -1,0 +1,182 @@
+"""The Upload CSV journey in a real headless Chromium: upload through the real
+file input, read the report, pick a label column, train, see the scatter,
+download the coordinates; then a bad file, which must not cost the result."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+N_ROWS = 300
+TRAIN_TIMEOUT = 120_000  # ms: spawning a worker that imports torch, then up to 40 epochs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _app_file(tmp: Path) -> Path:
+    """app.py if it lists the upload page; else a small app listing it (and Home, for the sidebar)."""
+    if "pages/upload.py" in (ROOT / "app.py").read_text():
+        return ROOT / "app.py"
+    app = tmp / "upload_app.py"
+    app.write_text(
+        "import streamlit as st\n"
+        "st.set_page_config(page_title='Autoencoder Explorer', layout='wide')\n"
+        f"st.navigation([st.Page({str(ROOT / 'pages/upload.py')!r}, title='Upload CSV', default=True),\n"
+        f"               st.Page({str(ROOT / 'pages/home.py')!r}, title='Home')]).run()\n"
+    )
+    return app
+
+
+@pytest.fixture(scope="module")
+def upload_url(tmp_path_factory):
+    """A `streamlit run` server with its own AE_RUNS_DIR; the upload page's URL. Stopped by process group."""
+    tmp = tmp_path_factory.mktemp("upload-e2e")
+    app = _app_file(tmp)
+    port = _free_port()
+    env = {**os.environ, "AE_RUNS_DIR": str(tmp / "runs"), "AE_OFFLINE": "1", "AE_MAX_JOBS": "1",
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log = open(tmp / "server.log", "w+b")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+            time.sleep(0.3)
+        yield base if app != ROOT / "app.py" else f"{base}/upload"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server and its training workers
+            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _write_csv(path: Path) -> Path:
+    """300 rows: three numbers on a curve, money as text ("$1,234"), a class column, an id and a note."""
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 3, N_ROWS)
+    pd.DataFrame({
+        "customer_id": np.arange(1000, 1000 + N_ROWS),
+        "x": np.sin(t), "y": np.cos(t) + 0.02 * rng.normal(size=N_ROWS), "z": t ** 2,
+        "spend": [f"${v:,.0f}" for v in 1000 + 900 * t + rng.normal(0, 50, N_ROWS)],
+        "segment": np.array(["bronze", "silver", "gold"])[(t // 1).astype(int)],
+        "note": [f"<b>VIP</b> & co #{i}" for i in range(N_ROWS)],  # markup that must show as text
+    }).to_csv(path, index=False)
+    return path
+
+
+def _no_exception(page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_upload_train_download(upload_url, page, shot, tmp_path):
+    # A fresh server answering a deep link first runs pages/ as an old-style multipage app (no st.navigation,
+    # no wide layout); the root first makes it learn app.py's navigation. See the report to the lead.
+    page.goto(upload_url.rsplit("/upload", 1)[0] + "/")
+    expect(page.get_by_test_id("stSidebarNav")).to_be_visible(timeout=30_000)
+    page.goto(upload_url)
+    expect(page.get_by_role("heading", name="Upload a CSV")).to_be_visible(timeout=30_000)  # cold server
+    expect(page.get_by_text("CSV file (up to 50 MB)")).to_be_visible()
+    _no_exception(page)
+    shot(page, "upload-01-empty")
+
+    # 1. Upload through the real <input type=file>; the report appears.
+    page.locator("input[type=file]").set_input_files(str(_write_csv(tmp_path / "customers.csv")))
+    expect(page.get_by_role("heading", name="What preparation did")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Rows read")).to_contain_text("300", timeout=15_000)
+    _no_exception(page)
+    shot(page, "upload-02-report")
+
+    # 2. Pick the label column; the report now keeps it out of the features.
+    page.get_by_test_id("stSelectbox").filter(has_text="Label / colour column").click()
+    page.get_by_role("option", name="segment", exact=True).click()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Features")).to_contain_text("4", timeout=15_000)
+    _no_exception(page)
+
+    # 3. Train in the background; the scatter and the PCA comparison appear when it is done.
+    page.get_by_role("button", name="Train").click()
+    download = page.get_by_role("button", name="Download coordinates with your rows (CSV)")
+    expect(download).to_be_visible(timeout=TRAIN_TIMEOUT)
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)
+    _no_exception(page)
+    shot(page, "upload-03-result")
+
+    # Hovering a point shows its row from the file, markup as literal text (escaped, not rendered).
+    code_plot = page.locator("[class*='st-key-upload_code_'] .js-plotly-plot")
+    code_plot.scroll_into_view_if_needed()
+    x, y = page.evaluate("""() => {
+        const gd = document.querySelector("[class*='st-key-upload_code_'] .js-plotly-plot");
+        const fl = gd._fullLayout, t = gd._fullData[0];
+        const box = gd.getBoundingClientRect();
+        return [box.left + fl._size.l + fl.xaxis.d2p(t.x[0]), box.top + fl._size.t + fl.yaxis.d2p(t.y[0])];
+    }""")
+    page.mouse.move(x, y)
+    label = code_plot.locator(".hoverlayer .hovertext").first
+    expect(label).to_contain_text("<b>VIP</b> & co #", timeout=10_000)
+    expect(label).to_contain_text("row: ", timeout=10_000)
+    page.screenshot(path=str(ROOT / "test-artifacts" / "upload-03b-hover.png"))  # the viewport, hover label included
+
+    # 4. The download: one line per kept row, its row number, the code and PCA, then the file's columns.
+    with page.expect_download() as info:
+        download.click()
+    saved = tmp_path / "coordinates.csv"
+    info.value.save_as(saved)
+    assert info.value.suggested_filename == "customers-coordinates.csv"
+    out = pd.read_csv(saved)
+    assert len(out) == N_ROWS
+    assert list(out.columns[:5]) == ["row", "ae_1", "ae_2", "pca_1", "pca_2"]
+    assert out["row"].tolist() == list(range(N_ROWS))
+    assert np.isfinite(out[["ae_1", "ae_2", "pca_1", "pca_2"]].to_numpy()).all()
+    assert out["spend"].str.startswith("$").all() and set(out["segment"]) == {"bronze", "silver", "gold"}
+    assert out["note"].str.startswith("<b>VIP</b> & co #").all()
+
+    # 5. A zip renamed .csv: a plain error, and the finished result is still on the page.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("inner.csv", "a,b\n1,2\n")
+    bad = tmp_path / "renamed.csv"
+    bad.write_bytes(buf.getvalue())
+    page.locator("input[type=file]").set_input_files(str(bad))
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("zip archive", timeout=30_000)
+    expect(download).to_be_visible(timeout=15_000)
+    _no_exception(page)
+    shot(page, "upload-04-bad-file")

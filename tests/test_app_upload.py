@@ -1,0 +1,183 @@
+"""The Upload CSV page (Streamlit AppTest on pages/upload.py): empty state, the
+report, bad files, Train, and a finished CSV run with its scatter and download."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ae_core import upload
+from ae_core.pipeline import execute_run
+from tests.test_upload import table_csv
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "upload.py")
+
+
+class FakeManager:
+    """Queues runs in the store like JobManager.submit, but starts no process."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def submit(self, config, title=""):
+        return self.store.create(config, title=title)
+
+    def cancel(self, run_id):
+        self.store.request_cancel(run_id)
+
+    def queue_position(self, run_id):
+        return 1
+
+
+@pytest.fixture
+def fake_manager(store, monkeypatch):
+    import ui.state
+
+    fake = FakeManager(store)
+    monkeypatch.setattr(ui.state, "manager", lambda: fake)
+    return fake
+
+
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(PAGE, default_timeout=60)
+
+
+def _text(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "success", "error", "warning", "subheader", "title", "text")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _upload(at, data: bytes, name: str = "customers.csv"):
+    at.file_uploader(key="upload_file").set_value((name, data, "text/csv")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("inner.csv", "a,b\n1,2\n")
+    return buf.getvalue()
+
+
+def test_empty_state_offers_the_uploader_with_its_limit(store):
+    at = _page().run()
+    assert not at.exception, at.exception
+    (box,) = at.file_uploader
+    assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt"]
+    assert "Choose a CSV file to start" in _text(at)
+    assert not at.button  # nothing to train yet
+    assert "What the two axes mean" in at.expander[0].markdown[0].value
+
+
+def test_upload_shows_the_preparation_report(store):
+    at = _upload(_page().run(), table_csv())
+    assert _metrics(at)["Rows read"] == "120" and _metrics(at)["Features"] == "7"  # 4 numbers + 3 one-hot
+    table = at.dataframe[0].value.set_index("column")
+    assert table.loc["id", "used as"] == "dropped" and table.loc["kind", "used as"] == "features (one-hot)"
+    assert table.loc["price", "used as"] == "feature (converted)"
+    assert at.selectbox[0].options == ["(none)", "id", "a", "b", "c", "price", "kind", "note"]
+    assert list(store.root.joinpath("uploads").glob("*.csv"))  # kept content-addressed for the run
+
+
+def test_choosing_a_label_column_reprepares_without_it(store):
+    at = _upload(_page().run(), table_csv())
+    at.selectbox[0].select("kind").run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["Features"] == "4"
+    assert at.dataframe[0].value.set_index("column").loc["kind", "used as"].startswith("label")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "The file is empty"),
+    (_zip(), "zip archive"),
+    (b"\x00\x01\x02binary" * 50, "binary"),
+    (b"x\n" + b"".join(b"%d\n" % i for i in range(50)), "at least 2 numeric columns"),
+], ids=["empty", "zip-renamed", "binary", "one-numeric-column"])
+def test_bad_file_is_an_error_message_not_a_traceback(store, data, message):
+    at = _upload(_page().run(), data, "bad.csv")
+    assert [e for e in at.error if message in e.value], _text(at)
+    assert "upload_train" not in [b.key for b in at.button]  # nothing to train on
+    assert not at.exception
+
+
+def test_a_label_that_leaves_too_few_features_keeps_the_picker(store):
+    data = b"a,b,k\n" + b"".join(b"%d,%d,x\n" % (i % 7, i * 3 % 5) for i in range(30))
+    at = _upload(_page().run(), data)
+    at.selectbox[0].select("b").run()
+    assert "at least 2 numeric columns" in at.error[0].value
+    at.selectbox[0].select("(none)").run()  # the way back is still there
+    assert not at.error and _metrics(at)["Features"] == "2"
+
+
+def test_train_queues_a_quick_run_and_selects_it(fake_manager, store):
+    at = _upload(_page().run(), table_csv())
+    at.selectbox[0].select("kind").run()
+    at.button(key="upload_train").click().run()
+    assert not at.exception, at.exception
+    (rec,) = store.list()
+    assert rec.status == "queued" and upload.is_upload_run(rec) and rec.dataset == "customers"
+    assert rec.config["dataset"]["options"]["label_column"] == "kind"
+    assert at.query_params["run"] == rec.id  # the URL names the run: a link opens it
+    assert "Queued" in _text(at)  # the live panel
+
+    # The run finishes (here in the foreground); the next rerun draws the result.
+    assert execute_run(store, rec.id) == "done"
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 2
+    assert at.get("download_button")
+
+
+@pytest.fixture
+def finished_csv_run(store):
+    path = upload.save_upload(store.root, "customers.csv", table_csv())
+    config = upload.quick_config(path, "kind", "customers")
+    config["train"]["epochs"] = 3
+    rec = store.create(config)
+    assert execute_run(store, rec.id) == "done"
+    return rec.id
+
+
+def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run):
+    at = _page()
+    at.query_params["run"] = finished_csv_run
+    at.run()
+    assert not at.exception, at.exception
+    assert "Choose a CSV file to start" in _text(at)  # the uploader is empty, the result is still shown
+    assert "PCA's at the same code size" in _text(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+    assert at.selectbox(key=f"upload_colour_{finished_csv_run}").options == ["kind", upload.RECON]
+    at.selectbox(key=f"upload_colour_{finished_csv_run}").select(upload.RECON).run()
+    assert not at.exception, at.exception
+    (download,) = at.get("download_button")
+    assert "Download coordinates" in download.proto.label
+
+
+def test_umap_waits_for_a_click(finished_csv_run):
+    at = _page()
+    at.query_params["run"] = finished_csv_run
+    at.run()
+    at.button_group(key=f"upload_method_{finished_csv_run}").set_value("UMAP").run()
+    assert not at.exception, at.exception
+    assert at.button(key=f"upload_umap_{finished_csv_run}")  # nothing slow happens until asked
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_coordinates_csv_matches_the_download_contract(finished_csv_run, store):
+    from ae_core.pipeline import load_run
+
+    out = pd.read_csv(io.BytesIO(upload.coordinates_csv(load_run(store, finished_csv_run))))
+    assert len(out) == 120 and list(out.columns[:3]) == ["row", "ae_1", "ae_2"]
