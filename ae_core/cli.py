@@ -117,7 +117,8 @@ class _Bar:
 
 def cmd_train(args) -> int:
     from .analysis import describe_ratio
-    from .pipeline import execute_run, make_config
+    from .pipeline import execute_run
+    from .runconfig import make_config
     from .runs import RunStore
 
     dataset, options = args.dataset, {}

@@ -112,7 +112,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         from .config import TrainConfig, model_config_for
         from .models import Autoencoder as Module
-        from .pipeline import dataset_defaults
+        from .runconfig import dataset_defaults
         from .preprocessing import Scaler
         from .training import Trainer
 

@@ -133,7 +133,7 @@ def run_bundle(store, run_id: str) -> bytes:
 
 def _labels(rec):
     """Class name per row, or None; a dataset that cannot be loaded any more just has no labels."""
-    from .pipeline import dataset_from_config
+    from .runconfig import dataset_from_config
 
     try:
         return dataset_from_config(rec.config).label_names()

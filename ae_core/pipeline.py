@@ -8,7 +8,6 @@ metrics, write the artifacts. `load_run` gives a `LoadedRun` the pages use.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import traceback
 from functools import cached_property
@@ -18,54 +17,14 @@ import torch
 from safetensors.torch import load_file, save
 
 from .analysis import encode, reconstruct, reconstruction_errors, run_metrics
-from .config import ModelConfig, TrainConfig, model_config_for, model_config_from_dict, train_config_from_dict
-from .datasets import Dataset, load_dataset
+from .config import ModelConfig, model_config_from_dict, train_config_from_dict
+from .datasets import Dataset
 from .errors import InputError
 from .models import Autoencoder
 from .preprocessing import Scaler, Split, split_indices
+from .runconfig import DEFAULT_LATENT, dataset_defaults, dataset_from_config, make_config  # noqa: F401 (re-exported)
 from .runs import RunStore, atomic_write_bytes
 from .training import Callback, Trainer, TrainingCancelled, TrainingDiverged
-
-DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
-
-
-def dataset_defaults(ds: Dataset) -> dict:
-    """Sensible model/training defaults per dataset size and kind."""
-    n, d = ds.n_samples, ds.n_features
-    hidden = (256, 128) if d >= 256 else (128, 64) if d >= 32 else (64, 32)
-    batch = 256 if n >= 20_000 else 128 if n >= 1000 else 32
-    epochs = 30 if n >= 20_000 else 60
-    return {"hidden": hidden, "batch_size": batch, "epochs": epochs, "latent_dim": min(DEFAULT_LATENT, max(1, d - 1))}
-
-
-def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | None = None,
-                model: dict | None = None, train: dict | None = None, ds: Dataset | None = None) -> dict:
-    """A run config: a JSON-able dict with the dataset spec, variant, model and training settings.
-
-    Validates everything it can without training; raises InputError.
-    """
-    ds = ds if ds is not None else load_dataset(dataset, **dict(dataset_options or {}))
-    defaults = dataset_defaults(ds)
-    model = {k: v for k, v in (model or {}).items() if v is not None}
-    train = {k: v for k, v in (train or {}).items() if v is not None}
-    mcfg = model_config_for(
-        variant,
-        **{"hidden": defaults["hidden"], "latent_dim": defaults["latent_dim"], **model},
-        n_features=ds.n_features, image_shape=ds.image_shape,
-        output="sigmoid" if ds.scaling == "range" else "linear",
-    ).validate()
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    if set(train) - names:
-        raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
-    tcfg = TrainConfig(**{"epochs": defaults["epochs"], "batch_size": defaults["batch_size"], **train}).validate()
-    spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
-    return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg)}
-
-
-def dataset_from_config(config: dict) -> Dataset:
-    spec = config["dataset"]
-    return load_dataset(spec["name"], **dict(spec.get("options") or {}))
-
 
 # ---- weights -------------------------------------------------------------------
 
@@ -119,14 +78,58 @@ class StoreProgress(Callback):
             X_evo, codes = self.evolution
             codes.append(encode(trainer.model, X_evo).astype(np.float32))
             trainer.model.train()
-        save_weights(trainer.model, self.store.path(self.run_id, "checkpoint.safetensors"))
+        self.save_checkpoint(trainer)
         self._progress(trainer, epoch, 1, 1)
+
+    def save_checkpoint(self, trainer) -> None:
+        """Everything to resume after this epoch: weights, optimizer, RNG (safetensors,
+        written first), then the JSON that points at them (written last: a crash in
+        between leaves the previous, consistent pair)."""
+        tensors, meta = trainer.checkpoint()
+        atomic_write_bytes(self.store.path(self.run_id, "checkpoint.safetensors"), save(tensors))
+        if self.evolution is not None:
+            self.store.write_array(self.run_id, "evolution_partial.npy", np.stack(self.evolution[1]))
+        self.store.write_json(self.run_id, "checkpoint.json", meta)
 
     def should_stop(self, trainer):
         if time.time() - self.last_cancel_check < 0.25:
             return False
         self.last_cancel_check = time.time()
         return self.store.cancel_requested(self.run_id)
+
+
+def restrict_to_classes(split: Split, ds: Dataset, train_classes) -> Split:
+    """One-class training: train and validate on `train_classes` only.
+
+    Rows of the other classes never train; they join the test split, so the
+    test rows hold every class and the left-out classes are the anomalies.
+    `train_classes` empty or None leaves the split as it is.
+    """
+    if not train_classes:
+        return split
+    if ds.y is None:
+        raise InputError("training on chosen classes needs a labelled dataset; this one has no classes.")
+    normal = np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
+    train, val = split.train[normal[split.train]], split.val[normal[split.val]]
+    if len(train) < 10 or len(val) < 1:
+        raise InputError(f"only {len(train)} training rows belong to the chosen classes; choose more classes.")
+    moved = np.concatenate([split.train[~normal[split.train]], split.val[~normal[split.val]]])
+    return Split(train, val, np.sort(np.concatenate([split.test, moved])))
+
+
+def anomaly_truth(ds: Dataset, train_classes=None) -> np.ndarray | None:
+    """Which rows are known anomalies: classes left out of one-class training, else labelled outliers."""
+    if train_classes:
+        return ~np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
+    return None if ds.is_outlier is None else np.asarray(ds.is_outlier, bool)
+
+
+def load_checkpoint(store: RunStore, run_id: str) -> tuple[dict, dict] | None:
+    """The last epoch's checkpoint of a run, or None if it has none."""
+    meta = store.read_json(run_id, "checkpoint.json")
+    if meta is None or not store.has(run_id, "checkpoint.safetensors"):
+        return None
+    return load_file(str(store.path(run_id, "checkpoint.safetensors"))), meta
 
 
 def _tensors(ds: Dataset, split: Split, scaler: Scaler):
@@ -147,17 +150,22 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         ds = dataset_from_config(config)
         mcfg = model_config_from_dict(config["model"])
         tcfg = train_config_from_dict(config["train"])
-        split = split_indices(ds.n_samples, ds.y, seed=tcfg.seed)
+        split = restrict_to_classes(split_indices(ds.n_samples, ds.y, seed=tcfg.seed), ds, config.get("train_classes"))
         scaler = Scaler.fit(ds.X[split.train], ds.scaling, ds.value_range)
         X, X_train, X_val = _tensors(ds, split, scaler)
         rng = np.random.default_rng(tcfg.seed)
         evo_idx = np.sort(rng.choice(ds.n_samples, min(tcfg.evolution_samples, ds.n_samples), replace=False))
-        codes: list[np.ndarray] = []
         model = Autoencoder(mcfg, seed=tcfg.seed)
+        resume = load_checkpoint(store, run_id)
+        if resume is not None:
+            codes = list(store.read_array(run_id, "evolution_partial.npy"))
+        else:
+            codes = [encode(model, X[evo_idx])]  # epoch 0: the untrained code
         progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes))
-        codes.append(encode(model, X[evo_idx]))  # epoch 0: the untrained code
+        if resume is not None:
+            progress.history = list(resume[1]["history"])
         store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": []})
-        result = Trainer(model, tcfg, [progress, *callbacks]).fit(X_train, X_val)
+        result = Trainer(model, tcfg, [progress, *callbacks]).fit(X_train, X_val, resume=resume)
         store.write_json(run_id, "scaler.json", scaler.to_dict())
         save_weights(model, store.path(run_id, "weights.safetensors"))
         store.write_json(run_id, "history.json", result.history)
@@ -169,16 +177,20 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         store.write_array(run_id, "recon_error.npy", reconstruction_errors(X, reconstruct(model, X)).astype(np.float32))
         store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
         store.write_array(run_id, "evolution_index.npy", evo_idx.astype(np.int64))
-        y = ds.y
+        y, is_anomaly = ds.y, anomaly_truth(ds, config.get("train_classes"))
+        if config.get("train_classes"):
+            y = None  # a kNN trained on the normal classes alone cannot name the others
         metrics = run_metrics(
             model, X[split.train], X[split.test],
             None if y is None else y[split.train], None if y is None else y[split.test],
-            None if ds.is_outlier is None else ds.is_outlier[split.test], seed=tcfg.seed,
+            None if is_anomaly is None else is_anomaly[split.test], seed=tcfg.seed,
         )
         metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
                        train_seconds=round(result.seconds, 3), n_params=sum(p.numel() for p in model.parameters()),
                        best_val_loss=min(h["val_loss"] for h in result.history))
         store.write_json(run_id, "metrics.json", metrics)
+        for name in ("checkpoint.json", "checkpoint.safetensors", "evolution_partial.npy"):
+            store.path(run_id, name).unlink(missing_ok=True)  # finished: the final weights supersede them
         store.update(run_id, status="done", metrics=metrics, finished=time.time(),
                      progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
         return "done"

@@ -299,7 +299,7 @@ _DATA_KEYS = ("n_features", "image_shape", "output", "latent_dim")
 
 def config_for_code_size(ref_config: dict, latent_dim: int) -> dict:
     """A run config like `ref_config` (same data, variant, layers and training) with another code size."""
-    from .pipeline import make_config  # torch: only when a run is actually made
+    from .runconfig import make_config
 
     spec = ref_config["dataset"]
     model = {k: v for k, v in ref_config["model"].items() if k not in _DATA_KEYS}

@@ -142,7 +142,7 @@ def quick_config(path, label_column: str | None = None, display_name: str | None
     and seconds. Raises InputError if the file cannot be used.
     """
     from .datasets import load_dataset
-    from .pipeline import make_config  # imports torch: only when a run is made
+    from .runconfig import make_config
 
     options = {"path": str(path)}
     if label_column:

@@ -15,7 +15,7 @@ st.markdown(
 
 if st.button("Try it: train on digits", type="primary", icon=":material/play_arrow:"):
     try:
-        from ae_core.pipeline import make_config  # imports torch: only when asked to train
+        from ae_core.runconfig import make_config
 
         rec = state.manager().submit(make_config("digits", "vanilla"))
     except InputError as exc:

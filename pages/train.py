@@ -22,7 +22,7 @@ def _dataset(name: str):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _defaults(name: str) -> dict:
-    from ae_core.pipeline import dataset_defaults  # imports torch; the Train page needs it anyway to submit
+    from ae_core.runconfig import dataset_defaults
 
     return dataset_defaults(_dataset(name))
 
@@ -117,7 +117,7 @@ if ds is not None:
         beta = st.number_input("β (weight of the KL term; variational only)", 0.0, 100.0, float(preset.get("beta", 1.0)),
                                step=0.1, key=f"beta_{k}", disabled=variant != "variational")
     try:
-        from ae_core.pipeline import make_config
+        from ae_core.runconfig import make_config
 
         model = {"latent_dim": int(latent), "hidden": parse_sizes(hidden_text), "noise": noise,
                  "noise_level": float(noise_level), "sparsity": float(sparsity)}

@@ -66,8 +66,8 @@ def test_diverging_run_fails_with_reason(store, monkeypatch):
     # Force a NaN loss at the first batch: the guard must turn it into a readable failure.
     real = training.Trainer.fit
 
-    def poisoned(self, X_train, X_val):
-        return real(self, X_train * float("nan"), X_val)
+    def poisoned(self, X_train, X_val, **kwargs):
+        return real(self, X_train * float("nan"), X_val, **kwargs)
 
     monkeypatch.setattr(training.Trainer, "fit", poisoned)
     rec = store.create(make_config("wine", "vanilla", train={"epochs": 3}))

@@ -1,0 +1,215 @@
+"""ae_core.anomaly: thresholds, ROC/PR, frames and exports; one-class training in ae_core.pipeline."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ae_core.anomaly import (
+    anomaly_truth,
+    confusion_counts,
+    error_histogram_figure,
+    error_histogram_frame,
+    flag,
+    flagged_csv,
+    flagged_frame,
+    most_anomalous,
+    one_class_setup,
+    pr_figure,
+    roc_figure,
+    roc_pr,
+    row_hover,
+    scatter_coordinates,
+    score_scatter_figure,
+    threshold_from_contamination,
+    threshold_from_percentile,
+    tile_titles,
+)
+from ae_core.datasets import load_dataset
+from ae_core.errors import InputError
+from ae_core.pipeline import load_run, restrict_to_classes
+from ae_core.preprocessing import split_indices
+from ae_core.runs import RunStore
+from tests.conftest import train_tiny
+
+ERR = np.arange(1, 101, dtype=float)  # 1..100
+
+
+# ---- thresholds ----------------------------------------------------------------------------
+
+
+def test_threshold_from_percentile():
+    assert threshold_from_percentile(ERR, 50) == pytest.approx(50.5)
+    assert threshold_from_percentile(ERR, 100) == 100.0
+    assert flag(ERR, threshold_from_percentile(ERR, 95)).sum() == 5
+
+
+def test_threshold_from_contamination_flags_that_fraction():
+    t = threshold_from_contamination(ERR, 0.03)
+    assert flag(ERR, t).sum() == 3
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: threshold_from_percentile(ERR, 101), "between 0 and 100"),
+    (lambda: threshold_from_contamination(ERR, 0), "fraction between 0 and 1"),
+    (lambda: threshold_from_percentile([], 50), "no reconstruction errors"),
+    (lambda: threshold_from_percentile([1.0, np.nan], 50), "NaN or infinite"),
+], ids=["pct>100", "c=0", "empty", "nan"])
+def test_thresholds_reject_bad_input(call, match):
+    with pytest.raises(InputError, match=match):
+        call()
+
+
+def test_flag_is_strictly_above():
+    np.testing.assert_array_equal(flag([1, 2, 3], 2), [False, False, True])
+
+
+# ---- ROC / PR --------------------------------------------------------------------------------
+
+
+def test_roc_pr_perfect_and_random_scores():
+    y = np.r_[np.zeros(90, bool), np.ones(10, bool)]
+    perfect = roc_pr(np.r_[np.zeros(90), np.ones(10)] + np.linspace(0, 0.1, 100), y)
+    assert perfect["roc_auc"] == 1.0 and perfect["pr_auc"] == pytest.approx(1.0)
+    assert perfect["prevalence"] == pytest.approx(0.1)
+    inverted = roc_pr(-np.arange(100.0), y)
+    assert inverted["roc_auc"] == 0.0
+    assert len(roc_figure(perfect).data) == 2 and len(pr_figure(perfect).data) == 2
+
+
+def test_roc_pr_needs_both_kinds():
+    with pytest.raises(InputError, match="only one kind"):
+        roc_pr([1.0, 2.0], [False, False])
+
+
+def test_confusion_counts():
+    c = confusion_counts([True, True, False, False], [True, False, True, False])
+    assert (c["tp"], c["fp"], c["fn"], c["tn"]) == (1, 1, 1, 1)
+    assert c["precision"] == 0.5 and c["recall"] == 0.5
+
+
+# ---- CSV safety ------------------------------------------------------------------------------
+
+
+def test_flagged_csv_is_formula_safe(runs, monkeypatch):
+    run = runs["outliers"]
+    names = np.array(["=HYPERLINK(\"x\")", "plain"], dtype=object)
+    monkeypatch.setattr(type(run.dataset), "label_names", lambda self: names[np.arange(self.n_samples) % 2])
+    f = pd.read_csv(io.BytesIO(flagged_csv(run, -1.0)))
+    assert set(f["label"]) == {"'=HYPERLINK(\"x\")", "plain"}
+    assert (f["score"] >= 0).all() and f["score"].dtype == float  # numbers stay numbers
+
+
+# ---- one-class training ------------------------------------------------------------------------
+
+
+def test_restrict_to_classes_moves_other_classes_to_test():
+    ds = load_dataset("digits")
+    split = split_indices(ds.n_samples, ds.y, seed=0)
+    one = restrict_to_classes(split, ds, [0, 1])
+    assert set(ds.y[one.train]) == {0, 1} and set(ds.y[one.val]) == {0, 1}
+    assert set(ds.y[one.test]) == set(range(10))
+    assert len(one.train) + len(one.val) + len(one.test) == ds.n_samples
+    assert restrict_to_classes(split, ds, None) is split
+
+
+def test_one_class_setup_validates_classes():
+    cfg = one_class_setup("digits", ["3", 7])
+    assert cfg["train_classes"] == [3, 7]
+    with pytest.raises(InputError, match="not a class of digits"):
+        one_class_setup("digits", ["eleven"])
+    with pytest.raises(InputError, match="leave at least one class out"):
+        one_class_setup("digits", list(range(10)))
+    with pytest.raises(InputError, match="at least one normal class"):
+        one_class_setup("digits", [])
+
+
+def test_one_class_run_scores_left_out_classes(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    cfg = one_class_setup("digits", [0, 1], train={"epochs": 4, "evolution_samples": 50})
+    rid = store.create(cfg).id
+    from ae_core.pipeline import execute_run
+
+    assert execute_run(store, rid) == "done", store.get(rid).error
+    run = load_run(store, rid)
+    truth = anomaly_truth(run)
+    assert truth.sum() == (~np.isin(run.dataset.y, [0, 1])).sum()
+    assert not truth[run.split != 2].any()  # train and validation hold normal rows only
+    assert "anomaly_auc" in run.metrics and "knn_accuracy" not in run.metrics
+
+
+# ---- on trained runs ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(trained_root):
+    root, ids = trained_root
+    store = RunStore(root)
+    return {k: load_run(store, v) for k, v in ids.items()}
+
+
+def test_error_histogram_frame_groups(runs):
+    f = error_histogram_frame(runs["digits"], "split")
+    assert set(f["group"]) == {"train", "validation", "test"} and len(f) == 1797
+    c = error_histogram_frame(runs["digits"], "class")
+    assert set(c["group"]) == {str(i) for i in range(10)}
+    fig = error_histogram_figure(f, threshold=float(f["error"].median()))
+    assert len(fig.data) == 3
+    with pytest.raises(InputError, match="'split' or 'class'"):
+        error_histogram_frame(runs["digits"], "colour")
+
+
+def test_outliers_run_finds_the_outliers(runs):
+    run = runs["outliers"]
+    truth = anomaly_truth(run)
+    assert truth is not None and truth.sum() == 90
+    test = run.split == 2
+    curves = roc_pr(run.recon_error[test], truth[test])
+    assert curves["roc_auc"] > 0.8 and curves["pr_auc"] > curves["prevalence"]
+
+
+def test_most_anomalous_tabular_names_worst_features(runs):
+    run = runs["outliers"]
+    top = most_anomalous(run, 5)
+    assert len(top) == 5 and top["score"].is_monotonic_decreasing
+    assert top["score"].iloc[0] == pytest.approx(run.recon_error.max())
+    assert top["worst_features"].str.contains("sensor_").all()
+    assert top["worst_features"].str.count(";").eq(2).all()
+    assert "worst_features" not in most_anomalous(runs["digits"], 3).columns
+
+
+def test_flagged_frame_has_scores_flags_and_values(runs):
+    run = runs["outliers"]
+    t = threshold_from_percentile(run.recon_error[run.split == 0], 97)
+    f = flagged_frame(run, t)
+    assert f["flagged"].all() and len(f) == flag(run.recon_error, t).sum()
+    assert {"row", "split", "score", "label", "known_anomaly", "sensor_1"} <= set(f.columns)
+    assert len(flagged_frame(run, t, only_flagged=False)) == run.dataset.n_samples
+
+
+def test_scatter_coordinates_and_figure(runs):
+    run = runs["digits"]
+    xy, note = scatter_coordinates(run)
+    assert xy.shape == (1797, 2) and note == "the code itself"
+    flags = flag(run.recon_error, np.quantile(run.recon_error, 0.9))
+    fig = score_scatter_figure(xy, run.recon_error, flags, hover=[f"row {i}" for i in range(1797)])
+    assert len(fig.data[-1].x) == flags.sum()
+    assert list(fig.data[-1].customdata) == list(np.flatnonzero(flags))
+
+
+def test_one_class_setup_from_a_stored_run_config(runs):
+    """The page passes a finished run's model and train settings back in; data-derived keys must not clash."""
+    rec = runs["digits"].record
+    cfg = one_class_setup("digits", ["0"], rec.config["variant"], model=rec.config["model"], train=rec.config["train"])
+    assert cfg["train_classes"] == [0] and cfg["model"]["n_features"] == 64
+
+
+def test_hover_and_tile_titles(runs):
+    run = runs["digits"]
+    hover = row_hover(run)
+    assert len(hover) == 1797 and hover[0].startswith("row 0 · score ") and hover[0].endswith(" · 0")
+    top = most_anomalous(run, 2)
+    assert tile_titles(top)[0] == f"{top['score'].iloc[0]:.3g} · {top['label'].iloc[0]}"

@@ -1,0 +1,122 @@
+"""The Denoising and Anomalies pages in Streamlit's AppTest.
+
+app.py does not list these pages yet, so each test runs them through a small
+entry script in a temp folder (the page under test as the default page, Train
+beside it) whose `pages/` links to the real folder, so `st.page_link("pages/train.py")`
+resolves as in the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ENTRY = """
+import streamlit as st
+st.set_page_config(layout="wide")
+st.navigation([st.Page("pages/{page}", default=True), st.Page("pages/train.py")]).run()
+"""
+
+
+def _app(tmp_path, page: str):
+    from streamlit.testing.v1 import AppTest
+
+    (tmp_path / "pages").symlink_to(ROOT / "pages", target_is_directory=True)
+    entry = tmp_path / "entry.py"
+    entry.write_text(ENTRY.format(page=page))
+    return AppTest.from_file(str(entry), default_timeout=90)
+
+
+def _errors(at):
+    return [e.value for e in at.exception] + [e.value for e in at.error]
+
+
+def _text(at):
+    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+@pytest.mark.parametrize("page", ["denoising.py", "anomalies.py"])
+def test_empty_store_shows_how_to_start(store, tmp_path, page):
+    at = _app(tmp_path, page).run()
+    assert not _errors(at)
+    assert "No finished runs yet" in at.info[0].value
+    assert [el.proto.page for el in at.get("page_link")] == ["train"]
+    assert at.expander[0].label == "How this works"
+
+
+def test_denoising_digits_shows_thumbnails_metrics_and_curve(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "denoising.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    assert not _errors(at)
+    assert "trained on clean inputs only" in _text(at)
+    assert len(at.get("plotly_chart")) == 3  # thumbnails, bars, curve
+    table = at.dataframe[0].value
+    assert list(table["title"])[:2] == ["noisy input (no denoising)", "this autoencoder"]
+    assert {"psnr", "ssim"} <= set(table.columns)
+    at.selectbox(key="denoise_kind").set_value("masking").run()
+    at.radio(key="denoise_metric").set_value("ssim").run()
+    assert not _errors(at)
+
+
+def test_denoising_tabular_shows_a_table_of_rows(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "denoising.py")
+    at.query_params["run"] = ids["outliers"]
+    at.run()
+    assert not _errors(at)
+    rows, metrics = at.dataframe[0].value, at.dataframe[1].value
+    assert list(rows["version"][:3]) == ["clean", "noisy", "denoised"] and "sensor_1" in rows.columns
+    assert "column mean (ignores the input)" in list(metrics["title"]) and "psnr" not in metrics.columns
+
+
+def test_anomalies_outliers_shows_roc_and_moves_with_the_slider(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "anomalies.py")
+    at.query_params["run"] = ids["outliers"]
+    at.run()
+    assert not _errors(at)
+    assert "How well does the score find the known anomalies?" in [s.value for s in at.subheader]
+    assert "ROC AUC" in _text(at)
+    flagged = at.metric[1].value
+    at.slider(key="anomaly_pct").set_value(90.0).run()
+    assert not _errors(at)
+    assert at.metric[1].value != flagged
+    at.radio(key="anomaly_how").set_value("contamination").run()
+    assert not _errors(at)
+    assert "worst_features" in at.dataframe[0].value.columns
+    assert at.get("download_button")
+
+
+def test_anomalies_digits_images_and_one_class_form(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "anomalies.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    assert not _errors(at)
+    assert "How well does the score find the known anomalies?" not in [s.value for s in at.subheader]
+    at.radio(key="anomaly_group").set_value("class").run()
+    assert not _errors(at)
+    assert at.multiselect[0].label == "Normal classes"
+    at.multiselect[0].set_value([str(i) for i in range(10)])
+    at.button[0].click().run()  # the form's submit: every class chosen is refused with a message
+    assert any("leave at least one class out" in e for e in _errors(at))
+    assert not at.exception
+
+
+def test_anomalies_switches_to_a_finished_one_class_run(trained_store, tmp_path):
+    """The progress fragment hands a finished run id over; the next run of the page shows that run."""
+    _, ids = trained_store
+    at = _app(tmp_path, "anomalies.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    assert at.selectbox(key="anomaly_run_picker").value == ids["digits"]
+    at.session_state["anomaly_switch_to"] = ids["outliers"]
+    at.run()
+    assert not _errors(at)
+    assert at.selectbox(key="anomaly_run_picker").value == ids["outliers"]
+    assert "How well does the score find the known anomalies?" in [s.value for s in at.subheader]
