@@ -6,16 +6,16 @@ st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:"
 
 PAGES = {
     "Explore": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
-        st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
-        st.Page("pages/denoising.py", title="Denoising", icon=":material/blur_on:"),
-        st.Page("pages/anomalies.py", title="Anomalies", icon=":material/crisis_alert:"),
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+        st.Page("app_pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
+        st.Page("app_pages/denoising.py", title="Denoising", icon=":material/blur_on:"),
+        st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/crisis_alert:"),
     ],
     "Your data": [
-        st.Page("pages/upload.py", title="Upload CSV", icon=":material/upload_file:"),
-        st.Page("pages/compare.py", title="Compare runs", icon=":material/leaderboard:"),
+        st.Page("app_pages/upload.py", title="Upload CSV", icon=":material/upload_file:"),
+        st.Page("app_pages/compare.py", title="Compare runs", icon=":material/leaderboard:"),
     ],
 }
 

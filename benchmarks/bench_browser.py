@@ -137,8 +137,8 @@ def main():
             time.sleep(0.5)
         pages = app_pages()
         reruns = rerun_times(runs, small, pages, train, repeats=3 if args.quick else 7)
-        reruns["pages/latent.py (70,000-point run)"] = rerun_times(runs, big, ["pages/latent.py"], train,
-                                                                   2 if args.quick else 5)["pages/latent.py"]
+        reruns["app_pages/latent.py (70,000-point run)"] = rerun_times(runs, big, ["app_pages/latent.py"], train,
+                                                                   2 if args.quick else 5)["app_pages/latent.py"]
     finally:
         from common import stop_group
 

@@ -101,18 +101,18 @@ def main():
     rows.append(row("second visit, warm server → home page rendered", tw, baseline=bw, baseline_name="one-line app",
                     note="not a target; shows what is server start vs. page work"))
 
-    pages = sorted((ROOT / "pages").glob("*.py"))
+    pages = sorted((ROOT / "app_pages").glob("*.py"))
     per_page = {}
     for page in pages:
         info = imports_of(page)
         per_page[page.stem] = info
         if "error" in info:
-            rows.append(row(f"imports of pages/{page.name}", None, "", note=f"import failed: {info['error']}"))
+            rows.append(row(f"imports of app_pages/{page.name}", None, "", note=f"import failed: {info['error']}"))
             continue
         heavy = info["heavy"]
         forbidden = [m for m in FORBIDDEN_HOME if m in heavy]
         is_home = page.stem == "home"
-        rows.append(row(f"imports of app.py + pages/{page.name}", info["seconds"],
+        rows.append(row(f"imports of app.py + app_pages/{page.name}", info["seconds"],
                         target="no torch/umap/openTSNE" if is_home else "",
                         passed=(not forbidden) if is_home else None,
                         note="heavy modules loaded: " + (", ".join(heavy) or "none")))

@@ -216,7 +216,7 @@ def _text(at) -> str:
 
 def _train(at):
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -1,4 +1,4 @@
-"""The Upload CSV page (Streamlit AppTest on pages/upload.py): empty state, the
+"""The Upload CSV page (Streamlit AppTest on app_pages/upload.py): empty state, the
 report, bad files, Train, and a finished CSV run with its scatter and download."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ae_core import upload
 from ae_core.pipeline import execute_run
 from tests.test_upload import table_csv
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "upload.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
 
 
 class FakeManager:

@@ -16,7 +16,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 def open_page(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/latent.py")
+    at.switch_page("app_pages/latent.py")
     if query:
         at.query_params.update(query)
     return at.run()

@@ -115,5 +115,5 @@ def run_result(rec: RunRecord, link_to_latent: bool = True) -> None:
     with st.expander("Loss curves", expanded=True):
         _loss_curves(history, key=f"done_{rec.id}", best_epoch=m.get("best_epoch"))
     if link_to_latent:
-        st.page_link("pages/latent.py", label="Explore the latent space of this run", icon=":material/scatter_plot:",
+        st.page_link("app_pages/latent.py", label="Explore the latent space of this run", icon=":material/scatter_plot:",
                      query_params={"run": rec.id})

@@ -35,14 +35,14 @@ def _free_port() -> int:
 
 def _app_file(tmp: Path) -> Path:
     """app.py if it lists the upload page; else a small app listing it (and Home, for the sidebar)."""
-    if "pages/upload.py" in (ROOT / "app.py").read_text():
+    if "app_pages/upload.py" in (ROOT / "app.py").read_text():
         return ROOT / "app.py"
     app = tmp / "upload_app.py"
     app.write_text(
         "import streamlit as st\n"
         "st.set_page_config(page_title='Autoencoder Explorer', layout='wide')\n"
-        f"st.navigation([st.Page({str(ROOT / 'pages/upload.py')!r}, title='Upload CSV', default=True),\n"
-        f"               st.Page({str(ROOT / 'pages/home.py')!r}, title='Home')]).run()\n"
+        f"st.navigation([st.Page({str(ROOT / 'app_pages/upload.py')!r}, title='Upload CSV', default=True),\n"
+        f"               st.Page({str(ROOT / 'app_pages/home.py')!r}, title='Home')]).run()\n"
     )
     return app
 
@@ -109,7 +109,7 @@ def _no_exception(page) -> None:
 
 
 def test_upload_train_download(upload_url, page, shot, tmp_path):
-    # A fresh server answering a deep link first runs pages/ as an old-style multipage app (no st.navigation,
+    # A fresh server answering a deep link first runs app_pages/ as an old-style multipage app (no st.navigation,
     # no wide layout); the root first makes it learn app.py's navigation. See the report to the lead.
     page.goto(upload_url.rsplit("/upload", 1)[0] + "/")
     expect(page.get_by_test_id("stSidebarNav")).to_be_visible(timeout=30_000)

@@ -13,8 +13,8 @@ st.title("Latent space")
 runs = store().list()
 if not runs:
     st.info("No runs yet. Train an autoencoder first — the default (digits, vanilla, 2-D code) takes seconds.")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-    st.page_link("pages/home.py", label="What this app does", icon=":material/home:")
+    st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("app_pages/home.py", label="What this app does", icon=":material/home:")
     st.stop()
 
 rec = run_picker(runs)

@@ -32,7 +32,7 @@ reconstructs better; PCA with $k$ components is the linear baseline at the same 
 runs = state.store().list(status="done")
 if not runs:
     st.info("No finished run yet. Train a model first; its reconstructions appear here when it finishes.")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
     st.stop()
 rec = state.run_picker(runs, key="recon_run")
 try:

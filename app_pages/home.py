@@ -22,7 +22,7 @@ if st.button("Try it: train on digits", type="primary", icon=":material/play_arr
         st.error(str(exc))
     else:
         state.select_run(rec.id)
-        st.switch_page("pages/latent.py", query_params={"run": rec.id})
+        st.switch_page("app_pages/latent.py", query_params={"run": rec.id})
 st.caption("A plain autoencoder with a 2-D code on 1,797 handwritten 8x8 digits; it trains in about a minute or less. "
            "For other data and variants, use **Train**.")
 
@@ -55,7 +55,7 @@ def _runs_section() -> None:
     if not runs:
         st.info("No runs yet. Click **Try it** above for a first run on digits, or pick a dataset and a variant on the Train page.",
                 icon=":material/info:")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
     counts = run_counts(runs)
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()))

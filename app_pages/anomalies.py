@@ -32,7 +32,7 @@ runs = state.store().list(status="done")
 if not runs:
     st.info("No finished runs yet. Train one first; the *Sensors with outliers* dataset has labelled outliers, "
             "and any labelled dataset can be trained on its normal classes only from this page.", icon=":material/info:")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 from ae_core import anomaly as an  # noqa: E402 - imports torch; only once there is a run to look at

@@ -31,7 +31,7 @@ of largest spread), so every run is drawn the same way.
 done = finished(state.store().list(status="done"))
 if not done:
     st.info("No finished run yet. Train a model or two (for example two variants of the same dataset) to compare them.")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
     st.stop()
 
 datasets = sorted({r.dataset for r in done})

@@ -40,7 +40,7 @@ runs = state.store().list(status="done")
 if not runs:
     st.info("No finished runs yet. Train one first; a **denoising** run (the *Denoising* preset) shows the most, "
             "but any finished run can be compared here.", icon=":material/info:")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 from ae_core import denoising as dn  # noqa: E402 - imports torch; only once there is a run to look at
@@ -77,7 +77,7 @@ if trained_noise > 0:
 else:
     st.caption("This run was trained on clean inputs only (no noise). A plain autoencoder still denoises somewhat; "
                "train one with the *Denoising* preset to compare.")
-    st.page_link("pages/train.py", label="Train a denoising run", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train a denoising run", icon=":material/model_training:")
 
 left, right = st.columns(2)
 kinds = list(NOISE_KINDS)
