@@ -46,9 +46,22 @@ def reconstruct(model, X: np.ndarray) -> np.ndarray:
     return decode(model, encode(model, X))
 
 
-def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray) -> np.ndarray:
-    """Per-sample mean squared error, shape (n,): the anomaly score."""
-    return ((np.asarray(X, np.float64) - X_hat) ** 2).mean(axis=1)
+def reconstruction_errors(X: np.ndarray, X_hat: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Per-sample mean squared error, shape (n,): the anomaly score.
+
+    Accumulated in float64 row chunks, so large sets need no full float64 copy.
+    """
+    out = np.empty(len(X), dtype=np.float64)
+    for i in range(0, len(X), chunk):
+        diff = np.asarray(X[i : i + chunk], np.float64) - X_hat[i : i + chunk]
+        out[i : i + chunk] = (diff * diff).mean(axis=1)
+    return out
+
+
+def model_errors(model, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Reconstruction error of every row of scaled X, without holding all reconstructions."""
+    return np.concatenate([reconstruction_errors(X[i : i + chunk], reconstruct(model, X[i : i + chunk]))
+                           for i in range(0, len(X), chunk)]) if len(X) else np.zeros(0)
 
 
 def pca_baseline(X_train: np.ndarray, X_test: np.ndarray, n_components: int, seed: int = 0) -> tuple[PCA, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
-from .analysis import encode, reconstruct, reconstruction_errors, run_metrics
+from .analysis import encode, model_errors, run_metrics
 from .config import ModelConfig, model_config_from_dict, train_config_from_dict
 from .datasets import Dataset
 from .errors import InputError
@@ -25,6 +25,8 @@ from .preprocessing import Scaler, Split, split_indices
 from .runconfig import DEFAULT_LATENT, dataset_defaults, dataset_from_config, make_config  # noqa: F401 (re-exported)
 from .runs import RunStore, atomic_write_bytes
 from .training import Callback, Trainer, TrainingCancelled, TrainingDiverged
+
+CHECKPOINT_SECONDS = 2.0
 
 # ---- weights -------------------------------------------------------------------
 
@@ -55,6 +57,7 @@ class StoreProgress(Callback):
         self.t0 = time.time()
         self.last_write = 0.0
         self.last_cancel_check = 0.0
+        self.last_checkpoint = 0.0
         self.history: list[dict] = []
         self.evolution = evolution  # (X subset, list of codes per epoch)
 
@@ -78,18 +81,29 @@ class StoreProgress(Callback):
             X_evo, codes = self.evolution
             codes.append(encode(trainer.model, X_evo).astype(np.float32))
             trainer.model.train()
-        self.save_checkpoint(trainer)
+        # Every epoch on small data would spend more time writing than training:
+        # at most one checkpoint per CHECKPOINT_SECONDS, and always the first epoch.
+        if time.time() - self.last_checkpoint >= CHECKPOINT_SECONDS:
+            self.save_checkpoint(trainer)
         self._progress(trainer, epoch, 1, 1)
 
     def save_checkpoint(self, trainer) -> None:
-        """Everything to resume after this epoch: weights, optimizer, RNG (safetensors,
-        written first), then the JSON that points at them (written last: a crash in
-        between leaves the previous, consistent pair)."""
+        """Everything to resume after this epoch: weights, optimizer, RNG.
+
+        The tensors go to a new file named by epoch; then the JSON that names
+        it is replaced; only then is the previous file removed. A crash at any
+        point leaves a JSON pointing at a complete file.
+        """
         tensors, meta = trainer.checkpoint()
-        atomic_write_bytes(self.store.path(self.run_id, "checkpoint.safetensors"), save(tensors))
+        name = f"checkpoint-{meta['epoch']}.safetensors"
+        atomic_write_bytes(self.store.path(self.run_id, name), save(tensors))
         if self.evolution is not None:
             self.store.write_array(self.run_id, "evolution_partial.npy", np.stack(self.evolution[1]))
-        self.store.write_json(self.run_id, "checkpoint.json", meta)
+        previous = self.store.read_json(self.run_id, "checkpoint.json")
+        self.store.write_json(self.run_id, "checkpoint.json", {**meta, "file": name})
+        if previous and previous.get("file") not in (None, name):
+            self.store.path(self.run_id, previous["file"]).unlink(missing_ok=True)
+        self.last_checkpoint = time.time()
 
     def should_stop(self, trainer):
         if time.time() - self.last_cancel_check < 0.25:
@@ -125,11 +139,11 @@ def anomaly_truth(ds: Dataset, train_classes=None) -> np.ndarray | None:
 
 
 def load_checkpoint(store: RunStore, run_id: str) -> tuple[dict, dict] | None:
-    """The last epoch's checkpoint of a run, or None if it has none."""
+    """The last saved checkpoint of a run (tensors, meta), or None if it has none."""
     meta = store.read_json(run_id, "checkpoint.json")
-    if meta is None or not store.has(run_id, "checkpoint.safetensors"):
+    if meta is None or not store.has(run_id, meta.get("file", "")):
         return None
-    return load_file(str(store.path(run_id, "checkpoint.safetensors"))), meta
+    return load_file(str(store.path(run_id, meta["file"]))), meta
 
 
 def _tensors(ds: Dataset, split: Split, scaler: Scaler):
@@ -158,7 +172,8 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         model = Autoencoder(mcfg, seed=tcfg.seed)
         resume = load_checkpoint(store, run_id)
         if resume is not None:
-            codes = list(store.read_array(run_id, "evolution_partial.npy"))
+            # Frames beyond the checkpoint's epoch (a crash between the two writes) are dropped.
+            codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
         else:
             codes = [encode(model, X[evo_idx])]  # epoch 0: the untrained code
         progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes))
@@ -174,7 +189,7 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         store.write_array(run_id, "split.npy", split_code)
         Z = encode(model, X)
         store.write_array(run_id, "latent.npy", Z.astype(np.float32))
-        store.write_array(run_id, "recon_error.npy", reconstruction_errors(X, reconstruct(model, X)).astype(np.float32))
+        store.write_array(run_id, "recon_error.npy", model_errors(model, X).astype(np.float32))
         store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
         store.write_array(run_id, "evolution_index.npy", evo_idx.astype(np.int64))
         y, is_anomaly = ds.y, anomaly_truth(ds, config.get("train_classes"))
@@ -189,8 +204,9 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
                        train_seconds=round(result.seconds, 3), n_params=sum(p.numel() for p in model.parameters()),
                        best_val_loss=min(h["val_loss"] for h in result.history))
         store.write_json(run_id, "metrics.json", metrics)
-        for name in ("checkpoint.json", "checkpoint.safetensors", "evolution_partial.npy"):
-            store.path(run_id, name).unlink(missing_ok=True)  # finished: the final weights supersede them
+        for path in store.folder(run_id).glob("checkpoint*"):
+            path.unlink(missing_ok=True)  # finished: the final weights supersede them
+        store.path(run_id, "evolution_partial.npy").unlink(missing_ok=True)
         store.update(run_id, status="done", metrics=metrics, finished=time.time(),
                      progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
         return "done"

@@ -46,16 +46,22 @@ class Scaler:
         """The output activation that suits this scaling."""
         return "sigmoid" if self.kind == "range" else "linear"
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if self.kind == "range":
-            out = np.clip((np.nan_to_num(X, nan=self.lo) - self.lo) / (self.hi - self.lo), 0.0, 1.0)
-        else:
-            if X.shape[1] != self.mean.shape[0]:
-                raise InputError(f"expected {self.mean.shape[0]} features, got {X.shape[1]}.")
-            filled = np.where(np.isnan(X), self.median, X)
-            out = np.clip((filled - self.mean) / self.scale, -CLIP, CLIP)
-        return out.astype(np.float32)
+    def transform(self, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
+        """Scaled float32 copy of X, computed in row chunks: a 70,000 x 784 set
+        needs its float32 output and one small float64 chunk, not 3 full copies."""
+        X = np.asarray(X)
+        if self.kind == "standard" and (X.ndim != 2 or X.shape[1] != self.mean.shape[0]):
+            raise InputError(f"expected {self.mean.shape[0]} features, got {X.shape[1] if X.ndim == 2 else X.shape}.")
+        out = np.empty(X.shape, dtype=np.float32)
+        for i in range(0, len(X), chunk):
+            block = X[i : i + chunk].astype(np.float64)
+            if self.kind == "range":
+                block = np.nan_to_num(block, nan=self.lo)
+                out[i : i + chunk] = np.clip((block - self.lo) / (self.hi - self.lo), 0.0, 1.0)
+            else:
+                block = np.where(np.isnan(block), self.median, block)
+                out[i : i + chunk] = np.clip((block - self.mean) / self.scale, -CLIP, CLIP)
+        return out
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         Z = np.asarray(Z, dtype=np.float64)

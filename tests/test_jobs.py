@@ -65,8 +65,15 @@ def test_killed_worker_becomes_interrupted_and_manager_keeps_working(manager):
     os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
     assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     assert "stopped unexpectedly" in manager.store.get(rec.id).error
-    # The last completed epoch's checkpoint is still there and readable.
-    assert manager.store.has(rec.id, "checkpoint.safetensors")
+    # The last checkpoint is still there and loads into a model.
+    from ae_core.config import model_config_from_dict
+    from ae_core.models import Autoencoder
+    from ae_core.pipeline import load_checkpoint
+
+    tensors, meta = load_checkpoint(manager.store, rec.id)
+    model = Autoencoder(model_config_from_dict(manager.store.get(rec.id).config["model"]))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    assert meta["epoch"] >= 1 and len(meta["history"]) == meta["epoch"]
     nxt = manager.submit(make_config("wine", "vanilla", train={"epochs": 2}))
     assert manager.wait(nxt.id, timeout=120).status == "done"
 
@@ -95,7 +102,7 @@ def test_killed_run_resumes_from_its_checkpoint_with_same_history(manager):
     os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
     assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     done_before = manager.store.read_json(rec.id, "checkpoint.json")["epoch"]
-    assert done_before >= 3
+    assert done_before >= 1
     manager.resume(rec.id)
     finished = manager.wait(rec.id, timeout=120)
     assert finished.status == "done", finished.error
