@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ui.state import start_warm_up
+
 st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
 
 PAGES = {
@@ -19,4 +21,5 @@ PAGES = {
     ],
 }
 
+start_warm_up()  # UMAP's compiler, in the background, once per server
 st.navigation(PAGES).run()

@@ -75,6 +75,23 @@ def worker_main(root: str, run_id: str, threads: int | None = None) -> None:
         stop.set()
 
 
+def standby_main(root: str, conn, threads: int | None = None) -> None:
+    """A worker started before it is needed: it imports torch and the pipeline,
+    pays the optimizer's one-time set-up, then waits for a run id. Handing a run
+    to it skips seconds of start-up, which is most of a small run's wait."""
+    import torch
+
+    from . import pipeline  # noqa: F401 - imported for its side effect: everything training needs is loaded
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # its first use imports more of torch (~1.5 s)
+    try:
+        run_id = conn.recv()
+    except (EOFError, OSError):
+        return  # the server went away
+    if run_id:
+        worker_main(root, run_id, threads)
+
+
 class JobManager:
     """Runs queued runs in worker processes, at most `max_parallel` at once.
 
@@ -85,15 +102,23 @@ class JobManager:
         Concurrent trainings; 1 suits a 2-core machine (the server needs a core).
     poll_seconds : float
         How often the scheduler looks at the queue and its workers.
+    threads : int or None
+        torch threads per worker; default: all cores but one (the server's).
+    standby : bool
+        Keep one worker process started ahead of need (torch imported), so a
+        new run starts training at once; it is spawned only while idle.
     """
 
-    def __init__(self, store: RunStore, max_parallel: int = 1, poll_seconds: float = 0.3, threads: int | None = None):
+    def __init__(self, store: RunStore, max_parallel: int = 1, poll_seconds: float = 0.3, threads: int | None = None,
+                 standby: bool = True):
         self.store = store
         self.max_parallel = max(1, int(max_parallel))
         self.poll_seconds = poll_seconds
         self.threads = threads if threads is not None else max(1, (os.cpu_count() or 2) - 1)
         self._ctx = mp.get_context("spawn")
         self._procs: dict[str, mp.process.BaseProcess] = {}
+        self.standby = standby
+        self._standby: tuple[mp.process.BaseProcess, object] | None = None  # (process, pipe end)
         self._cancel_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -167,6 +192,13 @@ class JobManager:
             if kill and p.is_alive():
                 p.terminate()
             p.join(timeout)
+        if self._standby is not None:
+            proc, conn = self._standby
+            self._standby = None
+            conn.close()  # the standby sees EOF and exits
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.terminate()
         self._reap()
 
     def wait(self, run_id: str, timeout: float = 120.0) -> RunRecord:
@@ -188,6 +220,7 @@ class JobManager:
                 self._reap()
                 self._enforce_cancels()
                 self._start_queued()
+                self._ensure_standby()
                 if time.time() - last_recover > 5.0:
                     self.recover()
                     last_recover = time.time()
@@ -196,6 +229,39 @@ class JobManager:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
+    def _take_standby(self, run_id: str):
+        """The standby process, handed `run_id`, or None if there is none ready."""
+        standby, self._standby = self._standby, None
+        if standby is None:
+            return None
+        proc, conn = standby
+        try:
+            if proc.is_alive():
+                conn.send(run_id)
+                return proc
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        proc.join(0)
+        return None
+
+    def _ensure_standby(self) -> None:
+        """Start a standby worker, only while nothing trains (it would steal a core)."""
+        if not self.standby or self._stop.is_set():
+            return
+        if self._standby is not None and self._standby[0].is_alive():
+            return
+        with self._lock:
+            if any(p.is_alive() for p in self._procs.values()):
+                return
+        ours, theirs = self._ctx.Pipe()
+        proc = self._ctx.Process(target=standby_main, args=(str(self.store.root), theirs, self.threads),
+                                 name="ae-train-standby", daemon=True)
+        proc.start()
+        theirs.close()
+        self._standby = (proc, ours)
+
     def _start_queued(self) -> None:
         with self._lock:
             free = self.max_parallel - sum(p.is_alive() for p in self._procs.values())
@@ -203,9 +269,11 @@ class JobManager:
             return
         queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
         for rec in queued[:free]:
-            p = self._ctx.Process(target=worker_main, args=(str(self.store.root), rec.id, self.threads),
-                                  name=f"ae-train-{rec.id}", daemon=True)
-            p.start()
+            p = self._take_standby(rec.id)
+            if p is None:
+                p = self._ctx.Process(target=worker_main, args=(str(self.store.root), rec.id, self.threads),
+                                      name=f"ae-train-{rec.id}", daemon=True)
+                p.start()
             with self._lock:
                 self._procs[rec.id] = p
             # Claim on the worker's behalf: the row shows 'running' (and its pid) at once.

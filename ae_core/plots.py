@@ -15,6 +15,7 @@ import base64
 import html
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from .errors import InputError
 
 MAX_CATEGORIES = 20  # more distinct values than this colour as one continuous trace
 CONTINUOUS_SCALE = "Viridis"
+HOVER_CHARS = 40  # longer hover text is shortened with "…"
 THUMB_PX = 56  # thumbnails are upscaled (nearest neighbour) to at least this many pixels
 
 
@@ -52,8 +54,13 @@ def _marker_size(n: int, three_d: bool) -> float:
 
 def latent_scatter(coords, color=None, hover=None, title: str = "", customdata=None, color_title: str = "",
                    axis_titles: tuple[str, ...] | None = None, equal_aspect: bool = False,
-                   height: int | None = None, legend: bool = True) -> go.Figure:
+                   height: int | None = None, legend: bool = True, hover_columns=None, hover_digits: int = 4,
+                   hover_note: str = "", dragmode: str = "lasso") -> go.Figure:
     """A scatter of (n, 2) or (n, 3) coordinates, coloured by category or value.
+
+    The tooltip is a ``hovertemplate`` over per-point numbers (``customdata``, sent
+    as a typed array) and short labels, so 70,000 points cost a few bytes each
+    rather than a preformatted HTML string each.
 
     Parameters
     ----------
@@ -61,33 +68,52 @@ def latent_scatter(coords, color=None, hover=None, title: str = "", customdata=N
     color : None, or n values: strings/booleans (one WebGL trace per category, up to
         MAX_CATEGORIES; more become one trace coloured by category code) or numbers
         (one trace with a colour bar)
-    hover : None, or n strings shown on hover (escaped)
-    customdata : n row indices, returned by Streamlit's selection events; default 0..n-1
+    hover : None, or n strings shown on hover (escaped); prefer `hover_columns`
+    customdata : n row indices, returned by Streamlit's selection events (always the
+        first value of a point's customdata); default 0..n-1
     axis_titles : names of the axes, default ("1", "2"[, "3"])
     equal_aspect : one unit is the same length on both axes (2-D only)
     height : figure height in pixels (default 600, 650 for 3-D)
     legend : show the legend (turn off for a second chart with the same classes)
+    hover_columns : None, or a mapping (dict, DataFrame) of name -> n values, one
+        "name: value" line each, in order. Numbers are formatted by the browser
+        (`hover_digits` significant digits, integers whole); text (escaped, at most
+        HOVER_CHARS characters) that is the same across a trace is written once.
+        A column equal to `customdata` or to the colour values is not sent twice.
+        Without `hover` and `hover_columns` the tooltip is "row <customdata>".
+    hover_note : a last, constant tooltip line (escaped)
+    dragmode : "lasso" (select points) or "zoom" (2-D only)
 
     Returns
     -------
     plotly.graph_objects.Figure with Scattergl traces (2-D) or Scatter3d traces (3-D)
+
+    Examples
+    --------
+    >>> fig = latent_scatter(np.zeros((3, 2)), ["a", "b", "a"], hover_columns={"error": [0.1, 0.2, 0.3]})
+    >>> fig.data[0].hovertemplate
+    'error: %{customdata[1]:.4~g}<extra></extra>'
     """
     coords = np.asarray(coords, dtype=np.float32)
     if coords.ndim != 2 or coords.shape[1] not in (2, 3):
         raise InputError(f"a scatter needs coordinates of shape (n, 2) or (n, 3), got {coords.shape}.")
     n, three_d = len(coords), coords.shape[1] == 3
     rows = np.arange(n) if customdata is None else np.asarray(customdata)
+    if len(rows) != n:
+        raise InputError(f"got {len(rows)} row numbers (customdata) for {n} points.")
+    rows = rows.astype(np.int32) if rows.dtype.kind in "iu" and (n == 0 or np.abs(rows).max() < 2 ** 31) else rows
     hover_text = None if hover is None else np.array([plain(h) for h in hover], dtype=object)
+    columns = [] if hover_columns is None else _hover_columns(hover_columns, n, hover_digits)
+    note = "<br>" + _literal(hover_note) if hover_note else ""
     size = _marker_size(n, three_d)
     Trace = go.Scatter3d if three_d else go.Scattergl
 
-    def trace(mask, **kw):
+    def trace(mask, colour_values=None, **kw):
         xyz = dict(x=coords[mask, 0], y=coords[mask, 1])
         if three_d:
             xyz["z"] = coords[mask, 2]
-        return Trace(mode="markers", customdata=rows[mask],
-                     text=None if hover_text is None else hover_text[mask],
-                     hovertemplate=("%{text}" if hover_text is not None else "row %{customdata}") + "<extra></extra>",
+        custom, text, template = _hover(rows, mask, hover_text, columns, colour_values, hover_digits)
+        return Trace(mode="markers", customdata=custom, text=text, hovertemplate=template + note + "<extra></extra>",
                      **xyz, **kw)
 
     traces = []
@@ -114,8 +140,10 @@ def latent_scatter(coords, color=None, hover=None, title: str = "", customdata=N
             v = values.to_numpy(dtype=np.float64)
             finite = v[np.isfinite(v)]
             lo, hi = (np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0))
-            traces.append(trace(all_rows, showlegend=False, name=plain(color_title),
-                                marker=dict(size=size, opacity=0.8, color=v, colorscale=CONTINUOUS_SCALE,
+            # float32 colours: half the bytes of float64, and plenty for a colour scale.
+            traces.append(trace(all_rows, colour_values=v, showlegend=False, name=plain(color_title),
+                                marker=dict(size=size, opacity=0.8, color=v.astype(np.float32),
+                                            colorscale=CONTINUOUS_SCALE,
                                             cmin=float(lo), cmax=float(hi) if hi > lo else float(lo) + 1e-9,
                                             colorbar=dict(title=dict(text=plain(color_title))))))
     fig = go.Figure(traces)
@@ -127,10 +155,118 @@ def latent_scatter(coords, color=None, hover=None, title: str = "", customdata=N
         fig.update_layout(scene=dict(xaxis_title=plain(names[0]), yaxis_title=plain(names[1]),
                                      zaxis_title=plain(names[2])))
     else:
-        fig.update_layout(xaxis_title=plain(names[0]), yaxis_title=plain(names[1]), dragmode="lasso")
+        fig.update_layout(xaxis_title=plain(names[0]), yaxis_title=plain(names[1]), dragmode=dragmode)
         if equal_aspect:
             fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+# ---- the scatter's tooltip ------------------------------------------------------------
+
+
+def _literal(text) -> str:
+    """User text written into a hovertemplate: escaped, and '%' as an entity so it never starts a field."""
+    return plain(text).replace("%", "&#37;")
+
+
+def _short(text: str, n: int = HOVER_CHARS) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@dataclass(frozen=True)
+class _HoverColumn:
+    title: str  # escaped for the template
+    values: np.ndarray  # float64 numbers (kind "number") or escaped short strings (kind "label")
+    kind: str  # "number" | "label"
+    fmt: str = ""  # d3 format of a number
+
+
+def _hover_columns(columns, n: int, digits: int) -> list[_HoverColumn]:
+    """Each name -> values pair as numbers (a typed array, formatted by the browser) or short labels.
+
+    Numbers with a missing value become labels, so the tooltip can say "(missing)";
+    labels are escaped once per distinct value, not once per point.
+    """
+    out = []
+    for name, values in columns.items():
+        s = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+        if len(s) != n:
+            raise InputError(f"the hover column {str(name)!r} has {len(s)} values for {n} points.")
+        title = _literal(_short(str(name)))
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isfinite(v).all():
+                whole = pd.api.types.is_integer_dtype(s)
+                out.append(_HoverColumn(title, v, "number", "d" if whole else f".{digits}~g"))
+                continue
+            s = s.map(lambda x: f"{x:.{digits}g}", na_action="ignore")
+        codes, uniques = pd.factorize(s.astype(object))
+        shown = np.array([plain(_short(str(u))) for u in uniques] + ["(missing)"], dtype=object)
+        out.append(_HoverColumn(title, shown[codes], "label"))  # code -1 (missing) is the last entry
+    return out
+
+
+def _round_sig(v: np.ndarray, digits: int) -> np.ndarray:
+    """Numbers rounded to `digits` significant digits, so they print short in JSON."""
+    v = np.asarray(v, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = digits - 1 - np.floor(np.log10(np.abs(v)))
+    e = np.where(np.isfinite(e), e, 0).astype(int)
+    up = np.round(v * 10.0 ** np.maximum(e, 0)) / 10.0 ** np.maximum(e, 0)
+    return np.where(e >= 0, up, np.round(v / 10.0 ** np.maximum(-e, 0)) * 10.0 ** np.maximum(-e, 0))
+
+
+def _hover(rows, mask, text, columns: list[_HoverColumn], colour_values, digits: int):
+    """(customdata, text, hovertemplate without <extra>) of one trace.
+
+    customdata holds the row first (for selections), then the numbers that vary within
+    the trace. A label that is the same for every point of the trace (the class, when
+    colouring by class) is written into the template once; one varying label travels as
+    `text`; several make customdata one object array (JSON lists, for small tables).
+    """
+    r = rows[mask]
+    custom_cols, labels, lines = [r], [], []
+    if text is not None:
+        text = text[mask]
+        lines.append("%{text}")
+    for c in columns:
+        v = c.values[mask]
+        if c.kind == "label":
+            if len(v) == 0 or (v == v[0]).all():
+                lines.append(f"{c.title}: " + (v[0].replace("%", "&#37;") if len(v) else ""))
+            else:
+                labels.append(len(lines))
+                lines.append((c.title, v))
+        elif np.array_equal(c.values, rows):
+            lines.append(f"{c.title}: %{{customdata[0]:d}}")
+        elif colour_values is not None and np.array_equal(c.values, colour_values):
+            lines.append(f"{c.title}: %{{marker.color:{c.fmt}}}")
+        else:
+            custom_cols.append(v)
+            lines.append(f"{c.title}: %{{customdata[{len(custom_cols) - 1}]:{c.fmt}}}")
+    as_object = len(labels) > 1 or (len(labels) == 1 and text is not None)
+    if labels and not as_object:
+        title, text = lines[labels[0]]
+        lines[labels[0]] = f"{title}: %{{text}}"
+    for i in labels if as_object else ():
+        title, v = lines[i]
+        custom_cols.append(v)
+        lines[i] = f"{title}: %{{customdata[{len(custom_cols) - 1}]}}"
+    if as_object:
+        custom = np.empty((len(r), len(custom_cols)), dtype=object)
+        custom[:, 0] = r.tolist()
+        for j, col in enumerate(custom_cols[1:], start=1):
+            custom[:, j] = col if col.dtype == object else _round_sig(col, digits + 2).tolist()
+    elif len(custom_cols) > 1:
+        numbers = np.column_stack(custom_cols).astype(np.float64)
+        big = float(np.abs(numbers).max()) if numbers.size else 0.0
+        custom = numbers.astype(np.float32) if big < 2 ** 24 else numbers  # rows stay exact in float32
+    else:
+        custom = r
+    template = "<br>".join(lines) or "row %{customdata[0]:d}"
+    if custom.ndim == 1:
+        template = template.replace("%{customdata[0]:d}", "%{customdata}")
+    return custom, text, template
 
 
 def _natural_key(s: str):

@@ -118,6 +118,17 @@ def _umap(Z: np.ndarray, k: int, seed: int) -> np.ndarray:
     return reducer.fit_transform(Z)
 
 
+def warm_up(n: int = 300, seed: int = 0) -> None:
+    """Pay UMAP's one-time numba compilation (about 10 s here) on a tiny problem.
+
+    The app calls this in a background thread after start-up, so the first
+    UMAP a user asks for costs only its own fit. The compiled code lives in
+    the process, so it must run in the server process itself.
+    """
+    Z = np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32)
+    _umap(Z, 2, seed)
+
+
 def _tsne(Z: np.ndarray, k: int, seed: int, say) -> np.ndarray:
     n = len(Z)
     fit_idx = np.arange(n)

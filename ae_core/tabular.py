@@ -181,6 +181,11 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
         label_column = label_column.strip()
     if max_rows < MIN_ROWS:
         raise InputError(f"max_rows must be at least {MIN_ROWS}; got {max_rows}.")
+    if n_rows_read < MIN_ROWS:
+        # Decided before looking at columns: with a row or two every column looks
+        # constant, and "add numeric columns" would be the wrong advice.
+        raise InputError(f"Only {n_rows_read} data row(s); at least {MIN_ROWS} are needed to train and "
+                         "validate. Add more rows below the header.")
     if len(frame) > max_rows:
         keep = np.sort(np.random.default_rng(random_state).choice(len(frame), max_rows, replace=False))
         frame = frame.iloc[keep]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ae_core.pipeline import execute_run, make_config
 from ae_core.runs import RunStore
+
+# No background UMAP compilation in test processes and the servers they start.
+os.environ.setdefault("AE_WARM_UP", "0")
 
 FAST = {"epochs": 8, "evolution_samples": 300}
 

@@ -26,7 +26,7 @@ def _wait(predicate, timeout=90.0):
 
 @pytest.fixture
 def manager(tmp_path):
-    m = JobManager(RunStore(tmp_path), max_parallel=1, poll_seconds=0.1)
+    m = JobManager(RunStore(tmp_path), max_parallel=1, poll_seconds=0.1, standby=False)
     yield m
     m.shutdown()
 
@@ -61,7 +61,7 @@ def test_cancel_stops_a_running_run_within_seconds(manager):
 
 def test_killed_worker_becomes_interrupted_and_manager_keeps_working(manager):
     rec = manager.submit(make_config("digits", "vanilla", train=LONG))
-    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 1)
+    assert _wait(lambda: manager.store.has(rec.id, "checkpoint.json"))
     os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
     assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     assert "stopped unexpectedly" in manager.store.get(rec.id).error
@@ -98,7 +98,8 @@ def test_pid_alive():
 
 def test_killed_run_resumes_from_its_checkpoint_with_same_history(manager):
     rec = manager.submit(make_config("digits", "vanilla", train={"epochs": 12, "patience": 50}))
-    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 4)
+    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 4
+                 and manager.store.has(rec.id, "checkpoint.json"))
     os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
     assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     done_before = manager.store.read_json(rec.id, "checkpoint.json")["epoch"]
@@ -119,3 +120,18 @@ def test_resume_refuses_a_finished_run(manager):
     manager.wait(rec.id, timeout=120)
     with pytest.raises(InputError, match="no checkpoint to resume from"):
         manager.resume(rec.id)
+
+
+def test_standby_worker_takes_the_next_run_and_is_replaced(tmp_path):
+    m = JobManager(RunStore(tmp_path), poll_seconds=0.1, standby=True)
+    try:
+        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
+        standby_pid = m._standby[0].pid
+        rec = m.submit(make_config("wine", "vanilla", train={"epochs": 3}))
+        done = m.wait(rec.id, timeout=120)
+        assert done.status == "done", done.error
+        assert done.pid == standby_pid  # the pre-started process trained it
+        assert _wait(lambda: m._standby is not None and m._standby[0].pid != standby_pid, timeout=30)
+    finally:
+        m.shutdown()
+    assert m._standby is None

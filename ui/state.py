@@ -5,6 +5,8 @@ run the user is looking at, kept in `st.session_state` and in the URL
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import streamlit as st
 
@@ -33,6 +35,33 @@ def _manager(root: str, max_parallel: int):
 def manager():
     """The server's job manager (created on first use; recovers orphaned runs)."""
     return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")))
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up(delay: float = 5.0) -> threading.Thread | None:
+    """Once per server: compile UMAP in a low-priority background thread a few
+    seconds after start-up (after the first page has been drawn), so the first
+    UMAP view takes seconds, not the ~10 s of numba compilation on top.
+    `AE_WARM_UP=0` turns it off (tests)."""
+    if os.environ.get("AE_WARM_UP", "1") == "0":
+        return None
+
+    def run():
+        time.sleep(delay)
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per-thread niceness
+        except (AttributeError, OSError):
+            pass
+        try:
+            from ae_core.projection import warm_up
+
+            warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the first UMAP is slower
+            pass
+
+    thread = threading.Thread(target=run, name="ae-umap-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=5)
