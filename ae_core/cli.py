@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sparsity", type=float)
     t.add_argument("--beta", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="train for this long with a cosine schedule over the budget (overrides epochs)")
     t.add_argument("--runs-dir", help="run store folder (default: $AE_RUNS_DIR or data/runs)")
     t.add_argument("--json", action="store_true", help="print the run's metrics as JSON on the last line")
 
@@ -129,6 +131,14 @@ def cmd_train(args) -> int:
     model = {"latent_dim": args.latent_dim, "hidden": args.hidden, "noise": args.noise, "noise_level": args.noise_level,
              "sparsity": args.sparsity, "beta": args.beta}
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    if args.time_budget is not None:
+        from .datasets import load_dataset
+        from .runconfig import budget_overrides
+
+        if args.time_budget <= 0:
+            raise InputError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}.")
+        train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget),
+                 **{k: v for k, v in train.items() if v is not None}}
     config = make_config(dataset, args.variant, options, model=model, train=train)
     store = RunStore(args.runs_dir)
     rec = store.create(config)
@@ -188,6 +198,7 @@ def cmd_embed(args) -> int:
     import pandas as pd
 
     from .estimator import Autoencoder
+    from .latent import safe_csv
     from .projection import project
     from .runs import atomic_write_bytes
     from .tabular import prepare_table
@@ -213,7 +224,8 @@ def cmd_embed(args) -> int:
         out[table.report.label_column] = table.labels
     for j in range(coords.shape[1]):
         out[f"{args.method}_{j + 1}"] = coords[:, j]
-    atomic_write_bytes(Path(args.out), out.to_csv(index=False).encode())
+    # Labels (and the label column's name) come from the user's file: defuse spreadsheet formulas.
+    atomic_write_bytes(Path(args.out), safe_csv(out))
     print(f"wrote {len(out):,} rows x {coords.shape[1]} coordinates ({args.method}) to {args.out}", file=sys.stderr)
     return 0
 

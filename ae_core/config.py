@@ -84,6 +84,9 @@ class TrainConfig:
     seed: int = 0
     evolution_samples: int = 2000  # fixed subset whose codes are stored after every epoch
     max_seconds: float | None = None  # wall-clock budget; None = no limit
+    # "plateau": halve the LR when validation stalls. "cosine": anneal the LR to 1% along
+    # a cosine over the run (over wall-clock time when max_seconds is set, else epochs).
+    schedule: str = "plateau"
 
     def validate(self) -> TrainConfig:
         if not 1 <= self.epochs <= 10_000:
@@ -94,6 +97,10 @@ class TrainConfig:
             raise InputError(f"learning rate must be in (0, 1], got {self.lr}.")
         if not 0.0 <= self.weight_decay <= 1.0:
             raise InputError(f"weight decay must be in [0, 1], got {self.weight_decay}.")
+        if self.schedule not in ("plateau", "cosine"):
+            raise InputError(f"schedule must be 'plateau' or 'cosine', got {self.schedule!r}.")
+        if self.max_seconds is not None and not 0 < self.max_seconds <= 86_400:
+            raise InputError(f"time budget must be between 0 and 86400 seconds, got {self.max_seconds}.")
         if self.patience < 1:
             raise InputError(f"early-stopping patience must be at least 1, got {self.patience}.")
         return self

@@ -135,6 +135,19 @@ class Trainer:
                            bad_epochs=meta["bad_epochs"], best_epoch=meta["best_epoch"], best_state=best or None,
                            start=time.perf_counter() - meta.get("elapsed", 0.0))
 
+    def _anneal(self, epochs_done: float, start: float) -> None:
+        """Cosine from lr to lr/100 over the run: by wall-clock time under a budget
+        (the whole budget is used, ending at a small LR), else by epochs."""
+        cfg = self.config
+        if cfg.max_seconds is not None:
+            frac = (time.perf_counter() - start) / cfg.max_seconds
+        else:
+            frac = epochs_done / cfg.epochs
+        frac = min(max(frac, 0.0), 1.0)
+        lr = cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def fit(self, X_train: torch.Tensor, X_val: torch.Tensor, resume: tuple[dict, dict] | None = None) -> TrainResult:
         """Train; with `resume` (a `checkpoint()`), continue after its epoch with the same history."""
         cfg, model = self.config, self.model
@@ -170,6 +183,8 @@ class Trainer:
                         f"training diverged (loss became {loss_value} at epoch {epoch}) — lower the learning rate "
                         f"(now {self.lr:g}) or the batch size."
                     )
+                if cfg.schedule == "cosine":
+                    self._anneal(epoch - 1 + b / n_batches, start)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -200,7 +215,8 @@ class Trainer:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad_epochs += 1
-            scheduler.step(val["loss"])
+            if cfg.schedule == "plateau":
+                scheduler.step(val["loss"])
             s.update(epoch=epoch, best_val=best_val, bad_epochs=bad_epochs, best_epoch=result.best_epoch, best_state=best_state)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch, logs)

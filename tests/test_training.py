@@ -148,3 +148,17 @@ def test_resume_from_checkpoint_continues_with_same_history(digits_tensors, vari
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
     for k, v in full_model.state_dict().items():
         torch.testing.assert_close(v, resumed_model.state_dict()[k])
+
+
+def test_cosine_schedule_anneals_to_one_percent_over_the_epochs(digits_tensors):
+    ds, X_tr, X_va = digits_tensors
+    _, result = _fit(ds, X_tr, X_va, epochs=5, patience=10, schedule="cosine", lr=1e-2)
+    lrs = [e["lr"] for e in result.history]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.05 * lrs[0]
+
+
+def test_time_budget_stops_training_when_time_is_up(digits_tensors):
+    ds, X_tr, X_va = digits_tensors
+    _, result = _fit(ds, X_tr, X_va, epochs=10_000, patience=10_000, schedule="cosine", max_seconds=1.0)
+    assert result.stop_reason == "time budget of 1 s reached"
+    assert result.history[-1]["lr"] < 0.1 * 2e-3
