@@ -23,7 +23,7 @@ if st.button("Try it: train on digits", type="primary", icon=":material/play_arr
     else:
         state.select_run(rec.id)
         st.switch_page("app_pages/latent.py", query_params={"run": rec.id})
-st.caption("A plain autoencoder with a 2-D code on 1,797 handwritten 8x8 digits; it trains in about a minute or less. "
+st.caption("A plain autoencoder with a 2-D code on 1,797 handwritten 8x8 digits; it trains in a few seconds. "
            "For other data and variants, use **Train**.")
 
 state.how_it_works(
