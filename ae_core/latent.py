@@ -21,6 +21,7 @@ from .errors import InputError
 SPLIT_NAMES = np.array(["train", "validation", "test"], dtype=object)
 LABEL, ERROR, SPLIT = "label", "reconstruction error", "split"
 MAX_SHOWN = 32  # selected samples drawn as thumbnails / table rows
+VIEW_MAX = 20_000  # secondary scatters (raw input vs code) draw a random subset above this
 
 
 # ---- choices the page offers ---------------------------------------------------
@@ -93,13 +94,17 @@ def latent_frame(run, coords=None, method: str | None = None) -> pd.DataFrame:
     return out
 
 
-def hover_text(frame: pd.DataFrame) -> list[str]:
-    """One short line per row for the scatter's tooltip (plain text; plots escapes it)."""
-    parts = "row " + frame["row"].astype(str)
-    if LABEL in frame:
-        parts = parts + " · " + frame[LABEL].astype(str)
-    parts = parts + " · " + frame[SPLIT].astype(str) + " · error " + frame[ERROR].map("{:.4g}".format)
-    return parts.tolist()
+def hover_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """The scatter's tooltip lines: row, label (if any), reconstruction error (see `plots.latent_scatter`)."""
+    names = ["row"] + ([LABEL] if LABEL in frame else []) + [ERROR]
+    return {name: frame[name] for name in names}
+
+
+def view_rows(n: int, limit: int = VIEW_MAX, seed: int = 0) -> np.ndarray:
+    """Sorted row indices to draw in a secondary view: all of range(n), or a seeded random `limit`."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -132,6 +137,8 @@ def rows_from_selection(selection) -> list[int]:
     """Row indices from a Streamlit plotly selection: each point's customdata (our row number).
 
     `point_indices` count within a trace, so with one trace per class they are not rows.
+    With several values per point (row, then hover numbers) the row is the first; the
+    browser sends a row of a typed array as an object with keys "0", "1", ...
     """
     if not selection:
         return []
@@ -140,6 +147,8 @@ def rows_from_selection(selection) -> list[int]:
         cd = p.get("customdata")
         if isinstance(cd, (list, tuple)):
             cd = cd[0] if cd else None
+        elif isinstance(cd, dict):
+            cd = cd.get("0", cd.get(0))
         if cd is not None:
             rows.append(int(cd))
     return sorted(set(rows))

@@ -14,15 +14,15 @@ The Upload page is a thin layer over these functions:
 * :func:`joined_coordinates` puts each kept input row next to its code (and
   the input's PCA/UMAP where they were computed); :func:`coordinates_csv`
   makes it a spreadsheet-safe CSV.
-* :func:`hover_text` and :func:`scatter_figure` draw it, with every user
-  string HTML-escaped (Plotly renders tags such as ``<b>`` and ``<a>`` in
-  hover text, legend entries and titles).
+* :func:`colour_values` and :func:`hover_columns` feed
+  :func:`ae_core.plots.latent_scatter`, which draws it and HTML-escapes every
+  user string (Plotly renders tags such as ``<b>`` and ``<a>`` in hover text,
+  legend entries and titles).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 from dataclasses import dataclass
@@ -202,31 +202,22 @@ def coordinates_csv(run) -> bytes:
     return safe_csv(joined_coordinates(run))
 
 
-def hover_text(frame: pd.DataFrame, max_cols: int = 8, max_chars: int = 40) -> np.ndarray:
-    """Per row, ``column: value`` lines joined by ``<br>``, every user string HTML-escaped."""
-    cols = list(frame.columns[:max_cols])
-    lines = pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    for i, c in enumerate(cols):
-        s = frame[c]
-        shown = s.map(lambda v: f"{v:.6g}") if pd.api.types.is_float_dtype(s) else s.astype(object)
-        text = shown.where(s.notna(), "(missing)").map(lambda v: html.escape(_short(str(v), max_chars)))
-        lines = lines + ("<br>" if i else "") + html.escape(_short(str(c), max_chars)) + ": " + text
-    if len(frame.columns) > max_cols:
-        lines = lines + f"<br>… and {len(frame.columns) - max_cols} more column(s)"
-    return lines.to_numpy(dtype=object)
+def hover_columns(run, max_cols: int = 8) -> tuple[pd.DataFrame, str]:
+    """What the scatter's tooltip shows per row, for `plots.latent_scatter(hover_columns=...)`.
 
-
-def row_hover(run, max_cols: int = 8) -> np.ndarray:
-    """Hover text per row of a run: its row number in the file, then its original values."""
+    Returns the row's number in the file, then its first `max_cols` original columns
+    (values as read, not prepared: `plots` escapes and shortens them), and a note
+    saying how many columns were left out ("" if none).
+    """
     ds = run.dataset
     frame = pd.DataFrame({"row": ds.row_index if ds.row_index is not None else np.arange(ds.n_samples)})
-    if ds.columns is not None:
-        frame = pd.concat([frame, ds.columns.reset_index(drop=True)], axis=1)
-    return hover_text(frame, max_cols=max_cols + 1)
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+    if ds.columns is None:
+        return frame, ""
+    cols = ds.columns.reset_index(drop=True)
+    shown = cols.iloc[:, :max_cols]
+    shown.columns = [f"{c} (from file)" if str(c) == "row" else str(c) for c in shown.columns]
+    left = len(cols.columns) - len(shown.columns)
+    return pd.concat([frame, shown], axis=1), (f"… and {left} more column(s)" if left > 0 else "")
 
 
 def colour_options(run) -> list[str]:
@@ -252,30 +243,3 @@ def colour_values(run, by: str) -> tuple[np.ndarray, str]:
     if text.nunique() > MAX_CLASSES:
         text = text.where(text.isin(top), "(other)")
     return text.to_numpy(dtype=object), "category"
-
-
-def scatter_figure(xy: np.ndarray, colour: np.ndarray, kind: str, hover=None, title: str = "",
-                   axis_titles: tuple[str, str] = ("1", "2"), colour_title: str = ""):
-    """A 2-D scatter (WebGL) coloured by category (one legend entry each) or a continuous value."""
-    import plotly.graph_objects as go
-
-    xy = np.asarray(xy)
-    hover = None if hover is None else np.asarray(hover, dtype=object)
-    common = dict(mode="markers", hoverinfo="text" if hover is not None else "x+y")
-    fig = go.Figure()
-    if kind == "category":
-        colour = np.asarray(colour, dtype=object)
-        for value in sorted(pd.unique(colour), key=str):
-            m = colour == value
-            fig.add_trace(go.Scattergl(x=xy[m, 0], y=xy[m, 1], name=html.escape(str(value)), marker=dict(size=5, opacity=0.8),
-                                       hovertext=None if hover is None else hover[m], **common))
-    else:
-        fig.add_trace(go.Scattergl(
-            x=xy[:, 0], y=xy[:, 1], hovertext=hover, showlegend=False, **common,
-            marker=dict(size=5, opacity=0.8, color=np.asarray(colour, dtype=np.float64), colorscale="Viridis",
-                        showscale=True, colorbar=dict(title=dict(text=html.escape(colour_title)))),
-        ))
-    fig.update_layout(title=dict(text=html.escape(title)), height=460, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis_title=axis_titles[0], yaxis_title=axis_titles[1],
-                      legend=dict(title=dict(text=html.escape(colour_title)), itemsizing="constant"))
-    return fig

@@ -1,7 +1,6 @@
 """Latent space: the code of every sample, what the decoder makes of the plane,
 and how the code formed during training."""
 
-import numpy as np
 import streamlit as st
 
 from ae_core import latent as lat
@@ -46,22 +45,36 @@ if rec.status != "done":
 run = loaded_run(rec)
 D, ds = run.model_config.latent_dim, run.dataset
 is_image = ds.image_shape is not None
+stamp = rec.finished or rec.updated  # a retrained run gets new arrays (as ui.state.loaded_run)
 
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _frame(_run, run_id: str, stamp: float):
+    """The per-row table (row, code, label, split, error, data columns): built once per run, not per rerun."""
+    return lat.latent_frame(_run)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _plane(_run, run_id: str, stamp: float, z_range, n: int):
+    """The decoder's n x n grid: the same for every rerun that moves only the z1/z2 sliders."""
+    return lat.decode_plane(_run.model, z_range, n)
+
+
+frame = _frame(run, rec.id, stamp)
 c1, c2, c3 = st.columns(3)
 method = c1.selectbox("Projection", lat.projection_choices(D), format_func=METHOD_TITLES.get, key=f"lat_method_{rec.id}",
                       help="With a code of 3 or fewer dimensions you can draw the code itself.")
 dims = c2.segmented_control("View", lat.dims_choices(method, D), default=2, format_func=lambda k: f"{k}-D",
                             key=f"lat_dims_{rec.id}_{method}") or 2
-frame = lat.latent_frame(run)
 colour = c3.selectbox("Colour by", lat.colour_choices(frame), key=f"lat_colour_{rec.id}")
 
 with st.spinner(f"Projecting {len(run.latent):,} codes with {METHOD_TITLES[method]}…"):
     coords = cached_projection(store(), rec.id, run.latent, method, dims)
 if note := subsample_note(method, len(coords)):
     st.caption(note)
-frame = lat.latent_frame(run, coords, method)
 axes = [f"z{j + 1}" for j in range(dims)] if method == "latent" else [f"{METHOD_TITLES[method]} {j + 1}" for j in range(dims)]
-fig = plots.latent_scatter(coords, frame[colour], lat.hover_text(frame), customdata=frame["row"].to_numpy(),
+hover = lat.hover_columns(frame)
+fig = plots.latent_scatter(coords, frame[colour], customdata=frame["row"].to_numpy(), hover_columns=hover,
                            title=f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}", color_title=colour,
                            axis_titles=tuple(axes), equal_aspect=method in ("latent", "pca"))
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="lat_scatter")
@@ -84,70 +97,87 @@ if rows:
     else:
         st.dataframe(lat.compare_rows(run, rows), hide_index=True)
 
-tabs = st.tabs(["Decode the plane", "Latent evolution", "Raw input, for comparison", "Download"])
 
-with tabs[0]:
+def decode_the_plane():
     if D != 2:
         st.info(f"Decoding the plane needs a 2-D code; this run's code has {D} dimensions. Train with latent size 2.")
-    else:
-        z_range = lat.latent_range(run.latent)
-        (a, b), (c, d) = z_range
-        p1, p2 = st.columns(2)
-        z1 = p1.slider("z1", a, b, (a + b) / 2, key=f"lat_z1_{rec.id}")
-        z2 = p2.slider("z2", c, d, (c + d) / 2, key=f"lat_z2_{rec.id}")
-        if is_image:
-            point = lat.decode_point(run.model, [z1, z2])
-            n = st.slider("Grid size", 5, 25, 15, key="lat_grid")
-            plane = lat.decode_plane(run.model, z_range, n)
-            v1, v2 = lat.plane_values(z_range, n)
-            left, right = st.columns([3, 1])
-            left.plotly_chart(plots.decoded_plane(plane.reshape(n, n, *ds.image_shape), v1, v2, marker=(z1, z2)),
-                              key="lat_plane", config={"displayModeBar": False})
-            right.markdown(f"**Decoded at ({z1:.2f}, {z2:.2f})**")
-            right.plotly_chart(plots.image_grid(lat.as_images(point[None], ds.image_shape), ncols=1, cell_px=220),
-                               key="lat_point", width="content", config={"displayModeBar": False})
-            st.caption("Each cell is what the decoder draws for that code; the red ring marks the point chosen above. "
-                       "Smooth changes across the plane mean the code is continuous.")
-        else:
-            st.caption("The decoded-plane picture is for image datasets. The decoder's output at the chosen point, "
-                       "in the data's units:")
-            st.dataframe(lat.decoded_row(run, [z1, z2]), hide_index=True)
+        return
+    z_range = lat.latent_range(run.latent)
+    (a, b), (c, d) = z_range
+    p1, p2 = st.columns(2)
+    z1 = p1.slider("z1", a, b, (a + b) / 2, key=f"lat_z1_{rec.id}")
+    z2 = p2.slider("z2", c, d, (c + d) / 2, key=f"lat_z2_{rec.id}")
+    if not is_image:
+        st.caption("The decoded-plane picture is for image datasets. The decoder's output at the chosen point, "
+                   "in the data's units:")
+        st.dataframe(lat.decoded_row(run, [z1, z2]), hide_index=True)
+        return
+    point = lat.decode_point(run.model, [z1, z2])
+    n = st.slider("Grid size", 5, 25, 15, key="lat_grid")
+    plane = _plane(run, rec.id, stamp, z_range, n)
+    v1, v2 = lat.plane_values(z_range, n)
+    left, right = st.columns([3, 1])
+    left.plotly_chart(plots.decoded_plane(plane.reshape(n, n, *ds.image_shape), v1, v2, marker=(z1, z2)),
+                      key="lat_plane", config={"displayModeBar": False})
+    right.markdown(f"**Decoded at ({z1:.2f}, {z2:.2f})**")
+    right.plotly_chart(plots.image_grid(lat.as_images(point[None], ds.image_shape), ncols=1, cell_px=220),
+                       key="lat_point", width="content", config={"displayModeBar": False})
+    st.caption("Each cell is what the decoder draws for that code; the red ring marks the point chosen above. "
+               "Smooth changes across the plane mean the code is continuous.")
 
-with tabs[1]:
+
+def latent_evolution():
     evo = lat.evolution_frames(run, "latent" if D <= 2 else "pca")
     if evo is None:
         st.info("This run did not record its code during training.")
-    else:
-        labels = ds.label_names()
-        st.plotly_chart(plots.evolution_animation(evo.frames, evo.epochs, None if labels is None else labels[evo.index],
-                                                  title=f"{len(evo.index):,} samples, epoch 0 (untrained) to {evo.epochs[-1]}",
-                                                  color_title=lat.LABEL,
-                                                  axis_titles=("z1", "z2") if D <= 2 else ("PC 1 of the code", "PC 2")),
-                        key="lat_evo")
-        st.caption("Press Play or drag the epoch slider. Each frame is centred and scaled to the same size, so you see "
-                   "the shape forming rather than the code growing" + ("; a fixed PCA of the final code maps "
-                                                                        "every epoch to 2-D." if D > 2 else "."))
+        return
+    labels = ds.label_names()
+    st.plotly_chart(plots.evolution_animation(evo.frames, evo.epochs, None if labels is None else labels[evo.index],
+                                              title=f"{len(evo.index):,} samples, epoch 0 (untrained) to {evo.epochs[-1]}",
+                                              color_title=lat.LABEL,
+                                              axis_titles=("z1", "z2") if D <= 2 else ("PC 1 of the code", "PC 2")),
+                    key="lat_evo")
+    st.caption("Press Play or drag the epoch slider. Each frame is centred and scaled to the same size, so you see "
+               "the shape forming rather than the code growing" + ("; a fixed PCA of the final code maps "
+                                                                    "every epoch to 2-D." if D > 2 else "."))
 
-with tabs[2]:
+
+def raw_input_comparison():
     st.caption("The same samples projected straight from the raw (scaled) input, without the autoencoder: "
                "if classes separate better in the code than here, the autoencoder learned something useful.")
     in_method = "umap" if st.toggle("Use UMAP instead of PCA (slower)", key="lat_in_umap") else "pca"
     with st.spinner(f"Projecting the raw input with {METHOD_TITLES[in_method]}…"):
         raw = cached_projection(store(), rec.id, run.X, in_method, 2, source="input")
+    keep = lat.view_rows(len(raw), lat.VIEW_MAX)
+    if len(keep) < len(raw):
+        st.caption(f"Both charts show the same random {len(keep):,} of the {len(raw):,} samples, to stay quick; "
+                   "the main chart above shows them all.")
     left, right = st.columns(2)
-    small = dict(color_title=colour, height=460)
-    left.plotly_chart(plots.latent_scatter(raw, frame[colour], lat.hover_text(frame), legend=False, axis_titles=(
-        f"{METHOD_TITLES[in_method]} 1", f"{METHOD_TITLES[in_method]} 2"), title=f"Raw input, {METHOD_TITLES[in_method]}",
-        **small), key="lat_raw")
-    right.plotly_chart(plots.latent_scatter(coords[:, :2], frame[colour], lat.hover_text(frame), axis_titles=tuple(axes[:2]),
-                                            title=f"Autoencoder code, {METHOD_TITLES[method]}", **small), key="lat_code_small")
+    small = dict(customdata=frame["row"].to_numpy()[keep], hover_columns={k: v.iloc[keep] for k, v in hover.items()},
+                 color_title=colour, height=460)
+    name = METHOD_TITLES[in_method]
+    left.plotly_chart(plots.latent_scatter(raw[keep], frame[colour].iloc[keep], legend=False, axis_titles=(
+        f"{name} 1", f"{name} 2"), title=f"Raw input, {name}", dragmode="zoom", **small), key="lat_raw")
+    right.plotly_chart(plots.latent_scatter(coords[keep, :2], frame[colour].iloc[keep], axis_titles=tuple(axes[:2]),
+                                            title=f"Autoencoder code, {METHOD_TITLES[method]}", dragmode="zoom",
+                                            **small), key="lat_code_small")
 
-with tabs[3]:
-    st.download_button("Coordinates (CSV)", lambda: lat.safe_csv(frame), f"latent_{rec.id}_{method}.csv",
-                       "text/csv", on_click="ignore", icon=":material/download:")
+
+def download():
+    st.download_button("Coordinates (CSV)", lambda: lat.safe_csv(lat.latent_frame(run, coords, method)),
+                       f"latent_{rec.id}_{method}.csv", "text/csv", on_click="ignore", icon=":material/download:")
     st.download_button("Scatter (interactive HTML, works offline)",
                        lambda: fig.to_html(include_plotlyjs=True, full_html=True), f"latent_{rec.id}_{method}.html",
                        "text/html", on_click="ignore", icon=":material/download:")
+
+
+# Only the open tab runs (on_change="rerun"): with 70,000 points the evolution and raw-input views are heavy.
+VIEWS = {"Decode the plane": decode_the_plane, "Latent evolution": latent_evolution,
+         "Raw input, for comparison": raw_input_comparison, "Download": download}
+for tab, draw in zip(st.tabs(list(VIEWS), key="lat_tab", on_change="rerun"), VIEWS.values()):
+    if tab.open:
+        with tab:
+            draw()
 
 how_it_works("""
 **A latent space** is where the encoder puts each input: its code `z = f(x)`. The decoder must rebuild `x` from

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ae_core import upload
+from ae_core import plots, upload
 from ae_core.errors import InputError
 from ae_core.plots_training import training_facts
 from ui import state
@@ -29,7 +29,13 @@ def _stored_path(uploaded) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _hover(_run, run_id: str):
-    return upload.row_hover(_run)
+    return upload.hover_columns(_run)
+
+
+def _scatter(xy, colour, hover, title: str, axes: tuple[str, str], by: str):
+    columns, note = hover
+    return plots.latent_scatter(xy, colour, title=title, axis_titles=axes, color_title=by, height=460,
+                                hover_columns=columns, hover_digits=6, hover_note=note, dragmode="zoom")
 
 
 @st.cache_data(show_spinner="Writing the CSV…", max_entries=4)
@@ -136,12 +142,12 @@ if runs:
         by = left.selectbox("Colour by", upload.colour_options(run), key=f"upload_colour_{rec.id}")
         method = right.segmented_control("Compare with (computed on the input)", ["PCA", "UMAP"], default="PCA",
                                          key=f"upload_method_{rec.id}") or "PCA"
-        colour, kind = upload.colour_values(run, by)
+        colour, _kind = upload.colour_values(run, by)
         hover = _hover(run, rec.id)
         left, right = st.columns(2)
         with left:
-            fig = upload.scatter_figure(project(run.latent, "latent", 2), colour, kind, hover,
-                                        "Autoencoder code (2-D)", ("code 1", "code 2"), by)
+            fig = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
+                           ("code 1", "code 2"), by)
             st.plotly_chart(fig, key=f"upload_code_{rec.id}")
         with right:
             coords = upload.input_projection(run, method.lower())
@@ -154,8 +160,8 @@ if runs:
                         cached_projection(run.store, rec.id, run.X, "umap", 2, source="input")
                     st.rerun()
             else:
-                fig = upload.scatter_figure(coords, colour, kind, hover, f"{method} of the input (2-D)",
-                                            (f"{method} 1", f"{method} 2"), by)
+                fig = _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),
+                               by)
                 st.plotly_chart(fig, key=f"upload_{method}_{rec.id}")
         st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; "
                    "click legend entries to hide or show a group.")

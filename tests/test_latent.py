@@ -67,10 +67,19 @@ def test_colour_choices_without_labels_or_columns():
     assert lat.colour_choices(lat.latent_frame(fake_run(y=False))) == ["reconstruction error", "split"]
 
 
-def test_hover_text_names_row_label_split_and_error():
+def test_hover_columns_are_row_label_and_error():
     frame = lat.latent_frame(fake_run())
-    text = lat.hover_text(frame)
-    assert len(text) == 12 and text[1].startswith("row 1 · yes · validation · error ")
+    cols = lat.hover_columns(frame)
+    assert list(cols) == ["row", "label", "reconstruction error"]
+    assert cols["label"].iloc[1] == "yes" and len(cols["row"]) == 12
+    assert list(lat.hover_columns(lat.latent_frame(fake_run(y=False)))) == ["row", "reconstruction error"]
+
+
+def test_view_rows_keeps_small_sets_and_subsamples_big_ones_reproducibly():
+    np.testing.assert_array_equal(lat.view_rows(10, limit=20), np.arange(10))
+    rows = lat.view_rows(70_000)
+    assert len(rows) == lat.VIEW_MAX and (np.diff(rows) > 0).all() and rows[-1] < 70_000
+    np.testing.assert_array_equal(rows, lat.view_rows(70_000))
 
 
 @pytest.mark.parametrize("cell", ["=SUM(A1:A9)", "+1", "-2+3", "@cmd", "\tx", "\r=1"])
@@ -91,6 +100,12 @@ def test_rows_from_selection_reads_customdata_not_trace_indices():
                             {"point_index": 3, "customdata": [17]}], "point_indices": [0, 0, 3]}
     assert lat.rows_from_selection(selection) == [5, 17]
     assert lat.rows_from_selection(None) == [] and lat.rows_from_selection({"points": []}) == []
+
+
+def test_rows_from_selection_reads_the_row_of_a_typed_array_customdata():
+    # A row of a 2-D Float32Array customdata reaches Python as {"0": row, "1": error}.
+    selection = {"points": [{"customdata": {"0": 12.0, "1": 0.25}}, {"customdata": {"0": 3.0, "1": 0.5}}]}
+    assert lat.rows_from_selection(selection) == [3, 12]
 
 
 def test_selection_images_pair_originals_with_reconstructions(digits):

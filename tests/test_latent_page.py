@@ -52,7 +52,52 @@ def test_finished_run_draws_the_webgl_scatter_and_colour_options(trained_store):
     assert colour.options == ["label", "reconstruction error", "split"]
     assert at.selectbox(key=f"lat_method_{ids['digits']}").value == "latent"  # a 2-D code is drawn as it is
     assert store.has(ids["digits"], "proj_latent_latent_2d.npy")
-    assert store.has(ids["digits"], "proj_input_pca_2d.npy")  # the raw-input comparison tab
+    # The raw-input comparison is computed only when its tab is opened.
+    assert not store.has(ids["digits"], "proj_input_pca_2d.npy")
+
+
+def test_scatter_hover_shows_row_label_and_error_from_customdata(trained_store):
+    _, ids = trained_store
+    at = open_page({"run": ids["digits"]})
+    trace = charts(at)[0]["data"][0]
+    assert trace["hovertemplate"] == ("row: %{customdata[0]:d}<br>label: 0<br>"
+                                      "reconstruction error: %{customdata[1]:.4~g}<extra></extra>")
+    assert "text" not in trace  # no per-point strings
+    custom = trace["customdata"]  # a typed array: (row, error) per point
+    assert custom["dtype"] == "f4" and custom["shape"].replace(" ", "") == f"{n_points(trace)},2"
+
+
+def test_heavy_tabs_run_only_when_opened(trained_store):
+    store, ids = trained_store
+    at = open_page({"run": ids["digits"]})
+    assert [t.label for t in at.tabs] == ["Decode the plane", "Latent evolution", "Raw input, for comparison",
+                                          "Download"]
+    assert not at.get("download_button") and len(charts(at)) == 3  # scatter, decoded plane, decoded point
+    at.session_state["lat_tab"] = "Raw input, for comparison"
+    at.run()
+    assert not at.exception, at.exception
+    assert store.has(ids["digits"], "proj_input_pca_2d.npy")
+    raw, code = charts(at)[1:]
+    assert raw["layout"]["title"]["text"] == "Raw input, PCA" and sum(n_points(t) for t in raw["data"]) == 1797
+    assert code["layout"]["title"]["text"].startswith("Autoencoder code")
+    at.session_state["lat_tab"] = "Latent evolution"
+    at.run()
+    assert not at.exception, at.exception
+    assert len(charts(at)) == 2 and charts(at)[1]["frames"]  # the animation, and nothing of the raw view
+
+
+def test_raw_input_view_draws_a_subsample_of_a_big_run(trained_store, monkeypatch):
+    from ae_core import latent as lat
+
+    _, ids = trained_store
+    monkeypatch.setattr(lat, "VIEW_MAX", 500)
+    at = open_page({"run": ids["digits"]})
+    at.session_state["lat_tab"] = "Raw input, for comparison"
+    at.run()
+    assert not at.exception, at.exception
+    raw, code = charts(at)[1:]
+    assert sum(n_points(t) for t in raw["data"]) == sum(n_points(t) for t in code["data"]) == 500
+    assert any("random 500 of the 1,797 samples" in c.value for c in at.caption)
 
 
 def test_colour_by_error_switches_to_a_continuous_scale(trained_store):

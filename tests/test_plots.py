@@ -148,3 +148,76 @@ def test_evolution_animation_has_a_frame_per_epoch_and_play_controls():
 def test_scatter_height_and_legend_switch():
     fig = plots.latent_scatter(np.zeros((4, 2)), np.array(["a", "b"] * 2, dtype=object), height=300, legend=False)
     assert fig.layout.height == 300 and fig.layout.showlegend is False
+
+
+# ---- the tooltip: customdata + hovertemplate, no per-point HTML ---------------------
+
+
+def test_hover_columns_travel_as_typed_customdata_with_the_row_first():
+    coords = np.random.default_rng(0).normal(size=(6, 2))
+    labels = np.array(["a", "b"] * 3, dtype=object)
+    error = np.linspace(0.5, 1.0, 6)
+    fig = plots.latent_scatter(coords, labels, customdata=np.arange(6) + 100,
+                               hover_columns={"row": np.arange(6) + 100, "label": labels, "error": error})
+    a = fig.data[0]
+    assert a.hovertemplate == "row: %{customdata[0]:d}<br>label: a<br>error: %{customdata[1]:.4~g}<extra></extra>"
+    assert a.text is None and a.customdata.dtype == np.float32 and a.customdata.shape == (3, 2)
+    np.testing.assert_array_equal(a.customdata[:, 0], [100, 102, 104])  # the row is not sent twice
+    np.testing.assert_allclose(a.customdata[:, 1], error[::2], rtol=1e-6)
+    spec = json.loads(fig.to_json())["data"][0]["customdata"]
+    assert spec["dtype"] == "f4" and "bdata" in spec  # base64, not a JSON list
+
+
+def test_hover_reads_the_colour_instead_of_sending_a_number_twice():
+    error = np.linspace(0, 1, 8)
+    labels = np.array(list("abcdabcd"), dtype=object)
+    fig = plots.latent_scatter(np.zeros((8, 2)), error, hover_columns={"label": labels, "error": error})
+    (t,) = fig.data
+    assert t.hovertemplate == "label: %{text}<br>error: %{marker.color:.4~g}<extra></extra>"
+    assert list(t.text) == list(labels) and np.asarray(t.customdata).ndim == 1  # row numbers only
+    assert t.marker.color.dtype == np.float32
+
+
+def test_hover_escapes_user_text_in_template_and_values():
+    labels = np.array(["<b>x</b>", "ok", "<b>x</b>", "ok"], dtype=object)
+    cols = {"<i>col</i>": ["<b>x</b>", "100%{y}", None, "plain"], "note": ["a & b", "c", "d", "e"],
+            "n": [1.5, np.nan, 2.0, 3.0]}
+    fig = plots.latent_scatter(np.zeros((4, 2)), labels, hover_columns={"class": labels, **cols})
+    first = fig.data[0]
+    assert first.name == "&lt;b&gt;x&lt;/b&gt;"
+    # A class shared by the whole trace is written once into the template, escaped.
+    assert "class: &lt;b&gt;x&lt;/b&gt;<br>" in first.hovertemplate
+    assert "&lt;i&gt;col&lt;/i&gt;: %{customdata[" in first.hovertemplate
+    assert "<b>" not in first.hovertemplate.replace("<br>", "") and "<i>" not in first.hovertemplate
+    values = [v for t in fig.data for row in t.customdata for v in row[1:]]
+    assert "&lt;b&gt;x&lt;/b&gt;" in values and "a &amp; b" in values and "(missing)" in values
+    assert not any(isinstance(v, str) and "<" in v for v in values)
+
+
+def test_hover_template_text_cannot_open_a_template_field():
+    labels = np.array(["50%{x}", "50%{x}"], dtype=object)
+    fig = plots.latent_scatter(np.zeros((2, 2)), labels, hover_columns={"share %{y}": labels}, hover_note="%{z}")
+    template = fig.data[0].hovertemplate
+    assert template.count("%{") == 0 and "50&#37;{x}" in template and "share &#37;{y}" in template
+
+
+def test_hover_shortens_long_text_and_ends_with_the_note():
+    fig = plots.latent_scatter(np.zeros((2, 2)), hover_columns={"c": ["v" * 100, "w"]}, hover_note="… and 3 more")
+    (t,) = fig.data
+    assert t.hovertemplate.endswith("<br>… and 3 more<extra></extra>")
+    assert len(t.text[0]) == plots.HOVER_CHARS and t.text[0].endswith("…")
+
+
+def test_hover_checks_column_lengths():
+    with pytest.raises(InputError, match="hover column 'c' has 1 values for 2 points"):
+        plots.latent_scatter(np.zeros((2, 2)), hover_columns={"c": [1]})
+
+
+def test_scatter_of_70000_points_with_hover_stays_small():
+    rng = np.random.default_rng(0)
+    n = 70_000
+    labels = np.array([f"class {i}" for i in range(10)], dtype=object)[rng.integers(0, 10, n)]
+    fig = plots.latent_scatter(rng.normal(size=(n, 2)), labels, customdata=np.arange(n),
+                               hover_columns={"row": np.arange(n), "label": labels, "error": rng.random(n)})
+    # x, y, row and error as float32 base64: about 4 x 4 x 4/3 bytes a point, no strings per point.
+    assert len(fig.to_json()) < 2.2e6

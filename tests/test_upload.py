@@ -229,26 +229,42 @@ def test_joined_coordinates_renames_a_clashing_file_column():
 # ---- drawing -----------------------------------------------------------------------------------
 
 
-def test_hover_text_escapes_html_and_marks_missing_values():
-    frame = pd.DataFrame({"<i>name</i>": ["<b>x</b>", None], "n": [1.5, np.nan], "f": [1 / 3, 2e-9]})
-    text = upload.hover_text(frame)
-    assert text[0] == "&lt;i&gt;name&lt;/i&gt;: &lt;b&gt;x&lt;/b&gt;<br>n: 1.5<br>f: 0.333333"
-    assert text[1] == "&lt;i&gt;name&lt;/i&gt;: (missing)<br>n: (missing)<br>f: 2e-09"
-
-
-def test_hover_text_shows_at_most_max_cols_and_shortens_long_values():
-    frame = pd.DataFrame({f"c{i}": ["v" * 100] for i in range(12)})
-    (text,) = upload.hover_text(frame, max_cols=3, max_chars=10)
-    assert text.count("<br>") == 3 and text.endswith("… and 9 more column(s)")
-    assert "c0: vvvvvvvvv…" in text
-
-
-def test_row_hover_starts_with_the_row_number(csv_run):
+def test_hover_columns_start_with_the_row_number_then_the_files_values(csv_run):
     run, _ = csv_run
-    hover = upload.row_hover(run)
-    assert len(hover) == run.dataset.n_samples
-    assert hover[3].startswith("row: 3<br>id: 3<br>a: ")
-    assert "&lt;b&gt;bold" in hover[2]
+    cols, note = upload.hover_columns(run)
+    assert len(cols) == run.dataset.n_samples and note == ""
+    assert list(cols.columns[:3]) == ["row", "id", "a"]
+    assert cols["row"].iloc[3] == 3 and (cols["id"] == 3).any()
+
+
+def test_hover_columns_shows_at_most_max_cols_and_says_how_many_more():
+    class FakeDataset:
+        n_samples, row_index = 1, np.array([7])
+        columns = pd.DataFrame({f"c{i}": ["v"] for i in range(12)} | {"row": ["r"]})
+
+    class FakeRun:
+        dataset = FakeDataset()
+
+    cols, note = upload.hover_columns(FakeRun(), max_cols=3)
+    assert list(cols.columns) == ["row", "c0", "c1", "c2"] and cols["row"].tolist() == [7]
+    assert note == "… and 10 more column(s)"
+    cols, _ = upload.hover_columns(FakeRun(), max_cols=20)
+    assert cols.columns[-1] == "row (from file)"  # a file's own "row" column does not hide ours
+
+
+def test_scatter_tooltip_shows_file_values_escaped(csv_run):
+    from ae_core import plots
+
+    run, _ = csv_run
+    cols, note = upload.hover_columns(run)
+    colour, _kind = upload.colour_values(run, "kind")
+    fig = plots.latent_scatter(run.latent, colour, hover_columns=cols, hover_digits=6, hover_note=note)
+    assert {t.name for t in fig.data} == {"alpha", "beta", "gamma"}
+    templates = " ".join(t.hovertemplate for t in fig.data)
+    assert "row: %{customdata[0]:d}" in templates
+    values = [v for t in fig.data for row in np.asarray(t.customdata, dtype=object).reshape(len(t.x), -1)
+              for v in row] + [v for t in fig.data for v in (t.text if t.text is not None else [])]
+    assert any("&lt;b&gt;bold" in str(v) for v in values) and not any("<b>" in str(v) for v in values)
 
 
 def test_colour_values_by_label_and_by_error(csv_run):
@@ -260,14 +276,3 @@ def test_colour_values_by_label_and_by_error(csv_run):
     assert kind == "continuous" and values.shape == (run.dataset.n_samples,) and (values >= 0).all()
     with pytest.raises(InputError, match="cannot colour by"):
         upload.colour_values(run, "nope")
-
-
-def test_scatter_figure_escapes_user_text_in_legend_and_colour_bar():
-    xy = np.arange(8, dtype=float).reshape(4, 2)
-    fig = upload.scatter_figure(xy, np.array(["<b>a</b>", "b", "b", "<b>a</b>"], dtype=object), "category",
-                                np.array(["h0", "h1", "h2", "h3"], dtype=object), colour_title="<i>k</i>")
-    assert [t.name for t in fig.data] == ["&lt;b&gt;a&lt;/b&gt;", "b"]
-    assert list(fig.data[0].hovertext) == ["h0", "h3"] and fig.data[0].hoverinfo == "text"
-    assert fig.layout.legend.title.text == "&lt;i&gt;k&lt;/i&gt;"
-    fig = upload.scatter_figure(xy, np.array([0.1, 0.2, 0.3, 0.4]), "continuous", colour_title="err")
-    assert len(fig.data) == 1 and fig.data[0].marker.showscale
