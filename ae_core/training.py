@@ -180,8 +180,8 @@ class Trainer:
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     raise TrainingDiverged(
-                        f"training diverged (loss became {loss_value} at epoch {epoch}) — lower the learning rate "
-                        f"(now {self.lr:g}) or the batch size."
+                        f"training diverged (loss became {'NaN' if math.isnan(loss_value) else loss_value} at epoch {epoch}) "
+                        f"— lower the learning rate (now {self.lr:g}) or the batch size."
                     )
                 if cfg.schedule == "cosine":
                     self._anneal(epoch - 1 + b / n_batches, start)

@@ -86,4 +86,8 @@ def _runs_section() -> None:
 
 # While a run trains, the table refreshes itself every two seconds; otherwise it is drawn once.
 _active = any(r.active for r in state.store().list(limit=50))
+if _active:
+    # After a server restart, the job manager is what notices that a "running" run's process
+    # is gone (-> interrupted) and starts queued runs: make sure it exists.
+    state.manager()
 st.fragment(run_every=2.0 if _active else None)(_runs_section)()

@@ -72,7 +72,7 @@ def test_diverging_run_fails_with_reason(store, monkeypatch):
     monkeypatch.setattr(training.Trainer, "fit", poisoned)
     rec = store.create(make_config("wine", "vanilla", train={"epochs": 3}))
     assert execute_run(store, rec.id) == "failed"
-    assert "training diverged (loss became nan at epoch 1) — lower the learning rate" in store.get(rec.id).error
+    assert "training diverged (loss became NaN at epoch 1) — lower the learning rate" in store.get(rec.id).error
 
 
 def test_unwritable_store_fails_run_with_reason(store, monkeypatch):

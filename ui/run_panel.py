@@ -88,6 +88,12 @@ def show_failure(rec: RunRecord) -> None:
     if rest:
         with st.expander("Details"):
             st.code(rest, language=None)
+    if state.store().resumable(rec.id):
+        epoch = (state.store().read_json(rec.id, "checkpoint.json") or {}).get("epoch", 0)
+        if st.button(f"Resume from epoch {epoch}", key=f"resume_{rec.id}", icon=":material/play_arrow:",
+                     help="Continue training from the last checkpoint, with the same history"):
+            state.manager().resume(rec.id)
+            st.rerun(scope="app")
 
 
 def run_result(rec: RunRecord, link_to_latent: bool = True) -> None:
