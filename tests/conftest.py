@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from ae_core.pipeline import execute_run, make_config
 from ae_core.runs import RunStore
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 # No background UMAP compilation in test processes and the servers they start.
 os.environ.setdefault("AE_WARM_UP", "0")
@@ -48,3 +51,12 @@ def trained_store(trained_root, monkeypatch):
     root, ids = trained_root
     monkeypatch.setenv("AE_RUNS_DIR", str(root))
     return RunStore(root), ids
+
+
+def page_app(page: str, timeout: float = 60):
+    """An AppTest of the real app (app.py, its navigation and sidebar) opened on `app_pages/<page>`."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.switch_page(f"app_pages/{page}")
+    return at

@@ -1,34 +1,17 @@
 """The Reconstructions and Compare pages in Streamlit's AppTest.
 
-app.py does not list these pages yet, so each test runs them through a small
-entry script in a temp folder (the page under test as the default page, Train
-beside it) whose `pages/` is a link to the real folder: `st.page_link("app_pages/train.py")`
-resolves exactly as in the app. Once app.py lists the pages this is equivalent
-to `AppTest.from_file("app.py")` + `switch_page`.
+Each test opens the real app (app.py) on the page under test.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-ENTRY = """
-import streamlit as st
-st.set_page_config(layout="wide")
-st.navigation([st.Page("app_pages/{page}", default=True), st.Page("app_pages/train.py")]).run()
-"""
+from tests.conftest import page_app
 
 
 def _app(tmp_path, page: str):
-    from streamlit.testing.v1 import AppTest
-
-    (tmp_path / "app_pages").symlink_to(ROOT / "app_pages", target_is_directory=True)
-    entry = tmp_path / "entry.py"
-    entry.write_text(ENTRY.format(page=page))
-    return AppTest.from_file(str(entry), default_timeout=60)
+    return page_app(page, timeout=60)
 
 
 def _errors(at):

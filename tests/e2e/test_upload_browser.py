@@ -5,13 +5,6 @@ download the coordinates; then a bad file, which must not cost the result."""
 from __future__ import annotations
 
 import io
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -20,6 +13,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import serve_app
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,67 +22,12 @@ N_ROWS = 300
 TRAIN_TIMEOUT = 120_000  # ms: spawning a worker that imports torch, then up to 40 epochs
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _app_file(tmp: Path) -> Path:
-    """app.py if it lists the upload page; else a small app listing it (and Home, for the sidebar)."""
-    if "app_pages/upload.py" in (ROOT / "app.py").read_text():
-        return ROOT / "app.py"
-    app = tmp / "upload_app.py"
-    app.write_text(
-        "import streamlit as st\n"
-        "st.set_page_config(page_title='Autoencoder Explorer', layout='wide')\n"
-        f"st.navigation([st.Page({str(ROOT / 'app_pages/upload.py')!r}, title='Upload CSV', default=True),\n"
-        f"               st.Page({str(ROOT / 'app_pages/home.py')!r}, title='Home')]).run()\n"
-    )
-    return app
-
-
 @pytest.fixture(scope="module")
 def upload_url(tmp_path_factory):
-    """A `streamlit run` server with its own AE_RUNS_DIR; the upload page's URL. Stopped by process group."""
+    """A `streamlit run app.py` server with its own run store; the Upload page's URL."""
     tmp = tmp_path_factory.mktemp("upload-e2e")
-    app = _app_file(tmp)
-    port = _free_port()
-    env = {**os.environ, "AE_RUNS_DIR": str(tmp / "runs"), "AE_OFFLINE": "1", "AE_MAX_JOBS": "1",
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = open(tmp / "server.log", "w+b")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-            time.sleep(0.3)
-        yield base if app != ROOT / "app.py" else f"{base}/upload"
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server and its training workers
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
+    with serve_app(tmp / "runs", tmp) as base:
+        yield f"{base}/upload"
 
 
 def _write_csv(path: Path) -> Path:
