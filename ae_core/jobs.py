@@ -19,7 +19,7 @@ import os
 import threading
 import time
 
-from .runs import RunRecord, RunStore
+from .runs import RunRecord, RunStore, interrupted_reason
 
 STALE_SECONDS = 30.0  # a running run silent for longer than this has lost its process
 HEARTBEAT_SECONDS = 2.0
@@ -298,7 +298,7 @@ class JobManager:
                     code = p.exitcode
                     why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                     self.store.update(rid, status="interrupted", finished=time.time(),
-                                      error=f"the training process stopped unexpectedly ({why}); start the run again")
+                                      error=interrupted_reason(why))
 
     def _enforce_cancels(self) -> None:
         now = time.time()

@@ -110,6 +110,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def interrupted_reason(why: str) -> str:
+    """The error text of a run whose training process died without a word."""
+    return f"the training process stopped unexpectedly ({why}); resume it from its last checkpoint, or start a new run"
+
+
 class RunStore:
     """All runs under one root folder. Safe to use from several processes."""
 
@@ -248,7 +253,7 @@ class RunStore:
         for rec in self.list(status="running"):
             if rec.pid is None or not is_alive(rec.pid):
                 self.update(rec.id, status="interrupted", finished=time.time(),
-                            error=rec.error or "the training process stopped unexpectedly (killed or crashed); start the run again")
+                            error=rec.error or interrupted_reason("killed or crashed"))
                 changed.append(rec.id)
         return changed
 

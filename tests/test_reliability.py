@@ -133,10 +133,12 @@ def manager(tmp_path):
     m.shutdown()
 
 
-_POISON = textwrap.dedent('''
-    """Test-only fault injection, loaded in spawned workers through PYTHONPATH: training
-    data becomes NaN from epoch AE_TEST_DIVERGE_AT on, as with a learning rate far too high."""
-    import importlib.abc, importlib.machinery, os, sys
+_HOOK = textwrap.dedent('''
+    """Test-only fault injection, loaded in spawned workers through PYTHONPATH. After each
+    epoch: from epoch AE_TEST_DIVERGE_AT on the weights become NaN, as with a learning rate
+    far too high; with AE_TEST_EPOCH_SLEEP the epoch takes that many seconds longer, so a
+    run lasts long enough to be killed mid-training on a machine of any speed."""
+    import importlib.abc, importlib.machinery, os, sys, time
 
     class _Hook(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
@@ -148,19 +150,21 @@ _POISON = textwrap.dedent('''
 
             def exec_module(module):
                 real_exec(module)
-                at = int(os.environ["AE_TEST_DIVERGE_AT"])
+                at = int(os.environ.get("AE_TEST_DIVERGE_AT", "0"))
+                pause = float(os.environ.get("AE_TEST_EPOCH_SLEEP", "0"))
 
-                class Poisoned(module.Callback):
+                class Fault(module.Callback):
                     def on_epoch_end(self, trainer, epoch, logs):
-                        if epoch + 1 >= at:
+                        if at and epoch + 1 >= at:
                             with __import__("torch").no_grad():
                                 for p in trainer.model.parameters():
                                     p.fill_(float("nan"))
+                        time.sleep(pause)
 
                 real_fit = module.Trainer.fit
 
                 def fit(self, *args, **kwargs):
-                    self.callbacks = [*self.callbacks, Poisoned()]
+                    self.callbacks = [*self.callbacks, Fault()]
                     return real_fit(self, *args, **kwargs)
 
                 module.Trainer.fit = fit
@@ -172,16 +176,33 @@ _POISON = textwrap.dedent('''
 ''')
 
 
+@pytest.fixture
+def hooked_manager(tmp_path, monkeypatch):
+    """make(**env): a job manager whose workers load _HOOK with `env` set. Without a standby
+    worker: one spawned before the environment was set would train without the hook."""
+    made = []
+
+    def make(**env):
+        hook = tmp_path / "hook"
+        hook.mkdir(exist_ok=True)
+        (hook / "sitecustomize.py").write_text(_HOOK)
+        monkeypatch.setenv("PYTHONPATH", f"{hook}{os.pathsep}{ROOT}")
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        made.append(JobManager(RunStore(tmp_path / "runs"), max_parallel=1, poll_seconds=0.1, standby=False))
+        return made[-1]
+
+    yield make
+    for m in made:
+        m.shutdown()
+
+
 @pytest.mark.slow
-def test_diverging_run_in_a_worker_fails_with_the_reason(manager, tmp_path, monkeypatch):
+def test_diverging_run_in_a_worker_fails_with_the_reason(hooked_manager):
     """End to end through the job manager. No learning rate the form accepts (<= 1) makes our
     models diverge (Adam, standardised and clipped inputs), so the worker's weights are made
     NaN after epoch 2, which is what a too-large step does."""
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(_POISON)
-    monkeypatch.setenv("PYTHONPATH", f"{hook}{os.pathsep}{ROOT}")
-    monkeypatch.setenv("AE_TEST_DIVERGE_AT", "3")
+    manager = hooked_manager(AE_TEST_DIVERGE_AT=3)
     rec = manager.submit(make_config("wine", "vanilla", train={"epochs": 20, "patience": 50}))
     done = manager.wait(rec.id, timeout=120)
     assert done.status == "failed", (done.status, done.error)
@@ -192,10 +213,11 @@ def test_diverging_run_in_a_worker_fails_with_the_reason(manager, tmp_path, monk
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_leaves_a_loadable_checkpoint_and_resumes_with_the_same_history(manager):
+def test_sigkill_mid_epoch_leaves_a_loadable_checkpoint_and_resumes_with_the_same_history(hooked_manager):
+    # Each epoch lasts at least 0.25 s, so on any machine the run outlives the 2 s between checkpoints.
+    manager = hooked_manager(AE_TEST_EPOCH_SLEEP=0.25)
     store = manager.store
-    # Small batches, many epochs: it trains for longer than the 2 s between checkpoints.
-    rec = manager.submit(make_config("digits", "vanilla", train={"epochs": 30, "batch_size": 8, "patience": 100}))
+    rec = manager.submit(make_config("digits", "vanilla", train={"epochs": 30, "batch_size": 64, "patience": 100}))
     assert _wait(lambda: (store.read_json(rec.id, "checkpoint.json") or {}).get("epoch", 0) >= 2)
     time.sleep(0.37)  # somewhere in an epoch, between checkpoints
     assert store.get(rec.id).status == "running"

@@ -84,7 +84,8 @@ def show_failure(rec: RunRecord) -> None:
         st.warning(f"**This run was cancelled** — {head}. It has no results; start a new run to train again.",
                    icon=":material/cancel:")
     else:
-        st.error(f"**This run {rec.status}:** {head}", icon=":material/error:")
+        verb = "was interrupted" if rec.status == "interrupted" else rec.status
+        st.error(f"**This run {verb}:** {head}", icon=":material/error:")
     if rest:
         with st.expander("Details"):
             st.code(rest, language=None)

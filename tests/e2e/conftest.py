@@ -61,13 +61,13 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def serve_app(runs: Path, log_dir: Path):
-    """`streamlit run app.py` on a free 127.0.0.1 port with its own run store (offline);
-    yields the URL; stops the server and its training workers (its process group)."""
+def app_server(runs: Path, log_path: Path):
+    """`streamlit run app.py` on a free 127.0.0.1 port with its own run store (offline), in a
+    process group of its own; yields (url, Popen); stops the server and its training workers."""
     port = _free_port()
     env = {**os.environ, "AE_RUNS_DIR": str(runs), "AE_OFFLINE": "1", "AE_MAX_JOBS": "1",
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = open(log_dir / "server.log", "w+b")
+    log = open(log_path, "w+b")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none"],
@@ -89,10 +89,17 @@ def serve_app(runs: Path, log_dir: Path):
             if time.time() > deadline:
                 pytest.fail("streamlit did not answer /_stcore/health within 60 s")
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         _stop(proc)
         log.close()
+
+
+@contextlib.contextmanager
+def serve_app(runs: Path, log_dir: Path):
+    """app_server, yielding only the URL; its log is log_dir/server.log."""
+    with app_server(runs, log_dir / "server.log") as (url, _proc):
+        yield url
 
 
 @pytest.fixture(scope="session")

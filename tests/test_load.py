@@ -1,0 +1,228 @@
+"""Load: ten sessions at once on one real server. Each opens Home, starts a small
+wine run on the Train page and browses while the runs queue behind the server's
+one job manager (AE_MAX_JOBS=1). All runs finish, no session sees an exception,
+the server logs no "database is locked" nor a traceback, the store stays whole,
+and page switches stay responsive.
+
+Ten Playwright browser contexts (separate cookies, so separate Streamlit
+sessions) in ONE headless Chromium, driven concurrently with Playwright's async
+API and asyncio.gather. Playwright's sync API is bound to the thread that
+started it, so the alternative is one thread per session, each with its own
+Playwright driver and Chromium: ten browsers instead of one, far heavier on a
+2-core machine, and the extra load would be the test's, not the app's.
+
+The figures (all runs' wall time, page-switch p50/p95, each run's queue wait)
+are printed (`-s` shows them) and written to test-artifacts/load.json.
+Traffic goes to 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ae_core.runs import RunStore
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+SESSIONS = 10
+EPOCHS = 5
+SEED0 = 100  # session i trains with seed SEED0 + i: how the test knows its run
+# Page title in the sidebar -> the page's main heading.
+BROWSE = [("Latent space", "Latent space"), ("Reconstructions", "Reconstructions"),
+          ("Compare runs", "Compare runs"), ("Home", "Autoencoder Explorer")]
+ROUNDS = 2  # times each session goes through BROWSE
+RUNS_DEADLINE = 200.0  # s from the start for all ten runs to finish (about 100 s on a 2-core machine)
+# Page switches must stay interactive, not fast: on a 2-core machine the CPU is saturated throughout and the
+# test's own ten Chromium renderers take about two thirds of it (measured with top), so these bounds catch a
+# hang or a session waiting on another's work (p50 ~4 s, p95 8-13 s measured there), not a slow page.
+SWITCH_P50_LIMIT = 8.0
+SWITCH_P95_LIMIT = 25.0
+TIMEOUT_MS = 60_000
+LOST_CLICK_MS = 30_000  # a page switch with no new page after this long: click again (see lost_clicks)
+LOST_CLICKS_LIMIT = 2  # of 80 switches
+
+
+async def _run_with_seed(store: RunStore, seed: int) -> str:
+    """The id of the run trained with `seed` (each session uses its own), once it is in the store."""
+    end = time.time() + TIMEOUT_MS / 1000
+    while time.time() < end:
+        ids = [r.id for r in store.list() if r.config["train"]["seed"] == seed]
+        if ids:
+            assert len(ids) == 1, f"seed {seed}: {ids}"
+            return ids[0]
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"no run with seed {seed} in the store")
+
+
+async def _session(i: int, browser, url: str, store: RunStore, switches: list, lost: list,
+                   errors: list) -> str | None:
+    from playwright.async_api import expect
+
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        await page.goto(url)
+        await expect(page.get_by_role("heading", name="Autoencoder Explorer")).to_be_visible(timeout=TIMEOUT_MS)
+
+        # Train: wine, EPOCHS epochs.
+        nav = page.get_by_test_id("stSidebarNav")
+        await nav.get_by_role("link", name="Train").click()
+        await expect(page.get_by_role("heading", name="Train an autoencoder")).to_be_visible(timeout=TIMEOUT_MS)
+        await page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Dataset", exact=True)).click()
+        await page.get_by_role("option").filter(has_text=re.compile(r"^Wine")).first.click()
+        await expect(page.get_by_text("features: 13")).to_be_visible(timeout=TIMEOUT_MS)
+        await page.get_by_text("Advanced settings").click()
+        box = page.get_by_role("spinbutton", name="Epochs (at most)", exact=True)
+        await box.fill(str(EPOCHS))
+        await box.press("Enter")
+        await expect(box).to_have_value(str(EPOCHS))
+        # The Train page's run picker shows the newest run in the (shared) store, so the URL and the panel
+        # may name another session's run for a moment: a seed of its own tells this session's run apart.
+        seed = page.get_by_role("spinbutton", name="Seed", exact=True)
+        await seed.fill(str(SEED0 + i))
+        await seed.press("Enter")
+        await expect(seed).to_have_value(str(SEED0 + i))
+        await page.get_by_role("button", name="Start training").click()
+        run_id = await _run_with_seed(store, SEED0 + i)
+        await page.wait_for_url(re.compile(rf"run={run_id}"), timeout=TIMEOUT_MS)
+        await expect(page.get_by_text(re.compile(rf"^(Training|Queued|Finished) — wine .*{run_id[:6]}"))).to_be_visible(
+            timeout=TIMEOUT_MS)
+
+        # Browse while the runs queue: time from the click to the next page's heading.
+        for _ in range(ROUNDS):
+            for link, heading in BROWSE:
+                target = page.get_by_role("heading", name=heading, exact=True, level=1)
+                t0 = time.perf_counter()
+                await nav.get_by_role("link", name=link).click()
+                try:
+                    await expect(target).to_be_visible(timeout=LOST_CLICK_MS)
+                except AssertionError:
+                    # Seen once in about 300 switches: the click lands, the page stays (a page whose run just
+                    # finished reruns itself at that moment). A person clicks again; so does the test, and counts it.
+                    lost.append(f"session {i}: {link} ({time.perf_counter() - t0:.0f} s)")
+                    await nav.get_by_role("link", name=link).click()
+                    await expect(target).to_be_visible(timeout=TIMEOUT_MS)
+                switches.append((link, time.perf_counter() - t0))
+                if await page.get_by_test_id("stException").count():
+                    errors.append(f"session {i} {link}: " + await page.get_by_test_id("stException").first.inner_text())
+                if await page.get_by_text(re.compile("database is locked", re.I)).count():
+                    errors.append(f"session {i} {link}: database is locked")
+                await page.wait_for_timeout(300)  # a person reads for a moment
+        return run_id
+    except Exception as exc:  # noqa: BLE001 - reported with the session
+        errors.append(f"session {i}: {type(exc).__name__}: {str(exc)[:500]}")
+        try:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / f"load-session-{i}-error.png"))
+        except Exception:  # noqa: BLE001
+            pass
+        return None
+    finally:
+        await ctx.close()
+
+
+async def _drive(url: str, store: RunStore, switches: list, lost: list, errors: list) -> list[str | None]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            return await asyncio.gather(*(_session(i, browser, url, store, switches, lost, errors) for i in range(SESSIONS)))
+        finally:
+            await browser.close()
+
+
+def _integrity(db: Path) -> str:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.timeout(400)
+def test_ten_sessions_start_runs_and_browse_at_once(tmp_path, capsys):
+    if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    runs = tmp_path / "runs"
+    store = RunStore(runs)
+    switches: list[tuple[str, float]] = []
+    errors: list[str] = []
+    lost: list[str] = []
+    running_at_once = 0
+
+    with serve_app(runs, tmp_path) as url:
+        t_start = time.time()
+        run_ids = asyncio.run(_drive(url, store, switches, lost, errors))
+        t_browsed = time.time()
+        assert not errors, "\n".join(errors[:20])
+        assert len(set(run_ids)) == SESSIONS and None not in run_ids, run_ids
+        # Every run finishes; never more than one trains at once (AE_MAX_JOBS=1).
+        while time.time() < t_start + RUNS_DEADLINE:
+            recs = [store.get(r) for r in run_ids]
+            running_at_once = max(running_at_once, sum(r.status == "running" for r in recs))
+            if not any(r.active for r in recs):
+                break
+            time.sleep(0.2)
+        t_all_done = time.time()
+    log = (tmp_path / "server.log").read_text(errors="replace")
+
+    recs = {r: store.get(r) for r in run_ids}
+    assert {r.status for r in recs.values()} == {"done"}, {r: (v.status, v.error[:200]) for r, v in recs.items()}
+    assert running_at_once <= 1, "AE_MAX_JOBS=1: the runs must queue"
+    assert "database is locked" not in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert _integrity(runs / "runs.db") == "ok"
+
+    # ---- figures ----------------------------------------------------------------------------
+    waits = sorted(r.started - r.created for r in recs.values())
+    trains = sorted(r.finished - r.started for r in recs.values())
+    by_start = sorted(recs.values(), key=lambda r: r.started)
+    # From one run's end to the next one's claim by the scheduler (`started`; its worker may still be importing
+    # torch then, which counts in train_s).
+    handovers = [b.started - a.finished for a, b in zip(by_start, by_start[1:])]
+    first_created = min(r.created for r in recs.values())
+    last_finished = max(r.finished for r in recs.values())
+    times = np.array([t for _, t in switches])
+    per_page = {link: np.array([t for l, t in switches if l == link]) for link, _ in BROWSE}
+    figures = {
+        "sessions": SESSIONS, "runs": f"wine, vanilla, {EPOCHS} epochs", "cpu_count": os.cpu_count(),
+        "test_wall_s": round(t_all_done - t_start, 1),
+        "sessions_done_browsing_s": round(t_browsed - t_start, 1),
+        "runs_first_queued_to_last_done_s": round(last_finished - first_created, 1),
+        "page_switch_s": {"n": int(times.size), "p50": round(float(np.percentile(times, 50)), 2),
+                          "p95": round(float(np.percentile(times, 95)), 2), "max": round(float(times.max()), 2)},
+        "page_switch_by_page_s": {k: {"p50": round(float(np.percentile(v, 50)), 2),
+                                      "p95": round(float(np.percentile(v, 95)), 2)} for k, v in per_page.items()},
+        "queue_wait_s": [round(w, 1) for w in waits],
+        "train_s": [round(t, 1) for t in trains],
+        "handover_s": [round(h, 1) for h in handovers],
+        "max_running_at_once": running_at_once,
+        "lost_clicks": lost,
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps(figures, indent=1) + "\n")
+    with capsys.disabled():
+        print(f"\nload: {SESSIONS} sessions, {SESSIONS} wine runs ({EPOCHS} epochs): all done "
+              f"{figures['runs_first_queued_to_last_done_s']} s after the first was queued; test {figures['test_wall_s']} s")
+        print(f"  page switch (click -> heading), n={times.size}: p50 {figures['page_switch_s']['p50']} s, "
+              f"p95 {figures['page_switch_s']['p95']} s, max {figures['page_switch_s']['max']} s")
+        for k, v in figures["page_switch_by_page_s"].items():
+            print(f"    {k:<16} p50 {v['p50']} s, p95 {v['p95']} s")
+        print(f"  queue wait per run (created -> started): {figures['queue_wait_s']}")
+        print(f"  training per run (started -> finished):  {figures['train_s']}")
+        print(f"  page switches that needed a second click: {len(lost)} {lost}")
+        print(f"  hand-over (a run's end -> the next one claimed): {figures['handover_s']}")
+    assert len(lost) <= LOST_CLICKS_LIMIT, f"page switches lost: {lost}"
+    assert np.percentile(times, 50) < SWITCH_P50_LIMIT, "page switches stopped being responsive under load"
+    assert np.percentile(times, 95) < SWITCH_P95_LIMIT, "page switches stopped being responsive under load"
