@@ -103,6 +103,8 @@ class TrainConfig:
             raise InputError(f"time budget must be between 0 and 86400 seconds, got {self.max_seconds}.")
         if self.patience < 1:
             raise InputError(f"early-stopping patience must be at least 1, got {self.patience}.")
+        if not 0 <= self.seed <= 2**31 - 1:
+            raise InputError(f"seed must be between 0 and 2147483647, got {self.seed}.")
         return self
 
 

@@ -95,26 +95,29 @@ if ds is not None:
     d = _defaults(ds_name)
     preset = PRESETS[variant].model
     k = f"{ds_name}_{variant}"  # defaults follow the dataset and the preset
+    # No bounds on the number inputs: the browser would only mark a value out of range and keep
+    # the old one, so Start would train with a number the form does not show. make_config checks
+    # every value; a bad one is named below the form and Start is disabled until it is fixed.
     with st.expander("Advanced settings"):
         c1, c2, c3 = st.columns(3)
-        latent = c1.number_input("Latent size (code dimensions)", 1, 1024, int(d["latent_dim"]), key=f"latent_{k}",
+        latent = c1.number_input("Latent size (code dimensions)", value=int(d["latent_dim"]), key=f"latent_{k}",
                                  help="2 or 3 can be drawn as they are; larger codes reconstruct better.")
         hidden_text = c2.text_input("Hidden layer widths", ",".join(map(str, d["hidden"])), key=f"hidden_{k}",
                                     help="Encoder widths, comma-separated; the decoder mirrors them.")
-        seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key=f"seed_{k}")
+        seed = c3.number_input("Seed", value=0, key=f"seed_{k}")
         c1, c2, c3 = st.columns(3)
-        epochs = c1.number_input("Epochs (at most)", 1, 10_000, int(d["epochs"]), key=f"epochs_{k}",
+        epochs = c1.number_input("Epochs (at most)", value=int(d["epochs"]), key=f"epochs_{k}",
                                  help="Early stopping may end training sooner.")
-        batch = c2.number_input("Batch size", 1, 65_536, int(d["batch_size"]), key=f"batch_{k}")
-        lr = c3.number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%.4g", step=1e-4, key=f"lr_{k}")
+        batch = c2.number_input("Batch size", value=int(d["batch_size"]), key=f"batch_{k}")
+        lr = c3.number_input("Learning rate", value=2e-3, format="%.4g", step=1e-4, key=f"lr_{k}")
         c1, c2, c3 = st.columns(3)
         noise = c1.selectbox("Input noise", NOISE_KINDS, index=NOISE_KINDS.index(preset.get("noise", "gaussian")),
                              key=f"noise_{k}", help="Corruption applied while training (denoising).")
-        noise_level = c2.number_input("Noise level (0 = off)", 0.0, 1.0, float(preset.get("noise_level", 0.0)),
+        noise_level = c2.number_input("Noise level (0 = off)", value=float(preset.get("noise_level", 0.0)),
                                       step=0.05, key=f"noise_level_{k}")
-        sparsity = c3.number_input("Sparsity weight (0 = off)", 0.0, 10.0, float(preset.get("sparsity", 0.0)),
+        sparsity = c3.number_input("Sparsity weight (0 = off)", value=float(preset.get("sparsity", 0.0)),
                                    step=0.01, format="%.3f", key=f"sparsity_{k}")
-        beta = st.number_input("β (weight of the KL term; variational only)", 0.0, 100.0, float(preset.get("beta", 1.0)),
+        beta = st.number_input("β (weight of the KL term; variational only)", value=float(preset.get("beta", 1.0)),
                                step=0.1, key=f"beta_{k}", disabled=variant != "variational")
     try:
         from ae_core.runconfig import make_config
@@ -129,7 +132,7 @@ if ds is not None:
         config_error = str(exc)
 
 if config_error:
-    st.error(config_error, icon=":material/error:")
+    st.error(f"**Cannot start:** {config_error}", icon=":material/error:")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None, key="train_start"):
     rec = state.manager().submit(config)
     state.select_run(rec.id)

@@ -80,23 +80,31 @@ def recorder(store, monkeypatch):
     return rec
 
 
-@pytest.mark.parametrize("key, bad, field", [("latent_digits_vanilla", 0, ("model", "latent_dim")),
-                                             ("latent_digits_vanilla", 5000, ("model", "latent_dim")),
-                                             ("lr_digits_vanilla", 5.0, ("train", "lr")),
-                                             ("lr_digits_vanilla", 0.0, ("train", "lr")),
-                                             ("epochs_digits_vanilla", 0, ("train", "epochs"))],
-                         ids=["latent-0", "latent-5000", "lr-5", "lr-0", "epochs-0"])
-def test_out_of_range_number_never_reaches_a_run(recorder, key, bad, field):
-    """The browser's number inputs enforce their bounds; a value outside them that reaches the
-    server anyway (AppTest sends it) is replaced by the default, so no run trains with it."""
+@pytest.mark.parametrize("key, bad, message", [
+    ("latent_digits_vanilla", 0, "latent size must be between 1 and 1024, got 0"),
+    ("latent_digits_vanilla", 5000, "latent size must be between 1 and 1024, got 5000"),
+    ("lr_digits_vanilla", 5.0, r"learning rate must be in \(0, 1\], got 5.0"),
+    ("lr_digits_vanilla", 0.0, r"learning rate must be in \(0, 1\], got 0.0"),
+    ("epochs_digits_vanilla", 0, "epochs must be between 1 and 10000, got 0"),
+    ("batch_digits_vanilla", 100_000, "batch size must be between 1 and 65536"),
+    ("seed_digits_vanilla", -1, "seed must be between 0 and 2147483647"),
+    ("noise_level_digits_vanilla", 1.5, "noise level must be between 0 and 1"),
+    ("sparsity_digits_vanilla", -0.1, "sparsity weight must be between 0 and 10"),
+], ids=["latent-0", "latent-5000", "lr-5", "lr-0", "epochs-0", "batch-100000", "seed-neg", "noise-1.5", "sparsity-neg"])
+def test_out_of_range_number_is_named_and_start_is_disabled(recorder, store, key, bad, message):
+    """The form keeps the value the person typed, says which setting is out of range and what
+    range it takes, and cannot start a run until it is fixed; fixing it enables Start again."""
     at = _train_page()
+    default = at.number_input(key=key).value
     at.number_input(key=key).set_value(bad).run()
     assert not at.exception, at.exception
-    assert at.number_input(key=key).value != bad
-    at.button(key="train_start").click().run()
-    assert not at.exception, at.exception
-    (config,) = recorder.configs
-    assert config[field[0]][field[1]] != bad
+    assert at.number_input(key=key).value == bad
+    assert any(re.search(message, e.value) and "Cannot start" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert at.button(key="train_start").disabled
+    assert not recorder.configs and store.list() == []
+    at.number_input(key=key).set_value(default).run()
+    assert not at.error and not at.button(key="train_start").disabled
 
 
 @pytest.mark.parametrize("hidden, message", [("abc", "whole numbers"), ("128,-4", "whole numbers|between 1"),
@@ -117,7 +125,8 @@ def test_bad_hidden_sizes_show_an_error_and_disable_start(recorder, store, hidde
     ({}, {"lr": float("nan")}, "learning rate"),
     ({}, {"epochs": 0}, "epochs"),
     ({}, {"batch_size": 0}, "batch"),
-], ids=["latent-0", "lr-5", "lr-nan", "epochs-0", "batch-0"])
+    ({}, {"seed": -3}, "seed must be between"),
+], ids=["latent-0", "lr-5", "lr-nan", "epochs-0", "batch-0", "seed-neg"])
 def test_run_configs_refuse_out_of_range_settings(model, train, message):
     """What the form relies on, and what the CLI and a script get."""
     with pytest.raises(InputError, match=message):
