@@ -102,6 +102,40 @@ def serve_app(runs: Path, log_dir: Path):
         yield url
 
 
+TRAIN_TIMEOUT = 180_000  # ms: a digits run, including spawning a worker that imports torch (slow on a busy 2-core box)
+
+
+def nav(page, title: str) -> None:
+    """Click a page's link in the sidebar."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+
+
+def no_exception(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def start_long_run(page) -> None:
+    """From any page: start a digits run on the Train page that keeps training until stopped
+    (batch size 1, 500 epochs), and wait until its first epoch shows."""
+    import re
+
+    from playwright.sync_api import expect
+
+    nav(page, "Train")
+    expect(page.get_by_role("heading", name="Train an autoencoder")).to_be_visible()
+    page.get_by_text("Advanced settings").click()
+    for label, value in (("Epochs (at most)", "500"), ("Batch size", "1")):
+        box = page.get_by_role("spinbutton", name=label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+    expect(page.get_by_role("spinbutton", name="Batch size", exact=True)).to_have_value("1")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text(re.compile(r"^(Training|Queued) — digits"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"Epoch \d+ of 500"))).to_be_visible(timeout=TRAIN_TIMEOUT)
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """A running app with an empty run store, shared by the journey tests."""

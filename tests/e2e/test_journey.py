@@ -8,17 +8,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import TRAIN_TIMEOUT, nav, no_exception, start_long_run
+
 pytestmark = pytest.mark.e2e
 
-TRAIN_TIMEOUT = 180_000  # ms: a digits run, including spawning a worker that imports torch (slow on a busy 2-core box)
-
-
-def _nav(page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-
-
-def _no_exception(page) -> None:
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
 @pytest.mark.timeout(900)
@@ -27,7 +20,7 @@ def test_journey(app_url, page, shot):
     page.goto(app_url)
     expect(page.get_by_role("heading", name="Autoencoder Explorer")).to_be_visible()
     expect(page.get_by_text("No runs yet")).to_be_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "01-home-empty")
 
     # 2. One click: a digits run starts and the latent page draws its scatter when it is done.
@@ -42,40 +35,30 @@ def test_journey(app_url, page, shot):
         timeout=TRAIN_TIMEOUT, polling=500,
     )
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "02-latent-first-run")
 
     # 3. Train: a second, longer run (batch size 1 and many epochs keep it busy until we cancel).
-    _nav(page, "Train")
-    expect(page.get_by_role("heading", name="Train an autoencoder")).to_be_visible()
-    page.get_by_text("Advanced settings").click()
-    for label, value in (("Epochs (at most)", "500"), ("Batch size", "1")):
-        box = page.get_by_role("spinbutton", name=label, exact=True)
-        box.fill(value)
-        box.press("Enter")
-    expect(page.get_by_role("spinbutton", name="Batch size", exact=True)).to_have_value("1")
-    page.get_by_role("button", name="Start training").click()
-    expect(page.get_by_text(re.compile(r"^(Training|Queued) — digits"))).to_be_visible(timeout=30_000)
-    expect(page.get_by_text(re.compile(r"Epoch \d+ of 500"))).to_be_visible(timeout=TRAIN_TIMEOUT)
-    _no_exception(page)
+    start_long_run(page)
+    no_exception(page)
     shot(page, "03-train-running")
 
     # 4. Home while it trains: the table lists it as running, the first run as done.
-    _nav(page, "Home")
+    nav(page, "Home")
     expect(page.get_by_text(re.compile(r"1 running · 1 done"))).to_be_visible(timeout=15_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "04-home-running")
 
     # 5. Back to Train: the run is still selected and still training; cancel it.
-    _nav(page, "Train")
+    nav(page, "Train")
     expect(page.get_by_text(re.compile(r"Epoch \d+ of 500"))).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("This run was cancelled")).to_be_visible(timeout=30_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "05-train-cancelled")
 
     # 6. Home agrees.
-    _nav(page, "Home")
+    nav(page, "Home")
     expect(page.get_by_text(re.compile(r"1 done · 1 cancelled"))).to_be_visible(timeout=15_000)
     shot(page, "06-home-after-cancel")
 
@@ -88,5 +71,5 @@ def test_train_page_finished_run(app_url, page, shot):
     picker.click()
     page.get_by_role("option").filter(has_text="digits").last.click()
     expect(page.get_by_text(re.compile(r"AE reconstruction error is [\d.]+x PCA's"))).to_be_visible(timeout=30_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "07-train-finished")

@@ -19,25 +19,16 @@ from playwright.sync_api import expect
 from ae_core.jobs import pid_alive
 from ae_core.runs import RunStore
 from tests.conftest import train_tiny
-from tests.e2e.conftest import app_server
+from tests.e2e.conftest import TRAIN_TIMEOUT, app_server, no_exception, start_long_run
 
 pytestmark = pytest.mark.e2e
 
-TRAIN_TIMEOUT = 180_000  # ms: spawning a worker that imports torch is slow on a busy 2-core box
 
 
 def _kill_group(proc) -> None:
     """SIGKILL the server and everything it started: no handler, no cleanup, no last write."""
     os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
     proc.wait(timeout=10)
-
-
-def _nav(page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-
-
-def _no_exception(page) -> None:
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
 def _integrity(runs: Path) -> str:
@@ -69,17 +60,7 @@ def test_server_killed_while_training_lists_runs_truthfully_after_restart(tmp_pa
     with app_server(runs, tmp_path / "server-1.log") as (url, proc):
         page.goto(url)
         expect(page.get_by_role("heading", name="Autoencoder Explorer")).to_be_visible()
-        _nav(page, "Train")
-        expect(page.get_by_role("heading", name="Train an autoencoder")).to_be_visible()
-        page.get_by_text("Advanced settings").click()
-        for label, value in (("Epochs (at most)", "500"), ("Batch size", "1")):
-            box = page.get_by_role("spinbutton", name=label, exact=True)
-            box.fill(value)
-            box.press("Enter")
-        expect(page.get_by_role("spinbutton", name="Batch size", exact=True)).to_have_value("1")
-        page.get_by_role("button", name="Start training").click()
-        expect(page.get_by_text(re.compile(r"^(Training|Queued) — digits"))).to_be_visible(timeout=30_000)
-        expect(page.get_by_text(re.compile(r"Epoch \d+ of 500"))).to_be_visible(timeout=TRAIN_TIMEOUT)
+        start_long_run(page)
         killed_id = page.url.split("run=")[-1][:12]
         assert store.get(killed_id).status == "running"
         # A checkpoint to resume from (the first epoch's is always written).
@@ -103,7 +84,7 @@ def test_server_killed_while_training_lists_runs_truthfully_after_restart(tmp_pa
         page.goto(url)
         expect(page.get_by_role("heading", name="Autoencoder Explorer")).to_be_visible(timeout=60_000)
         expect(page.get_by_text(re.compile(r"^1 done · 1 interrupted$"))).to_be_visible(timeout=10_000)
-        _no_exception(page)
+        no_exception(page)
         shot(page, "restart-02-home-after-restart")
         killed = store.get(killed_id)
         assert killed.status == "interrupted", (killed.status, killed.error)
@@ -117,7 +98,7 @@ def test_server_killed_while_training_lists_runs_truthfully_after_restart(tmp_pa
         page.goto(f"{url}/latent?run={done_id}")
         expect(page.get_by_role("heading", name="Latent space")).to_be_visible(timeout=60_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
-        _no_exception(page)
+        no_exception(page)
         shot(page, "restart-03-latent-finished-run")
 
         # 5. The interrupted run says why, and resumes from its last checkpoint.
@@ -135,7 +116,7 @@ def test_server_killed_while_training_lists_runs_truthfully_after_restart(tmp_pa
                             f"the resumed run to pass epoch {killed_at_epoch}")
         assert resumed.error == ""
         assert [h["epoch"] for h in resumed.progress["history"][:ckpt_epoch]] == list(range(1, ckpt_epoch + 1))
-        _no_exception(page)
+        no_exception(page)
         shot(page, "restart-05-train-resumed")
         page.get_by_role("button", name="Cancel").click()
         expect(page.get_by_text("This run was cancelled")).to_be_visible(timeout=30_000)

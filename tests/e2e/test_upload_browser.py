@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import serve_app
+from tests.e2e.conftest import no_exception, serve_app
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +44,6 @@ def _write_csv(path: Path) -> Path:
     return path
 
 
-def _no_exception(page) -> None:
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-
-
 def test_upload_train_download(upload_url, page, shot, tmp_path):
     # A fresh server answering a deep link first runs app_pages/ as an old-style multipage app (no st.navigation,
     # no wide layout); the root first makes it learn app.py's navigation. See the report to the lead.
@@ -56,28 +52,28 @@ def test_upload_train_download(upload_url, page, shot, tmp_path):
     page.goto(upload_url)
     expect(page.get_by_role("heading", name="Upload a CSV")).to_be_visible(timeout=30_000)  # cold server
     expect(page.get_by_text("CSV file (up to 50 MB)")).to_be_visible()
-    _no_exception(page)
+    no_exception(page)
     shot(page, "upload-01-empty")
 
     # 1. Upload through the real <input type=file>; the report appears.
     page.locator("input[type=file]").set_input_files(str(_write_csv(tmp_path / "customers.csv")))
     expect(page.get_by_role("heading", name="What preparation did")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stMetric").filter(has_text="Rows read")).to_contain_text("300", timeout=15_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "upload-02-report")
 
     # 2. Pick the label column; the report now keeps it out of the features.
     page.get_by_test_id("stSelectbox").filter(has_text="Label / colour column").click()
     page.get_by_role("option", name="segment", exact=True).click()
     expect(page.get_by_test_id("stMetric").filter(has_text="Features")).to_contain_text("4", timeout=15_000)
-    _no_exception(page)
+    no_exception(page)
 
     # 3. Train in the background; the scatter and the PCA comparison appear when it is done.
     page.get_by_role("button", name="Train").click()
     download = page.get_by_role("button", name="Download coordinates with your rows (CSV)")
     expect(download).to_be_visible(timeout=TRAIN_TIMEOUT)
     expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "upload-03-result")
 
     # Hovering a point shows its row from the file, markup as literal text (escaped, not rendered).
@@ -118,5 +114,5 @@ def test_upload_train_download(upload_url, page, shot, tmp_path):
     page.locator("input[type=file]").set_input_files(str(bad))
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("zip archive", timeout=30_000)
     expect(download).to_be_visible(timeout=15_000)
-    _no_exception(page)
+    no_exception(page)
     shot(page, "upload-04-bad-file")
