@@ -17,28 +17,24 @@ TRUST_MAX = 1500  # trustworthiness is O(n^2): score a fixed random subset of th
 BATCH = 4096
 
 
-def encode(model, X: np.ndarray) -> np.ndarray:
-    """Codes (n, latent_dim) of scaled inputs (n, n_features); the mean for a VAE."""
+def _batched(model, fn, A: np.ndarray, width: int) -> np.ndarray:
+    """fn (a model method) applied in eval mode to A in batches of BATCH rows, as float32 numpy."""
     import torch  # lazily: pages that only show metrics must not pay for torch
 
     model.eval()
-    out = []
     with torch.inference_mode():
-        for i in range(0, len(X), BATCH):
-            out.append(model.encode(torch.as_tensor(X[i : i + BATCH], dtype=torch.float32)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.cfg.latent_dim), np.float32)
+        out = [fn(torch.as_tensor(A[i : i + BATCH], dtype=torch.float32)).numpy() for i in range(0, len(A), BATCH)]
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+
+def encode(model, X: np.ndarray) -> np.ndarray:
+    """Codes (n, latent_dim) of scaled inputs (n, n_features); the mean for a VAE."""
+    return _batched(model, model.encode, X, model.cfg.latent_dim)
 
 
 def decode(model, Z: np.ndarray) -> np.ndarray:
     """Scaled reconstructions (n, n_features) of codes (n, latent_dim)."""
-    import torch
-
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(Z), BATCH):
-            out.append(model.decode(torch.as_tensor(Z[i : i + BATCH], dtype=torch.float32)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.cfg.n_features), np.float32)
+    return _batched(model, model.decode, Z, model.cfg.n_features)
 
 
 def reconstruct(model, X: np.ndarray) -> np.ndarray:
