@@ -117,6 +117,30 @@ class _Bar:
         self.bar.close()
 
 
+class _ProjectionProgress:
+    """`project(progress=...)` on stderr: stage messages as lines, known fractions as a bar."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, message: str, fraction: float | None = None) -> None:
+        if fraction is None:
+            print(message, file=sys.stderr)
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5,
+                            bar_format="{l_bar}{bar}| [{elapsed}<{remaining}]")
+        self.bar.set_description_str(message.split(":")[0])
+        self.bar.n = round(100 * fraction)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def cmd_train(args) -> int:
     from .analysis import describe_ratio
     from .pipeline import execute_run
@@ -218,7 +242,11 @@ def cmd_embed(args) -> int:
     if args.method == "latent":
         coords = Z
     else:
-        coords = project(Z.astype(np.float32), args.method, n_components=2, seed=args.seed)
+        progress = _ProjectionProgress()
+        try:
+            coords = project(Z.astype(np.float32), args.method, n_components=2, seed=args.seed, progress=progress)
+        finally:
+            progress.close()
     out = pd.DataFrame({"row": table.row_index})
     if table.labels is not None:
         out[table.report.label_column] = table.labels

@@ -68,8 +68,19 @@ dims = c2.segmented_control("View", lat.dims_choices(method, D), default=2, form
                             key=f"lat_dims_{rec.id}_{method}") or 2
 colour = c3.selectbox("Colour by", lat.colour_choices(frame), key=f"lat_colour_{rec.id}")
 
+status = st.empty()  # what a slow projection (UMAP, t-SNE) is doing, while it runs
+
+
+def _say(message: str, fraction: float | None = None) -> None:
+    if fraction is None:
+        status.caption(message)
+    else:
+        status.progress(fraction, text=message)
+
+
 with st.spinner(f"Projecting {len(run.latent):,} codes with {METHOD_TITLES[method]}…"):
-    coords = cached_projection(store(), rec.id, run.latent, method, dims)
+    coords = cached_projection(store(), rec.id, run.latent, method, dims, progress=_say)
+status.empty()
 if note := subsample_note(method, len(coords)):
     st.caption(note)
 axes = [f"z{j + 1}" for j in range(dims)] if method == "latent" else [f"{METHOD_TITLES[method]} {j + 1}" for j in range(dims)]

@@ -22,7 +22,8 @@ import time
 
 from common import PY, ROOT, finish, interleaved, median, parse_args, row
 
-PCA_TARGET, CACHE_TARGET, KNN_TARGET = 0.5, 0.2, 0.98
+PCA_TARGET, CACHE_TARGET, UMAP_TARGET, TSNE_TARGET = 0.5, 0.2, 10.0, 20.0
+KNN_POINTS = 0.02  # the map's 5-NN accuracy may be at most 2 points below openTSNE's defaults
 
 UMAP_CHILD = """
 import json, sys, time
@@ -36,6 +37,22 @@ t2 = time.perf_counter()
 project(Z, "umap", seed=1)
 t3 = time.perf_counter()
 print(json.dumps({"first": t2 - t0, "first_fit_only": t2 - t1, "warm": t3 - t2}))
+"""
+
+
+# What a server does: the start-up warm-up (ui.state.start_warm_up runs projection.warm_up in a
+# background thread), then the first UMAP a person asks for.
+UMAP_WARMED_CHILD = """
+import json, sys, time
+import numpy as np
+t0 = time.perf_counter()
+from ae_core.projection import project, warm_up
+warm_up()
+t1 = time.perf_counter()
+Z = np.load(sys.argv[1])
+project(Z, "umap")
+t2 = time.perf_counter()
+print(json.dumps({"warm_up": t1 - t0, "first_request": t2 - t1}))
 """
 
 
@@ -62,7 +79,7 @@ def main():
     started = time.perf_counter()
     import numpy as np
 
-    from ae_core.projection import cached_projection, project
+    from ae_core.projection import TSNE_EXAGGERATION_ITER, TSNE_ITER, cached_projection, project
     from ae_core.runs import RunStore
 
     rows, notes, extra = [], [], {}
@@ -102,8 +119,17 @@ def main():
         np.save(zpath, Z)
         out = subprocess.run([PY, "-c", UMAP_CHILD, zpath], cwd=ROOT, capture_output=True, text=True, timeout=900,
                              env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    if out.returncode == 0:
+        warmed = subprocess.run([PY, "-c", UMAP_WARMED_CHILD, zpath], cwd=ROOT, capture_output=True, text=True,
+                                timeout=900, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode == 0 and warmed.returncode == 0:
         u = json.loads(out.stdout.strip().splitlines()[-1])
+        w = json.loads(warmed.stdout.strip().splitlines()[-1])
+        u.update(w)
+        rows.append(row(f"UMAP {n:,} points, the first request after the server's start-up warm-up", w["first_request"],
+                        baseline=u["first_fit_only"], baseline_name="first call without the warm-up",
+                        target=f"≤ {UMAP_TARGET:g} s", passed=w["first_request"] <= UMAP_TARGET,
+                        note=f"the warm-up (projection.warm_up, a background thread 5 s after start) took "
+                             f"{w['warm_up']:.1f} s; a request during it waits for the rest"))
         rows.append(row(f"UMAP {n:,} points, first call in a fresh process", u["first"], baseline=u["warm"],
                         baseline_name="warm call, same process",
                         note=f"process start to result; of which the project() call (imports umap, numba compiles, fits) "
@@ -111,7 +137,7 @@ def main():
         rows.append(row(f"UMAP {n:,} points, warm", u["warm"], note="no target given"))
         extra["umap"] = u
     else:
-        rows.append(row(f"UMAP {n:,} points", None, note=f"failed: {out.stderr.strip()[-300:]}"))
+        rows.append(row(f"UMAP {n:,} points", None, note=f"failed: {(out.stderr + warmed.stderr).strip()[-300:]}"))
 
     # ---- t-SNE: openTSNE defaults vs ours
     from openTSNE import TSNE
@@ -131,13 +157,17 @@ def main():
     to, td = median(t["ours"]), median(t["default"])
     ko, kd = knn5(res["ours"], y), knn5(res["default"], y)
     kz = knn5(Z, y)
+    tsne_target = TSNE_TARGET if n >= 10_000 else None  # the target is stated for 10,000 points
     rows.append(row(f"t-SNE {n:,} points: ours vs openTSNE defaults, time", to, baseline=td,
-                    baseline_name="openTSNE TSNE() defaults", note="no time target; ratio < 1 = ours faster"))
+                    baseline_name="openTSNE TSNE() defaults", target=f"≤ {TSNE_TARGET:g} s" if tsne_target else "",
+                    passed=to <= tsne_target if tsne_target else None,
+                    note="progress shown: iteration k of 500 (the latent page's bar, the CLI's bar)"))
     rows.append(row(f"t-SNE {n:,} points: 5-NN accuracy of the map", ko, "", baseline=kd, baseline_name="openTSNE defaults",
-                    target=f"≥ {KNN_TARGET}x of default", passed=ko / kd >= KNN_TARGET,
+                    target=f"≥ default − {KNN_POINTS * 100:g} points", passed=ko >= kd - KNN_POINTS,
                     note=f"5-NN accuracy in the 32-d input itself: {kz:.3f}"))
-    notes.append("Our t-SNE settings: n_jobs=1, PCA init, Barnes-Hut below 10,000 points and FFT from 10,000 "
-                 "(so at exactly 10,000 it matches openTSNE's defaults except n_jobs).")
+    notes.append(f"Our t-SNE settings: {TSNE_EXAGGERATION_ITER} early-exaggeration + {TSNE_ITER} iterations "
+                 "(openTSNE's defaults: 250 + 500), n_jobs=1, PCA init, Barnes-Hut below 10,000 points and FFT from "
+                 "10,000 (as openTSNE's defaults).")
     return finish(args, "projection", "5. Projections", rows, notes, extra=extra, started=started)
 
 

@@ -37,11 +37,13 @@ def test_trained_run_is_listed(tmp_path, capsys):
     assert len(runs) == 1 and runs[0]["status"] == "done"
 
 
-@pytest.mark.parametrize("method", ["latent", "pca"])
-def test_embed_writes_one_row_per_input_row_with_row_number(tmp_path, method):
+@pytest.mark.parametrize("method", ["latent", "pca", "tsne"])
+def test_embed_writes_one_row_per_input_row_with_row_number(tmp_path, capsys, method):
     src, out = _csv(tmp_path / "in.csv"), tmp_path / "out.csv"
     rc = main(["embed", str(src), "--out", str(out), "--method", method, "--label-column", "kind", "--epochs", "5"])
     assert rc == 0
+    if method == "tsne":  # long work says what it is doing (a bar on a terminal; this line always)
+        assert "t-SNE on 120 points…" in capsys.readouterr().err
     df = pd.read_csv(out)
     assert list(df.columns) == ["row", "kind", f"{method}_1", f"{method}_2"]
     assert df["row"].tolist() == list(range(120))

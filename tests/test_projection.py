@@ -73,16 +73,20 @@ def test_pca_of_a_one_dimensional_code_pads_with_zeros():
     assert Y.shape == (30, 3) and (Y[:, 1:] == 0).all()
 
 
-def test_tsne_keeps_separate_clusters_apart():
+def test_tsne_keeps_separate_clusters_apart_and_reports_its_progress():
     Z, y = blobs()
-    assert knn_separates(project(Z, "tsne"), y)
+    reports = []
+    assert knn_separates(project(Z, "tsne", progress=lambda msg, fraction=None: reports.append((msg, fraction))), y)
+    fractions = [f for _, f in reports if f is not None]
+    assert len(fractions) == 20 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert reports[-1][0].startswith(f"t-SNE on {len(Z):,} points: iteration 500 of 500")
 
 
 def test_tsne_above_the_cap_fits_a_subsample_and_places_the_rest(monkeypatch):
     monkeypatch.setattr(projection, "TSNE_MAX", 60)
     Z, y = blobs(n=150)
     messages = []
-    Y = project(Z, "tsne", progress=messages.append)
+    Y = project(Z, "tsne", progress=lambda msg, fraction=None: messages.append(msg))
     assert Y.shape == (150, 2) and np.isfinite(Y).all()
     assert knn_separates(Y, y)  # the placed points land with their own cluster
     assert any("placing the other 90" in m for m in messages)

@@ -41,7 +41,7 @@ def manager():
 def start_warm_up(delay: float = 5.0) -> threading.Thread | None:
     """Once per server: compile UMAP in a low-priority background thread a few
     seconds after start-up (after the first page has been drawn), so the first
-    UMAP view takes seconds, not the ~10 s of numba compilation on top.
+    UMAP view takes seconds, not the ~30 s of numba compilation on top.
     `AE_WARM_UP=0` turns it off (tests)."""
     if os.environ.get("AE_WARM_UP", "1") == "0":
         return None
