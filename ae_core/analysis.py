@@ -23,7 +23,9 @@ def _batched(model, fn, A: np.ndarray, width: int) -> np.ndarray:
 
     model.eval()
     with torch.inference_mode():
-        out = [fn(torch.as_tensor(A[i : i + BATCH], dtype=torch.float32)).numpy() for i in range(0, len(A), BATCH)]
+        # np.require copies a batch of a read-only (shared) array: torch wants writable memory.
+        out = [fn(torch.from_numpy(np.require(A[i : i + BATCH], np.float32, "W"))).numpy()
+               for i in range(0, len(A), BATCH)]
     return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 
 

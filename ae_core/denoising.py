@@ -115,7 +115,7 @@ def add_noise(X: np.ndarray, kind: str, level: float, seed: int = 0) -> np.ndarr
     if not 0.0 <= level <= 1.0:
         raise InputError(f"noise level must be between 0 and 1, got {level}.")
     gen = torch.Generator().manual_seed(int(seed))
-    return corrupt(torch.as_tensor(np.asarray(X, np.float32)), kind, float(level), gen).numpy()
+    return corrupt(torch.from_numpy(np.array(X, np.float32)), kind, float(level), gen).numpy()  # a copy: X may be shared
 
 
 def restore_with(other, noisy: np.ndarray, run) -> np.ndarray:

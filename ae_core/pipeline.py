@@ -8,8 +8,12 @@ metrics, write the artifacts. `load_run` gives a `LoadedRun` the pages use.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 import time
 import traceback
+import weakref
 from functools import cached_property
 
 import numpy as np
@@ -229,8 +233,33 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
 # ---- loading a finished run ---------------------------------------------------
 
 
+_SHARED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(key: tuple, make):
+    """One object per key in this process while anything still holds it: runs of the same
+    dataset (and the same scaling) share its arrays instead of each holding a copy (a
+    70,000 x 784 dataset is 220 MB raw and 220 MB scaled)."""
+    with _SHARED_LOCK:
+        obj = _SHARED.get(key)
+    if obj is None:
+        obj = make()
+        with _SHARED_LOCK:
+            obj = _SHARED.setdefault(key, obj)
+    return obj
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False  # shared between runs: nobody may change it in place
+    return a
+
+
 class LoadedRun:
-    """A finished run, ready for inference; data and arrays load on first use."""
+    """A finished run, ready for inference; data and arrays load on first use.
+
+    Runs of one dataset share `dataset.X` and `X` within a process; both are read-only
+    (copy before changing them, e.g. `torch.from_numpy(run.X[:20].copy())`)."""
 
     def __init__(self, store: RunStore, run_id: str):
         self.store, self.id = store, run_id
@@ -240,16 +269,25 @@ class LoadedRun:
         self.model_config = model_config_from_dict(self.record.config["model"])
         self.train_config = train_config_from_dict(self.record.config["train"])
         self.model = load_model(self.model_config, store.path(run_id, "weights.safetensors"))
-        self.scaler = Scaler.from_dict(store.read_json(run_id, "scaler.json"))
+        scaler = store.read_json(run_id, "scaler.json")
+        self.scaler = Scaler.from_dict(scaler)
+        self._data_key = json.dumps(self.record.config["dataset"], sort_keys=True)
+        self._scaler_key = hashlib.sha256(json.dumps(scaler, sort_keys=True).encode()).hexdigest()
 
     @cached_property
     def dataset(self) -> Dataset:
-        return dataset_from_config(self.record.config)
+        def load():
+            ds = dataset_from_config(self.record.config)
+            _read_only(ds.X)
+            return ds
+
+        return _shared(("dataset", self._data_key), load)
 
     @cached_property
     def X(self) -> np.ndarray:
-        """All rows, scaled as the model saw them."""
-        return self.scaler.transform(self.dataset.X)
+        """All rows, scaled as the model saw them (read-only)."""
+        return _shared(("scaled", self._data_key, self._scaler_key),
+                       lambda: _read_only(self.scaler.transform(self.dataset.X)))
 
     def array(self, name: str) -> np.ndarray | None:
         return self.store.read_array(self.id, name)

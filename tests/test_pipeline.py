@@ -31,7 +31,7 @@ def test_save_then_load_gives_identical_outputs(trained_store):
     np.testing.assert_array_equal(encode(run.model, run.X), run.latent)
     again = load_run(store, ids["digits"])
     with torch.inference_mode():
-        x = torch.from_numpy(run.X[:20])
+        x = torch.from_numpy(run.X[:20].copy())  # run.X is read-only: runs of one dataset share it
         assert torch.equal(run.model.decode(run.model.encode(x)), again.model.decode(again.model.encode(x)))
 
 
@@ -98,3 +98,25 @@ def test_loading_an_unfinished_run_is_refused(store):
     rec = store.create(make_config("wine", "vanilla"))
     with pytest.raises(InputError, match="not finished"):
         load_run(store, rec.id)
+
+
+def test_runs_of_one_dataset_share_its_arrays_read_only(store):
+    """Five loaded 70,000-row runs must fit in the server's memory: runs of one dataset hold
+    one copy of its raw and scaled arrays, which nobody may change in place."""
+    import gc
+    import weakref
+
+    a_id, b_id = train_tiny(store, "wine", "vanilla"), train_tiny(store, "wine", "sparse")
+    other_id = train_tiny(store, "digits", "vanilla")
+    a, b, other = load_run(store, a_id), load_run(store, b_id), load_run(store, other_id)
+    assert a.dataset is b.dataset and a.X is b.X
+    assert other.X is not a.X and other.X.shape[1] == 64
+    with pytest.raises(ValueError, match="read-only"):
+        a.X[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        a.dataset.X[0, 0] = 1.0
+    np.testing.assert_array_equal(encode(b.model, b.X), b.latent)  # inference reads it as before
+    ref = weakref.ref(a.X)
+    del a, b
+    gc.collect()
+    assert ref() is None  # freed with the last run that held it
