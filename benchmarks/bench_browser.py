@@ -7,6 +7,10 @@
   scatter drawn, first view (nothing cached) and second view (new tab).
   Baselines in the same run, interleaved: the same page for a digits run
   (1,797 points); for bytes, the raw coordinates (70,000 x 2 float32).
+  A new tab (a fresh browser context) loads Streamlit's front end and
+  Plotly's bundle (~8 MB) and starts a session before anything is drawn, so
+  the switch from another page inside an open tab is measured too: that is
+  how a person moves around the app.
 - Server-side rerun time of each page of app.py while a run trains
   (Streamlit AppTest, in this process), interleaved with the same reruns while
   that training is paused (SIGSTOP), so the ratio is the cost of sharing the
@@ -52,6 +56,30 @@ def view(browser, url: str) -> dict:
         dt = time.perf_counter() - t0
         page.wait_for_timeout(500)  # messages still arriving for the rest of the page
         return {"seconds": dt, "ws_bytes": got["ws"], "http_bytes": got["http"]}
+    finally:
+        ctx.close()
+
+
+def in_session_switches(browser, url: str, run_id: str, repeats: int) -> list[float]:
+    """One tab, as a person browses: open the run's latent page, then go Home and back to the
+    latent page through the sidebar, `repeats` times. Seconds from the click to the scatter drawn
+    (Streamlit's and Plotly's JavaScript already loaded in the tab, the run loaded in the server)."""
+    ctx, page = new_page(browser, timeout_ms=180_000)
+    times = []
+    try:
+        page.goto(f"{url}/latent?run={run_id}")
+        wait_scatter_drawn(page, timeout_ms=180_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        for _ in range(repeats):
+            nav.get_by_role("link", name="Home").click()
+            page.get_by_role("heading", name="Autoencoder Explorer").wait_for()
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 0", timeout=60_000)
+            page.wait_for_timeout(300)
+            t0 = time.perf_counter()
+            nav.get_by_role("link", name="Latent space").click()
+            wait_scatter_drawn(page, timeout_ms=180_000)
+            times.append(time.perf_counter() - t0)
+        return times
     finally:
         ctx.close()
 
@@ -109,11 +137,19 @@ def main():
         for _ in range(repeats):
             res["small"].append(view(browser, f"{url}/latent?run={small}"))
             res["big"].append(view(browser, f"{url}/latent?run={big}"))
+        res["switch_small"] = in_session_switches(browser, url, small, 3 if args.quick else 5)
+        res["switch_big"] = in_session_switches(browser, url, big, 3 if args.quick else 5)
     extra["scatter"] = res
     b_s, s_s = median([v["seconds"] for v in res["big"]]), median([v["seconds"] for v in res["small"]])
     b_b, s_b = median([v["ws_bytes"] for v in res["big"]]), median([v["ws_bytes"] for v in res["small"]])
     raw = 70_000 * 2 * 4
-    rows.append(row("latent scatter, 70,000 points, repeat view: navigation → drawn", b_s, baseline=s_s,
+    sw_b, sw_s = median(res["switch_big"]), median(res["switch_small"])
+    rows.append(row("latent scatter, 70,000 points, in the same tab: sidebar click → drawn", sw_b, baseline=sw_s,
+                    baseline_name="same, digits run (1,797 points)", target=f"≤ {DRAW_TARGET:g} s",
+                    passed=sw_b <= DRAW_TARGET,
+                    note="Home → Latent space by the sidebar, the app already open in the tab (how a person browses); "
+                         f"each: {', '.join(f'{x:.2f}' for x in res['switch_big'])} s"))
+    rows.append(row("latent scatter, 70,000 points, repeat view in a new tab: navigation → drawn", b_s, baseline=s_s,
                     baseline_name="same page, digits run (1,797 points)", target=f"≤ {DRAW_TARGET:g} s",
                     passed=b_s <= DRAW_TARGET))
     rows.append(row("latent scatter, 70,000 points, first view (nothing cached): navigation → drawn",

@@ -177,7 +177,7 @@ def main():
     rows, extra = [], {}
     for kind in ("dense-784", "dense-64", "conv"):
         parts = setup(kind, n[kind])
-        mcfg, tcfg, X = parts[0], parts[1], parts[2]
+        tcfg, X = parts[1], parts[2]
         ceil_run, fwd_only = (conv_ceiling_fn if kind == "conv" else dense_ceiling_fn)(*parts)
         fns = {"ours": ours_fn(*parts), "plain": plain_fn(*parts), "ceiling": ceil_run,
                "ours_default_threads": default_threads(ours_fn(*parts), default_n)}
