@@ -135,8 +135,7 @@ if config_error:
     st.error(f"**Cannot start:** {config_error}", icon=":material/error:")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None, key="train_start"):
     rec = state.manager().submit(config)
-    state.select_run(rec.id)
-    st.session_state[PICKER_KEY] = rec.id  # the picker below follows the new run
+    state.follow_run(PICKER_KEY, rec.id)  # the picker below shows the new run
     st.toast(f"Started {rec.label()}", icon=":material/rocket_launch:")
 
 # ---- 4. the selected run ------------------------------------------------------------------
@@ -147,7 +146,7 @@ if not runs:
     st.info("No runs yet: press **Start training** above. Progress and loss curves appear here while it trains.",
             icon=":material/info:")
 else:
-    rec = state.run_picker(runs, label="Run to show", key=PICKER_KEY, where=st)
+    rec = state.run_picker(runs, label="Run to show", key=state.picker_key(PICKER_KEY), where=st)
     if rec is not None:
         rec = run_progress_panel(rec.id)
         if rec is not None and rec.status == "done":

@@ -111,8 +111,7 @@ else:
                     st.error(str(exc), icon=":material/error:")
                 else:
                     rec = state.manager().submit(config)
-                    state.select_run(rec.id)
-                    st.session_state[PICKER_KEY] = rec.id  # the picker below follows the new run
+                    state.follow_run(PICKER_KEY, rec.id)  # the picker below shows the new run
                     st.toast("Training started: follow it under Result below.", icon=":material/rocket_launch:")
             st.caption("Trains a plain autoencoder with a 2-D code (at most 40 epochs or 2 minutes) in the background; "
                        "you can leave this page meanwhile.")
@@ -122,7 +121,7 @@ runs = [r for r in state.store().list(limit=200) if upload.is_upload_run(r)]
 if runs:
     st.divider()
     st.subheader("Result")
-    rec = state.run_picker(runs, label="CSV run", key=PICKER_KEY, where=st)
+    rec = state.run_picker(runs, label="CSV run", key=state.picker_key(PICKER_KEY), where=st)
     rec = run_progress_panel(rec.id) if rec is not None else None
     if rec is not None and rec.status == "done":
         try:

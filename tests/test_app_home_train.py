@@ -319,6 +319,31 @@ def test_train_start_creates_a_queued_run(fake_manager, store):
     assert any("This run was cancelled" in w.value for w in at.warning)
 
 
+def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(fake_manager, store):
+    """Starting a run while another run's live panel polls: a rerun the browser sent before it
+    saw the new run carries the old run in the URL and the picker's old value (seen in the load
+    test: the page went back to the old run for good). The picker moves to a new widget key, so
+    the stale value has no widget to land on, and the new run wins over the stale URL."""
+    from ae_core.runconfig import make_config
+
+    old = store.create(make_config("wine", "vanilla"))
+    at = _app()
+    at.query_params["run"] = old.id
+    _train(at)
+    assert f"— {old.label()}" in _text(at)
+    key_before = [s for s in at.selectbox if s.label == "Run to show"][0].key
+    at.button(key="train_start").click().run()
+    new = store.list()[0]
+    assert new.id != old.id and at.session_state["run"] == new.id
+    at.query_params["run"] = old.id  # the stale rerun's URL
+    at.run()
+    assert not at.exception
+    picker = [s for s in at.selectbox if s.label == "Run to show"][0]
+    assert picker.key != key_before  # the old key's stale value is dropped with it
+    assert picker.value == new.id and at.query_params["run"] in (new.id, [new.id])
+    assert f"— {new.label()}" in _text(at) and f"— {old.label()}" not in _text(at)
+
+
 def test_train_shows_finished_run_against_pca(trained_store):
     store, ids = trained_store
     at = _app()

@@ -47,7 +47,7 @@ RUNS_DEADLINE = 200.0  # s from the start for all ten runs to finish (about 100 
 # hang or a session waiting on another's work (p50 ~4 s, p95 8-13 s measured there), not a slow page.
 SWITCH_P50_LIMIT = 8.0
 SWITCH_P95_LIMIT = 25.0
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 120_000  # a guard against a hang, not a speed bound (the figures are reported)
 LOST_CLICK_MS = 30_000  # a page switch with no new page after this long: click again (see lost_clicks)
 LOST_CLICKS_LIMIT = 2  # of 80 switches
 
@@ -151,7 +151,7 @@ def _integrity(db: Path) -> str:
         con.close()
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 def test_ten_sessions_start_runs_and_browse_at_once(tmp_path, capsys):
     if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")

@@ -63,13 +63,17 @@ def _live_panel(run_id: str, initial_status: str) -> None:
                 st.rerun(scope="app")
         if rec.cancel_requested:
             cancel_col.caption("Cancelling…")
+        if rec.status == "queued":  # nothing to chart yet: keep the once-a-second redraw small
+            st.caption("It starts when the runs ahead of it have finished; you can leave this page meanwhile.")
+            return
         st.progress(view.fraction, text=view.headline)
         a, b, c, d = st.columns(4)
         a.metric("Elapsed", view.elapsed)
         b.metric("Time left (estimate)", view.eta)
         c.metric("Learning rate", view.lr)
         d.metric("Validation loss", view.last_val_loss)
-        _loss_curves((rec.progress or {}).get("history") or [], key=f"live_{run_id}")
+        if history := (rec.progress or {}).get("history"):
+            _loss_curves(history, key=f"live_{run_id}")
 
 
 def _loss_curves(history: list[dict], key: str, best_epoch: int | None = None) -> None:

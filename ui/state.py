@@ -95,6 +95,23 @@ def select_run(run_id: str | None) -> None:
         del st.query_params[RUN_KEY]
 
 
+def picker_key(base: str) -> str:
+    """The widget key of the run picker `base` (it changes when `follow_run` moves the picker)."""
+    return f"{base}_{st.session_state.get(base + '__generation', 0)}"
+
+
+def follow_run(base: str, run_id: str) -> None:
+    """Select `run_id` (a run just started) and make the picker `base` show it.
+
+    The picker gets a new widget key: a rerun already on its way from the browser
+    (a live panel's timer) carries the picker's old value and the old URL, which
+    would otherwise put the previous run back on the page.
+    """
+    select_run(run_id)
+    st.session_state[base + "__generation"] = st.session_state.get(base + "__generation", 0) + 1
+    st.session_state[picker_key(base)] = run_id
+
+
 def run_picker(runs: list[RunRecord], label: str = "Run", key: str = "run_picker", where=st.sidebar) -> RunRecord | None:
     """A selectbox over `runs` (newest first) bound to the selected run; None if empty."""
     if not runs:
@@ -103,6 +120,8 @@ def run_picker(runs: list[RunRecord], label: str = "Run", key: str = "run_picker
     current = selected_run_id()
     index = ids.index(current) if current in ids else 0
     by_id = {r.id: r for r in runs}
+    if key in st.session_state and st.session_state[key] in ids:
+        index = 0  # the value set in session state (follow_run) wins; no second default beside it
     choice = where.selectbox(label, ids, index=index, format_func=lambda i: by_id[i].label(), key=key)
     if choice != current:
         select_run(choice)
