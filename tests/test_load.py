@@ -49,7 +49,7 @@ SWITCH_P50_LIMIT = 8.0
 SWITCH_P95_LIMIT = 25.0
 TIMEOUT_MS = 120_000  # a guard against a hang, not a speed bound (the figures are reported)
 LOST_CLICK_MS = 30_000  # a page switch with no new page after this long: click again (see lost_clicks)
-LOST_CLICKS_LIMIT = 2  # of 80 switches
+LOST_CLICKS_LIMIT = 2  # of 80 switches and 20 typed numbers
 
 
 async def _run_with_seed(store: RunStore, seed: int) -> str:
@@ -62,6 +62,25 @@ async def _run_with_seed(store: RunStore, seed: int) -> str:
             return ids[0]
         await asyncio.sleep(0.2)
     raise TimeoutError(f"no run with seed {seed} in the store")
+
+
+async def _set_number(page, label: str, value: int, i: int, lost: list) -> None:
+    """Type a number and press Enter, as a person does; if the field shows another number after
+    LOST_CLICK_MS (seen once under this load: a rerun already running re-drew the field with its
+    old value), type it again, and count it with the lost clicks."""
+    from playwright.async_api import expect
+
+    box = page.get_by_role("spinbutton", name=label, exact=True)
+    for attempt in range(2):
+        await box.fill(str(value))
+        await box.press("Enter")
+        try:
+            await expect(box).to_have_value(str(value), timeout=LOST_CLICK_MS if attempt == 0 else TIMEOUT_MS)
+            return
+        except AssertionError:
+            if attempt:
+                raise
+            lost.append(f"session {i}: typed {label} = {value}, the field showed {await box.input_value()}")
 
 
 async def _session(i: int, browser, url: str, store: RunStore, switches: list, lost: list,
@@ -83,16 +102,10 @@ async def _session(i: int, browser, url: str, store: RunStore, switches: list, l
         await page.get_by_role("option").filter(has_text=re.compile(r"^Wine")).first.click()
         await expect(page.get_by_text("features: 13")).to_be_visible(timeout=TIMEOUT_MS)
         await page.get_by_text("Advanced settings").click()
-        box = page.get_by_role("spinbutton", name="Epochs (at most)", exact=True)
-        await box.fill(str(EPOCHS))
-        await box.press("Enter")
-        await expect(box).to_have_value(str(EPOCHS))
+        await _set_number(page, "Epochs (at most)", EPOCHS, i, lost)
         # The Train page's run picker shows the newest run in the (shared) store, so the URL and the panel
         # may name another session's run for a moment: a seed of its own tells this session's run apart.
-        seed = page.get_by_role("spinbutton", name="Seed", exact=True)
-        await seed.fill(str(SEED0 + i))
-        await seed.press("Enter")
-        await expect(seed).to_have_value(str(SEED0 + i))
+        await _set_number(page, "Seed", SEED0 + i, i, lost)
         await page.get_by_role("button", name="Start training").click()
         run_id = await _run_with_seed(store, SEED0 + i)
         await page.wait_for_url(re.compile(rf"run={run_id}"), timeout=TIMEOUT_MS)
@@ -225,7 +238,7 @@ def test_ten_sessions_start_runs_and_browse_at_once(tmp_path, capsys):
             print(f"    {k:<16} p50 {v['p50']} s, p95 {v['p95']} s")
         print(f"  queue wait per run (created -> started): {figures['queue_wait_s']}")
         print(f"  training per run (started -> finished):  {figures['train_s']}")
-        print(f"  page switches that needed a second click: {len(lost)} {lost}")
+        print(f"  page switches and typed numbers that needed a second try: {len(lost)} {lost}")
         print(f"  hand-over (a run's end -> the next one claimed): {figures['handover_s']}")
     assert len(lost) <= LOST_CLICKS_LIMIT, f"page switches lost: {lost}"
     assert np.percentile(times, 50) < SWITCH_P50_LIMIT, "page switches stopped being responsive under load"
