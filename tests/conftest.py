@@ -60,3 +60,33 @@ def page_app(page: str, timeout: float = 60):
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.switch_page(f"app_pages/{page}")
     return at
+
+
+class FakeManager:
+    """Queues runs in the store like JobManager.submit, but starts no process; records what
+    was submitted and cancelled."""
+
+    def __init__(self, store):
+        self.store = store
+        self.cancelled, self.configs = [], []
+
+    def submit(self, config, title=""):
+        self.configs.append(config)
+        return self.store.create(config, title=title)
+
+    def cancel(self, run_id):
+        self.cancelled.append(run_id)
+        self.store.request_cancel(run_id)
+
+    def queue_position(self, run_id):
+        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
+        return next((i for i, r in enumerate(queued, 1) if r.id == run_id), None)
+
+
+@pytest.fixture
+def fake_manager(store, monkeypatch):
+    import ui.state
+
+    fake = FakeManager(store)
+    monkeypatch.setattr(ui.state, "manager", lambda: fake)
+    return fake

@@ -33,7 +33,6 @@ from ae_core.errors import InputError
 from ae_core.pipeline import load_run, restrict_to_classes
 from ae_core.preprocessing import split_indices
 from ae_core.runs import RunStore
-from tests.conftest import train_tiny
 
 ERR = np.arange(1, 101, dtype=float)  # 1..100
 

@@ -174,34 +174,6 @@ def test_runs_table_active_run_has_no_metrics(store):
 # ---- the app -----------------------------------------------------------------------------
 
 
-class FakeManager:
-    """Queues runs in the store like JobManager.submit, but starts no process."""
-
-    def __init__(self, store):
-        self.store = store
-        self.cancelled = []
-
-    def submit(self, config, title=""):
-        return self.store.create(config, title=title)
-
-    def cancel(self, run_id):
-        self.cancelled.append(run_id)
-        self.store.request_cancel(run_id)
-
-    def queue_position(self, run_id):
-        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
-        return next((i for i, r in enumerate(queued, 1) if r.id == run_id), None)
-
-
-@pytest.fixture
-def fake_manager(store, monkeypatch):
-    import ui.state
-
-    fake = FakeManager(store)
-    monkeypatch.setattr(ui.state, "manager", lambda: fake)
-    return fake
-
-
 def _app():
     from streamlit.testing.v1 import AppTest
 

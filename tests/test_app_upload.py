@@ -17,31 +17,6 @@ from tests.test_upload import table_csv
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
 
 
-class FakeManager:
-    """Queues runs in the store like JobManager.submit, but starts no process."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def submit(self, config, title=""):
-        return self.store.create(config, title=title)
-
-    def cancel(self, run_id):
-        self.store.request_cancel(run_id)
-
-    def queue_position(self, run_id):
-        return 1
-
-
-@pytest.fixture
-def fake_manager(store, monkeypatch):
-    import ui.state
-
-    fake = FakeManager(store)
-    monkeypatch.setattr(ui.state, "manager", lambda: fake)
-    return fake
-
-
 def _page():
     from streamlit.testing.v1 import AppTest
 

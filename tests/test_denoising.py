@@ -10,7 +10,6 @@ import pytest
 
 from ae_core.denoising import (
     SSIM_K1,
-    SSIM_K2,
     add_noise,
     batch_psnr,
     batch_ssim,

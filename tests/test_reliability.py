@@ -56,28 +56,10 @@ def _train_page():
     return at
 
 
-class _Recorder:
-    def __init__(self, store):
-        self.store, self.configs = store, []
-
-    def submit(self, config, title=""):
-        self.configs.append(config)
-        return self.store.create(config, title=title)
-
-    def queue_position(self, run_id):
-        return 1
-
-    def cancel(self, run_id):
-        self.store.request_cancel(run_id)
-
-
 @pytest.fixture
-def recorder(store, monkeypatch):
-    import ui.state
-
-    rec = _Recorder(store)
-    monkeypatch.setattr(ui.state, "manager", lambda: rec)
-    return rec
+def recorder(fake_manager):
+    """The app's job manager, replaced: records the configs the form submits, starts nothing."""
+    return fake_manager
 
 
 @pytest.mark.parametrize("key, bad, message", [
