@@ -62,6 +62,17 @@ def page_app(page: str, timeout: float = 60):
     return at
 
 
+def app_errors(at) -> list:
+    """Exceptions and st.error messages an AppTest run showed (empty when the page is fine)."""
+    return [e.value for e in at.exception] + [e.value for e in at.error]
+
+
+def app_text(at) -> str:
+    """All the prose an AppTest run showed: markdown, captions, callouts, headers and text."""
+    kinds = ("markdown", "caption", "info", "success", "error", "warning", "subheader", "title", "text")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
 class FakeManager:
     """Queues runs in the store like JobManager.submit, but starts no process; records what
     was submitted and cancelled."""

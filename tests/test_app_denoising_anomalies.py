@@ -7,25 +7,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import page_app
+from tests.conftest import app_errors, app_text, page_app
 
 
 def _app(tmp_path, page: str):
     return page_app(page, timeout=90)
 
 
-def _errors(at):
-    return [e.value for e in at.exception] + [e.value for e in at.error]
-
-
-def _text(at):
-    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
 
 
 @pytest.mark.parametrize("page", ["denoising.py", "anomalies.py"])
 def test_empty_store_shows_how_to_start(store, tmp_path, page):
     at = _app(tmp_path, page).run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert "No finished runs yet" in at.info[0].value
     assert [el.proto.page for el in at.get("page_link")] == ["train"]
     assert at.expander[0].label == "How this works"
@@ -36,15 +30,15 @@ def test_denoising_digits_shows_thumbnails_metrics_and_curve(trained_store, tmp_
     at = _app(tmp_path, "denoising.py")
     at.query_params["run"] = ids["digits"]
     at.run()
-    assert not _errors(at)
-    assert "trained on clean inputs only" in _text(at)
+    assert not app_errors(at)
+    assert "trained on clean inputs only" in app_text(at)
     assert len(at.get("plotly_chart")) == 3  # thumbnails, bars, curve
     table = at.dataframe[0].value
     assert list(table["title"])[:2] == ["noisy input (no denoising)", "this autoencoder"]
     assert {"psnr", "ssim"} <= set(table.columns)
     at.selectbox(key="denoise_kind").set_value("masking").run()
     at.radio(key="denoise_metric").set_value("ssim").run()
-    assert not _errors(at)
+    assert not app_errors(at)
 
 
 def test_denoising_tabular_shows_a_table_of_rows(trained_store, tmp_path):
@@ -52,7 +46,7 @@ def test_denoising_tabular_shows_a_table_of_rows(trained_store, tmp_path):
     at = _app(tmp_path, "denoising.py")
     at.query_params["run"] = ids["outliers"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     rows, metrics = at.dataframe[0].value, at.dataframe[1].value
     assert list(rows["version"][:3]) == ["clean", "noisy", "denoised"] and "sensor_1" in rows.columns
     assert "column mean (ignores the input)" in list(metrics["title"]) and "psnr" not in metrics.columns
@@ -63,15 +57,15 @@ def test_anomalies_outliers_shows_roc_and_moves_with_the_slider(trained_store, t
     at = _app(tmp_path, "anomalies.py")
     at.query_params["run"] = ids["outliers"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert "How well does the score find the known anomalies?" in [s.value for s in at.subheader]
-    assert "ROC AUC" in _text(at)
+    assert "ROC AUC" in app_text(at)
     flagged = at.metric[1].value
     at.slider(key="anomaly_pct").set_value(90.0).run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert at.metric[1].value != flagged
     at.radio(key="anomaly_how").set_value("contamination").run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert "worst_features" in at.dataframe[0].value.columns
     assert at.get("download_button")
 
@@ -81,14 +75,14 @@ def test_anomalies_digits_images_and_one_class_form(trained_store, tmp_path):
     at = _app(tmp_path, "anomalies.py")
     at.query_params["run"] = ids["digits"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert "How well does the score find the known anomalies?" not in [s.value for s in at.subheader]
     at.radio(key="anomaly_group").set_value("class").run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert at.multiselect[0].label == "Normal classes"
     at.multiselect[0].set_value([str(i) for i in range(10)])
     at.button[0].click().run()  # the form's submit: every class chosen is refused with a message
-    assert any("leave at least one class out" in e for e in _errors(at))
+    assert any("leave at least one class out" in e for e in app_errors(at))
     assert not at.exception
 
 
@@ -101,6 +95,6 @@ def test_anomalies_switches_to_a_finished_one_class_run(trained_store, tmp_path)
     assert at.selectbox(key="anomaly_run_picker").value == ids["digits"]
     at.session_state["anomaly_switch_to"] = ids["outliers"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert at.selectbox(key="anomaly_run_picker").value == ids["outliers"]
     assert "How well does the score find the known anomalies?" in [s.value for s in at.subheader]

@@ -29,6 +29,7 @@ from ae_core.plots_training import (
     sample_grid_figure,
     training_facts,
 )
+from tests.conftest import app_text
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -180,12 +181,6 @@ def _app():
     return AppTest.from_file(APP, default_timeout=60)
 
 
-def _text(at) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "success", "error", "warning", "subheader", "title")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
-
-
 def _train(at):
     at.run()
     at.switch_page("app_pages/train.py").run()
@@ -208,7 +203,7 @@ def test_home_lists_finished_runs(trained_store):
     assert not at.exception
     df = at.dataframe[0].value
     assert set(df["id"]) == set(ids.values()) and set(df["status"]) == {"done"}
-    assert "2 done" in _text(at)
+    assert "2 done" in app_text(at)
 
 
 def test_home_try_it_queues_a_digits_run_and_opens_latent(fake_manager, store):
@@ -235,7 +230,7 @@ def test_train_empty_store_previews_default_dataset(store):
     assert at.selectbox(key="train_dataset").value == "digits"
     assert any("No runs yet" in i.value for i in at.info)
     assert not at.button(key="train_start").disabled
-    assert "**rows:** 1,797" in _text(at)
+    assert "**rows:** 1,797" in app_text(at)
     assert len(at.get("plotly_chart")) == 1  # the thumbnail grid
 
 
@@ -283,7 +278,7 @@ def test_train_start_creates_a_queued_run(fake_manager, store):
     assert len(runs) == 1 and runs[0].status == "queued"
     assert runs[0].config["train"]["epochs"] == 5
     assert at.session_state["run"] == runs[0].id
-    text = _text(at)
+    text = app_text(at)
     assert "**Queued**" in text and "position 1 in the queue" in text
     at.button(key=f"cancel_{runs[0].id}").click().run()
     assert fake_manager.cancelled == [runs[0].id]
@@ -302,7 +297,7 @@ def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(f
     at = _app()
     at.query_params["run"] = old.id
     _train(at)
-    assert f"— {old.label()}" in _text(at)
+    assert f"— {old.label()}" in app_text(at)
     key_before = [s for s in at.selectbox if s.label == "Run to show"][0].key
     at.button(key="train_start").click().run()
     new = store.list()[0]
@@ -313,7 +308,7 @@ def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(f
     picker = [s for s in at.selectbox if s.label == "Run to show"][0]
     assert picker.key != key_before  # the old key's stale value is dropped with it
     assert picker.value == new.id and at.query_params["run"] in (new.id, [new.id])
-    assert f"— {new.label()}" in _text(at) and f"— {old.label()}" not in _text(at)
+    assert f"— {new.label()}" in app_text(at) and f"— {old.label()}" not in app_text(at)
 
 
 def test_train_shows_finished_run_against_pca(trained_store):
@@ -321,7 +316,7 @@ def test_train_shows_finished_run_against_pca(trained_store):
     at = _app()
     at.session_state["run"] = ids["digits"]
     _train(at)
-    text = _text(at)
+    text = app_text(at)
     assert "AE reconstruction error is" in text and "PCA's at the same code size" in text
     table = at.dataframe[0].value
     assert "kNN accuracy on the code" in set(table["metric"])
@@ -345,4 +340,4 @@ def test_train_failed_run_shows_first_line_of_error(store):
     at = _train(_app())
     assert any("This run failed:" in e.value and "boom" in e.value for e in at.error)
     assert "Traceback" not in at.error[0].value  # the details are folded away
-    assert "Training" not in _text(at)
+    assert "Training" not in app_text(at)

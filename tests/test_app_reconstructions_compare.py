@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import page_app
+from tests.conftest import app_errors, page_app
 
 
 def _app(tmp_path, page: str):
     return page_app(page, timeout=60)
 
 
-def _errors(at):
-    return [e.value for e in at.exception] + [e.value for e in at.error]
-
 
 @pytest.mark.parametrize("page", ["reconstructions.py", "compare.py"])
 def test_empty_store_shows_how_to_start(store, tmp_path, page):
     at = _app(tmp_path, page).run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert "No finished run yet" in at.info[0].value
     assert [el.proto.page for el in at.get("page_link")] == ["train"]  # resolved to the Train page
 
@@ -31,16 +28,16 @@ def test_reconstructions_of_digits_show_images_interpolation_and_compression(tra
     at = _app(tmp_path, "reconstructions.py")
     at.query_params["run"] = ids["digits"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     charts = at.get("plotly_chart")
     assert len(charts) >= 3  # originals/reconstructions, interpolation strip, code size vs error
     assert "Train the missing code sizes" in " ".join(b.label for b in at.button)
     assert "64-pixel image is stored as 2 numbers: 32x smaller" in " ".join(m.value for m in at.markdown)
     at.segmented_control(key="recon_how").set_value("worst").run()
-    assert not _errors(at)
+    assert not app_errors(at)
     at.segmented_control(key="recon_how").set_value("by class").run()
     at.selectbox(key=f"recon_cls_{ids['digits']}").set_value("3").run()
-    assert not _errors(at)
+    assert not app_errors(at)
 
 
 def test_reconstructions_of_tabular_data_show_tables_and_feature_errors(trained_store, tmp_path):
@@ -48,7 +45,7 @@ def test_reconstructions_of_tabular_data_show_tables_and_feature_errors(trained_
     at = _app(tmp_path, "reconstructions.py")
     at.query_params["run"] = ids["outliers"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     tables = at.dataframe
     assert len(tables) >= 3  # per-row errors, original vs reconstructed, interpolation frames
     assert "row" in tables[0].value.columns and "MSE" in tables[0].value.columns
@@ -62,10 +59,10 @@ def test_compare_shows_the_metrics_table_scatters_and_downloads(trained_store, t
     at = _app(tmp_path, "compare.py")
     at.query_params["run"] = ids["digits"]
     at.run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert at.selectbox(key="compare_dataset").value == "digits"
     assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
     assert len(at.get("download_button")) == 1
     at.selectbox(key="compare_dataset").set_value("outliers").run()
-    assert not _errors(at)
+    assert not app_errors(at)
     assert "anomaly AUC" in at.dataframe[0].value.columns

@@ -12,6 +12,7 @@ import pytest
 
 from ae_core import upload
 from ae_core.pipeline import execute_run
+from tests.conftest import app_text
 from tests.test_upload import table_csv
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
@@ -21,12 +22,6 @@ def _page():
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(PAGE, default_timeout=60)
-
-
-def _text(at) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "success", "error", "warning", "subheader", "title", "text")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 def _upload(at, data: bytes, name: str = "customers.csv"):
@@ -51,7 +46,7 @@ def test_empty_state_offers_the_uploader_with_its_limit(store):
     assert not at.exception, at.exception
     (box,) = at.file_uploader
     assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt"]
-    assert "Choose a CSV file to start" in _text(at)
+    assert "Choose a CSV file to start" in app_text(at)
     assert not at.button  # nothing to train yet
     assert "What the two axes mean" in at.expander[0].markdown[0].value
 
@@ -82,7 +77,7 @@ def test_choosing_a_label_column_reprepares_without_it(store):
 ], ids=["empty", "zip-renamed", "binary", "one-numeric-column"])
 def test_bad_file_is_an_error_message_not_a_traceback(store, data, message):
     at = _upload(_page().run(), data, "bad.csv")
-    assert [e for e in at.error if message in e.value], _text(at)
+    assert [e for e in at.error if message in e.value], app_text(at)
     assert "upload_train" not in [b.key for b in at.button]  # nothing to train on
     assert not at.exception
 
@@ -105,7 +100,7 @@ def test_train_queues_a_quick_run_and_selects_it(fake_manager, store):
     assert rec.status == "queued" and upload.is_upload_run(rec) and rec.dataset == "customers"
     assert rec.config["dataset"]["options"]["label_column"] == "kind"
     assert at.query_params["run"] == rec.id  # the URL names the run: a link opens it
-    assert "Queued" in _text(at)  # the live panel
+    assert "Queued" in app_text(at)  # the live panel
 
     # The run finishes (here in the foreground); the next rerun draws the result.
     assert execute_run(store, rec.id) == "done"
@@ -130,8 +125,8 @@ def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run)
     at.query_params["run"] = finished_csv_run
     at.run()
     assert not at.exception, at.exception
-    assert "Choose a CSV file to start" in _text(at)  # the uploader is empty, the result is still shown
-    assert "PCA's at the same code size" in _text(at)
+    assert "Choose a CSV file to start" in app_text(at)  # the uploader is empty, the result is still shown
+    assert "PCA's at the same code size" in app_text(at)
     charts = at.get("plotly_chart")
     assert len(charts) == 2
     assert at.selectbox(key=f"upload_colour_{finished_csv_run}").options == ["kind", upload.RECON]

@@ -116,6 +116,26 @@ def no_exception(page) -> None:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
+def choose(page, box_label: str, option, pick: str = "last", tries: int = 3) -> None:
+    """Open the selectbox labelled `box_label` and click an option matching `option` (text or
+    regex). A rerun that lands while the list is open re-draws the box and closes the list (the
+    page's own start-up reruns, on a busy machine, can take seconds), so open it again, a few
+    times, before failing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_test_id("stSelectbox").filter(has_text=box_label)
+    for attempt in range(tries):
+        box.click()
+        target = getattr(page.get_by_role("option").filter(has_text=option), pick)
+        try:
+            target.click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
 def start_long_run(page) -> None:
     """From any page: start a digits run on the Train page that keeps training until stopped
     (batch size 1, 500 epochs), and wait until its first epoch shows."""

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import TRAIN_TIMEOUT, nav, no_exception, start_long_run
+from tests.e2e.conftest import TRAIN_TIMEOUT, choose, nav, no_exception, start_long_run
 
 pytestmark = pytest.mark.e2e
 
@@ -67,9 +67,7 @@ def test_train_page_finished_run(app_url, page, shot):
     """The finished first run on the Train page: the AE-vs-PCA sentence and the loss curves."""
     page.goto(f"{app_url}/train")
     expect(page.get_by_role("heading", name="Train an autoencoder")).to_be_visible()
-    picker = page.get_by_test_id("stSelectbox").filter(has_text="Run to show")
-    picker.click()
-    page.get_by_role("option").filter(has_text="digits").last.click()
+    choose(page, "Run to show", "digits", pick="last")
     expect(page.get_by_text(re.compile(r"AE reconstruction error is [\d.]+x PCA's"))).to_be_visible(timeout=30_000)
     no_exception(page)
     shot(page, "07-train-finished")
