@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list runs in the store")
     r.add_argument("--runs-dir")
     r.add_argument("--json", action="store_true")
-    r.add_argument("--delete", metavar="RUN_ID", help="delete one run and its files")
+    r.add_argument("--delete", metavar="RUN_ID", nargs="+",
+                   help="delete these runs, their files and uploaded CSVs no other run uses "
+                        "(a queued or running run is refused: cancel it first)")
 
     e = sub.add_parser("embed", help="CSV in, low-dimensional coordinates out")
     e.add_argument("input", help="input CSV")
@@ -198,9 +200,13 @@ def cmd_runs(args) -> int:
 
     store = RunStore(args.runs_dir)
     if args.delete:
-        store.get(args.delete)  # InputError if absent
-        store.delete(args.delete)
-        print(f"deleted run {args.delete}")
+        from .housekeeping import delete_runs
+
+        done = delete_runs(store, args.delete)  # InputError (nothing deleted) for an unknown or active run
+        if args.json:
+            print(json.dumps({"deleted": list(done.run_ids), "files": list(done.files), "bytes_freed": done.bytes_freed}))
+        else:
+            print(done.summary())
         return 0
     runs = store.list()
     if args.json:

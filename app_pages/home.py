@@ -1,10 +1,16 @@
 """Home: what this is, a one-click first run, and the recent runs."""
 
+import hashlib
+
 import streamlit as st
 
 from ae_core.errors import InputError
+from ae_core.housekeeping import delete_runs, orphaned_files
 from ae_core.plots_training import run_counts, runs_table
 from ui import state
+
+# Session state: the runs table's widget key, the runs waiting for "Delete?" to be answered, the last deletion.
+TABLE_KEY, PENDING_KEY, DELETED_KEY = "home_runs_table_key", "home_delete_pending", "home_deleted"
 
 st.title("Autoencoder Explorer")
 st.markdown(
@@ -49,6 +55,12 @@ PCA's at the same code size: below 1 means the autoencoder did better.
 )
 
 
+def _table_key(runs) -> str:
+    """The runs table's widget key. It changes when the set of runs changes, so a row selection
+    never shifts onto another run when a new one appears at the top (progress updates keep it)."""
+    return "home_runs_" + hashlib.sha1(" ".join(r.id for r in runs).encode()).hexdigest()[:10]
+
+
 def _runs_section() -> None:
     runs = state.store().list(limit=50)
     st.subheader("Recent runs")
@@ -59,8 +71,12 @@ def _runs_section() -> None:
         return
     counts = run_counts(runs)
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()))
+    st.session_state[TABLE_KEY] = _table_key(runs)
     st.dataframe(
         runs_table(runs),
+        key=_table_key(runs),
+        on_select="rerun",
+        selection_mode="multi-row",
         hide_index=True,
         placeholder="—",  # metrics of runs that have not finished
         column_order=["open", "dataset", "variant", "latent", "status", "progress", "test_error",
@@ -84,10 +100,70 @@ def _runs_section() -> None:
     )
 
 
-# While a run trains, the table refreshes itself every two seconds; otherwise it is drawn once.
+# While a run trains, the table refreshes itself every two seconds (a fragment); otherwise it is drawn once.
 _active = any(r.active for r in state.store().list(limit=50))
 if _active:
     # After a server restart, the job manager is what notices that a "running" run's process
     # is gone (-> interrupted) and starts queued runs: make sure it exists.
     state.manager()
-st.fragment(run_every=2.0 if _active else None)(_runs_section)()
+    st.fragment(run_every=2.0)(_runs_section)()
+else:
+    _runs_section()
+
+
+def _forget_pending() -> None:
+    st.session_state.pop(PENDING_KEY, None)
+
+
+# The question stays open (asked again on every rerun) until it is answered or closed.
+@st.dialog("Delete runs?", on_dismiss=_forget_pending)
+def _confirm_delete(run_ids: list[str]) -> None:
+    store = state.store()
+    recs = [store.get(i) for i in run_ids if store.exists(i)]
+    busy = [r for r in recs if r.active]
+    gone = [r for r in recs if not r.active]
+    if not recs:
+        st.info("These runs are gone already (deleted elsewhere).", icon=":material/info:")
+    if gone:
+        st.markdown("These runs are removed for good, with their weights, codes and saved analyses:")
+        st.markdown("\n".join(f"- {r.label()} · {r.status}" for r in gone))
+        if n := len(orphaned_files(store, [r.id for r in gone])):
+            st.markdown(f"No other run uses the uploaded CSV file{'s' if n > 1 else ''} they were trained on, "
+                        f"so {'they go' if n > 1 else 'it goes'} too.")
+    for r in busy:
+        st.warning(f"{r.label()} is {r.status}: cancel it on the Train page first. It is not deleted.",
+                   icon=":material/warning:")
+    left, right = st.columns(2)
+    if left.button(f"Delete {len(gone)} run{'s' if len(gone) != 1 else ''}", type="primary", disabled=not gone,
+                   icon=":material/delete:", key="home_delete_confirm", width="stretch"):
+        try:
+            done = delete_runs(store, [r.id for r in gone])
+        except InputError as exc:  # one of them started training since the dialog opened
+            st.error(str(exc))
+            return
+        _forget_pending()
+        if state.selected_run_id() in done.run_ids:
+            state.select_run(None)
+        st.session_state[DELETED_KEY] = done.summary()
+        st.rerun()
+    if right.button("Keep them", key="home_delete_cancel", width="stretch"):
+        _forget_pending()
+        st.rerun()
+
+
+if message := st.session_state.pop(DELETED_KEY, None):
+    st.toast(message, icon=":material/delete:")
+if st.session_state.get(TABLE_KEY) is not None and state.store().list(limit=1):
+    if st.button("Delete selected runs…", icon=":material/delete:", key="home_delete",
+                 help="Tick runs in the table (the boxes at its left), then delete them and their files."):
+        table = st.session_state.get(st.session_state[TABLE_KEY])
+        rows = list(((table or {}).get("selection") or {}).get("rows") or [])
+        shown = state.store().list(limit=50)
+        if _table_key(shown) != st.session_state[TABLE_KEY]:
+            st.info("The list of runs changed just now: tick the runs to delete again.", icon=":material/info:")
+        elif chosen := [shown[i].id for i in rows if i < len(shown)]:
+            st.session_state[PENDING_KEY] = chosen
+        else:
+            st.info("Tick the runs to delete in the table first (the boxes at its left).", icon=":material/info:")
+if pending := st.session_state.get(PENDING_KEY):
+    _confirm_delete(pending)

@@ -341,3 +341,93 @@ def test_train_failed_run_shows_first_line_of_error(store):
     assert any("This run failed:" in e.value and "boom" in e.value for e in at.error)
     assert "Traceback" not in at.error[0].value  # the details are folded away
     assert "Training" not in app_text(at)
+
+
+def _finished(store, n: int, status: str = "done") -> list[str]:
+    ids = []
+    for _ in range(n):
+        rec = store.create({"dataset": {"name": "digits", "options": {}}, "variant": "vanilla",
+                            "model": {"latent_dim": 2}, "train": {"epochs": 1}})
+        store.write_json(rec.id, "history.json", [])
+        store.update(rec.id, status=status)
+        ids.append(rec.id)
+    return ids[::-1]  # newest first, as the table
+
+
+def _tick(at, rows: list[int]):
+    """Tick table rows as a person does with the boxes at the table's left."""
+    at.session_state[at.session_state["home_runs_table_key"]] = {"selection": {"rows": rows, "columns": []}}
+    return at
+
+
+def test_home_deletes_the_ticked_runs_after_confirming(store):
+    newest, middle, oldest = _finished(store, 3)
+    at = _app().run()
+    _tick(at, [0, 2]).run()
+    at.button(key="home_delete").click().run()
+    assert not at.exception
+    text = app_text(at)
+    assert "removed for good" in text and store.get(newest).label() in text and store.get(oldest).label() in text
+    assert store.exists(newest)  # nothing is deleted before the confirmation
+    at.button(key="home_delete_confirm").click().run()
+    assert not at.exception
+    assert [r.id for r in store.list()] == [middle]
+    assert "Deleted 2 runs" in at.toast[0].value
+    assert list(at.dataframe[0].value["id"]) == [middle]
+
+
+def test_home_delete_keeps_everything_when_the_user_says_keep(store):
+    ids = _finished(store, 2)
+    at = _app().run()
+    _tick(at, [1]).run()
+    at.button(key="home_delete").click().run()
+    at.button(key="home_delete_cancel").click().run()
+    assert not at.exception and [r.id for r in store.list()] == ids
+
+
+def test_home_delete_skips_a_training_run_and_says_why(fake_manager, store):
+    (done,) = _finished(store, 1)
+    (busy,) = _finished(store, 1, status="running")
+    at = _app().run()
+    _tick(at, [0, 1]).run()  # the running run is the newest
+    at.button(key="home_delete").click().run()
+    assert any("cancel it on the Train page first" in w.value for w in at.warning)
+    assert at.button(key="home_delete_confirm").label == "Delete 1 run"
+    at.button(key="home_delete_confirm").click().run()
+    assert [r.id for r in store.list()] == [busy]
+    assert done != busy
+
+
+def test_home_delete_with_nothing_ticked_explains_how(store):
+    _finished(store, 1)
+    at = _app().run()
+    at.button(key="home_delete").click().run()
+    assert any("Tick the runs to delete" in i.value for i in at.info)
+    assert len(store.list()) == 1
+
+
+def test_a_link_to_a_deleted_run_says_so_and_shows_the_newest(store):
+    (kept,) = _finished(store, 1)
+    at = _app()
+    at.switch_page("app_pages/train.py")
+    at.query_params["run"] = "0123456789ab"
+    at.run()
+    assert not at.exception
+    assert any("There is no run 0123456789ab here any more" in w.value for w in at.warning)
+    assert at.selectbox(key="train_run_picker_0").value == kept
+
+
+def test_home_delete_says_when_an_uploaded_csv_goes_too(store):
+    from ae_core.upload import save_upload
+
+    csv = save_upload(store.root, "sales.csv", b"a,b,c\n1,2,3\n4,5,6\n")
+    rec = store.create({"dataset": {"name": "csv", "options": {"path": str(csv)}, "display": "sales"},
+                        "variant": "vanilla", "model": {"latent_dim": 1}, "train": {"epochs": 1}})
+    store.update(rec.id, status="done")
+    at = _app().run()
+    _tick(at, [0]).run()
+    at.button(key="home_delete").click().run()
+    assert "uploaded CSV file they were trained on, so it goes too" in app_text(at)
+    at.button(key="home_delete_confirm").click().run()
+    assert not store.list() and not csv.exists()
+    assert "1 uploaded file" in at.toast[0].value

@@ -119,6 +119,9 @@ def run_picker(runs: list[RunRecord], label: str = "Run", key: str = "run_picker
     ids = [r.id for r in runs]
     current = selected_run_id()
     index = ids.index(current) if current in ids else 0
+    if current and current not in ids and not store().exists(current):  # a link to a deleted run
+        st.warning(f"There is no run {current} here any more (it was deleted, or the link is from another "
+                   "server); showing the newest run instead.", icon=":material/link_off:")
     by_id = {r.id: r for r in runs}
     if key in st.session_state and st.session_state[key] in ids:
         index = 0  # the value set in session state (follow_run) wins; no second default beside it

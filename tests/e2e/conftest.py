@@ -116,6 +116,15 @@ def no_exception(page) -> None:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
+def wait_idle(page, timeout: int = 30_000) -> None:
+    """Until the rerun a click started has finished, as a person waits to see it take effect
+    (a click that lands while that rerun is still running can be lost)."""
+    page.wait_for_timeout(300)  # the rerun starts a moment after the click
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=timeout, polling=100)
+
+
 def choose(page, box_label: str, option, pick: str = "last", tries: int = 3) -> None:
     """Open the selectbox labelled `box_label` and click an option matching `option` (text or
     regex). A rerun that lands while the list is open re-draws the box and closes the list (the
