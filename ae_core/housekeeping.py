@@ -1,7 +1,8 @@
 """Deleting runs, and the uploaded files only they used.
 
 The app's Home page and ``python -m ae_core runs --delete`` both call
-:func:`delete_runs`. Deleting is all or nothing: an unknown id or a run that
+:func:`delete_runs`. :func:`prune_uploads` removes uploaded CSVs that were
+looked at but never trained on, once they are a day old. Deleting is all or nothing: an unknown id or a run that
 is still queued or training refuses the whole request before anything is
 removed, because a worker writing into a folder that vanishes fails in
 confusing ways (cancel the run first; a cancelled run can be deleted).
@@ -9,6 +10,7 @@ confusing ways (cancel the run first; a cancelled run can be deleted).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,3 +98,30 @@ def delete_runs(store: RunStore, run_ids) -> Deletion:
                 f.unlink()
         removed.append(path.name)
     return Deletion(run_ids=tuple(ids), files=tuple(removed), bytes_freed=freed)
+
+
+UPLOAD_MAX_AGE = 24 * 3600.0  # seconds an uploaded CSV no run uses is kept (someone may still be looking at it)
+
+
+def prune_uploads(store: RunStore, folder: Path, keep: Path | None = None, max_age: float = UPLOAD_MAX_AGE) -> list[str]:
+    """Remove the CSVs in `folder` (the store's uploads) that no run uses and that are older than
+    `max_age` seconds, with their display-name files; never `keep`. Returns the names removed."""
+    if not folder.is_dir():
+        return []
+    used = {_owned_file(store, r) for r in store.list()}
+    keep = Path(keep).resolve() if keep else None
+    cutoff = time.time() - max_age
+    removed = []
+    for csv in sorted(folder.glob("*.csv")):
+        path = csv.resolve()
+        if path == keep or path in used:
+            continue
+        try:
+            if csv.stat().st_mtime >= cutoff:
+                continue
+            csv.unlink()
+            csv.with_suffix(".json").unlink(missing_ok=True)
+        except FileNotFoundError:  # another session pruned it first
+            continue
+        removed.append(csv.name)
+    return removed

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import InputError
 
+DB_NAME = "runs.db"
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 _RUN_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -124,7 +125,7 @@ class RunStore:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot create the run folder {self.root}: {exc.strerror}. Set AE_RUNS_DIR to a writable folder.") from exc
-        self.db_path = self.root / "runs.db"
+        self.db_path = self.root / DB_NAME
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)

@@ -33,9 +33,10 @@ import pandas as pd
 
 from .datasets import MAX_CLASSES
 from .errors import InputError
+from .housekeeping import prune_uploads
 from .latent import SPLIT_NAMES, safe_csv
 from .projection import cache_name
-from .runs import atomic_write_bytes
+from .runs import DB_NAME, RunStore, atomic_write_bytes
 from .csv_io import DELIMITER_NAMES, read_csv
 from .tabular import PreparationReport, prepare_table
 
@@ -63,7 +64,8 @@ def save_upload(store_root, name: str, data: bytes) -> Path:
 
     The write is atomic (temporary file, then rename) and skipped when the same
     content is already there. `name` is kept as display text in a JSON file
-    beside it, never used as a path.
+    beside it, never used as a path. Uploads that no run uses and that are a
+    day old are removed (:func:`ae_core.housekeeping.prune_uploads`).
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"save_upload takes the file's bytes, not {type(data).__name__}")
@@ -77,6 +79,8 @@ def save_upload(store_root, name: str, data: bytes) -> Path:
     meta = folder / f"{digest}.json"
     if not meta.exists():
         atomic_write_bytes(meta, json.dumps({"name": display_name(name), "bytes": len(data)}).encode())
+    if (Path(store_root) / DB_NAME).is_file():  # a run store (not a bare folder): files nobody trained on, a day old
+        prune_uploads(RunStore(store_root), folder, keep=path)
     return path
 
 

@@ -90,3 +90,22 @@ def test_cli_deletes_several_and_refuses_a_running_one(tmp_path):
     out = _cli("runs", "--runs-dir", str(tmp_path), "--delete", busy)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith("error: cannot delete a run that is running") and store.exists(busy)
+
+
+def test_uploads_nobody_trained_on_go_after_a_day(tmp_path):
+    import os
+    import time
+
+    store = RunStore(tmp_path)
+    day_old = time.time() - 25 * 3600
+    stale = save_upload(store.root, "old.csv", b"a,b\n1,2\n")
+    used = save_upload(store.root, "used.csv", b"a,b\n3,4\n")
+    fresh = save_upload(store.root, "new.csv", b"a,b\n5,6\n")
+    _run(store, csv=used)
+    for p in (stale, used):
+        os.utime(p, (day_old, day_old))
+    kept = save_upload(store.root, "again.csv", b"a,b\n7,8\n")  # every upload prunes the folder
+    assert not stale.exists() and not stale.with_suffix(".json").exists()
+    assert used.exists() and fresh.exists() and kept.exists()
+    os.utime(kept, (day_old, day_old))
+    assert save_upload(store.root, "again.csv", b"a,b\n7,8\n") == kept and kept.exists()  # the file being saved stays
