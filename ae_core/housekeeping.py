@@ -1,11 +1,12 @@
 """Deleting runs, and the uploaded files only they used.
 
 The app's Home page and ``python -m ae_core runs --delete`` both call
-:func:`delete_runs`. :func:`prune_uploads` removes uploaded CSVs that were
-looked at but never trained on, once they are a day old. Deleting is all or nothing: an unknown id or a run that
+:func:`delete_runs`. Deleting is all or nothing: an unknown id or a run that
 is still queued or training refuses the whole request before anything is
 removed, because a worker writing into a folder that vanishes fails in
 confusing ways (cancel the run first; a cancelled run can be deleted).
+:func:`prune_uploads` removes uploaded CSVs that were looked at but never
+trained on, once they are a day old.
 """
 
 from __future__ import annotations

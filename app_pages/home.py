@@ -101,7 +101,8 @@ def _runs_section() -> None:
 
 
 # While a run trains, the table refreshes itself every two seconds (a fragment); otherwise it is drawn once.
-_active = any(r.active for r in state.store().list(limit=50))
+_recent = state.store().list(limit=50)
+_active = any(r.active for r in _recent)
 if _active:
     # After a server restart, the job manager is what notices that a "running" run's process
     # is gone (-> interrupted) and starts queued runs: make sure it exists.
@@ -153,7 +154,7 @@ def _confirm_delete(run_ids: list[str]) -> None:
 
 if message := st.session_state.pop(DELETED_KEY, None):
     st.toast(message, icon=":material/delete:")
-if st.session_state.get(TABLE_KEY) is not None and state.store().list(limit=1):
+if _recent:  # the table is drawn, and its key is in TABLE_KEY
     if st.button("Delete selected runs…", icon=":material/delete:", key="home_delete",
                  help="Tick runs in the table (the boxes at its left), then delete them and their files."):
         table = st.session_state.get(st.session_state[TABLE_KEY])
