@@ -431,3 +431,19 @@ def test_home_delete_says_when_an_uploaded_csv_goes_too(store):
     at.button(key="home_delete_confirm").click().run()
     assert not store.list() and not csv.exists()
     assert "1 uploaded file" in at.toast[0].value
+
+
+def test_train_settings_survive_a_visit_to_another_page(store):
+    at = _train(_app())
+    at.selectbox(key="train_dataset").set_value("wine").run()
+    at.radio(key="train_variant").set_value("sparse").run()
+    at.number_input(key="seed_wine_sparse").set_value(7).run()
+    at.text_input(key="hidden_wine_sparse").set_value("16").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception
+    assert at.selectbox(key="train_dataset").value == "wine" and at.radio(key="train_variant").value == "sparse"
+    assert at.number_input(key="seed_wine_sparse").value == 7 and at.text_input(key="hidden_wine_sparse").value == "16"
+    # Another dataset still starts from its own defaults.
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    assert at.number_input(key="seed_digits_sparse").value == 0

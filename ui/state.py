@@ -131,6 +131,24 @@ def run_picker(runs: list[RunRecord], label: str = "Run", key: str = "run_picker
     return by_id[choice]
 
 
+KEPT_KEY = "kept_settings"
+
+
+def kept(key: str, default):
+    """What the user last chose in the widget `key` (see `remember`), else `default`: the value
+    to create that widget with.
+
+    Streamlit drops a widget's state in every run that does not draw it: open another page and
+    come back, and a form is back to its defaults. Values kept here are plain session state,
+    which lives as long as the session."""
+    return st.session_state.get(KEPT_KEY, {}).get(key, default)
+
+
+def remember(key: str) -> None:
+    """on_change callback of a widget created with `kept`: keep its new value."""
+    st.session_state.setdefault(KEPT_KEY, {})[key] = st.session_state[key]
+
+
 def how_it_works(markdown: str, title: str = "How this works") -> None:
     with st.expander(title):
         st.markdown(markdown)
