@@ -160,6 +160,14 @@ def as_images(X_scaled, image_shape) -> np.ndarray:
     return np.clip(X_scaled, 0, 1).reshape(len(X_scaled), *image_shape)
 
 
+def as_thumbnail(x_scaled, image_shape, px: int = 220) -> np.ndarray:
+    """One scaled image row as a uint8 picture about `px` pixels wide: dark ink on white, each
+    pixel a sharp square (a browser would blur an 8x8 digit scaled up smoothly)."""
+    img = 1.0 - as_images(np.asarray(x_scaled)[None], image_shape)[0]
+    k = max(1, px // max(image_shape))
+    return (img.repeat(k, axis=0).repeat(k, axis=1) * 255 + 0.5).astype(np.uint8)
+
+
 def selection_images(run, rows, limit: int = MAX_SHOWN):
     """Originals and reconstructions of the first `limit` selected rows, with titles.
 

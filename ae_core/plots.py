@@ -391,6 +391,26 @@ def decoded_plane(images, z1_values, z2_values, marker: tuple[float, float] | No
     return fig
 
 
+def plane_picture(images, z1_values, z2_values, invert: bool = True):
+    """The decoded plane as one PNG placed in code coordinates (for the app's WebGL chart).
+
+    Takes `decoded_plane`'s arguments; returns (data URI, (z1_lo, z1_hi), (z2_lo, z2_hi)), the
+    extent of the picture: each cell is centred on its code value and one step wide.
+    """
+    images = _check_images(images, 4)
+    nr, nc, h, w = images.shape
+    if len(z1_values) != nc or len(z2_values) != nr:
+        raise InputError(f"a {nr}x{nc} plane needs {nc} z1 values and {nr} z2 values.")
+    canvas = _mosaic(images.reshape(nr * nc, h, w), nc, gap=0, title_gap=0, invert=invert, scale=1)
+
+    def extent(values):
+        v = np.asarray(values, np.float64)
+        half = (v[-1] - v[0]) / (len(v) - 1) / 2 if len(v) > 1 else 0.5
+        return float(v[0] - half), float(v[-1] + half)
+
+    return png_data_uri(canvas), extent(z1_values), extent(z2_values)
+
+
 def _to_pixel(value: float, centres, cell: int) -> float:
     """Position of a code value on a cell axis whose cell centres are `centres`."""
     centres = np.asarray(centres, np.float64)

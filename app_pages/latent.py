@@ -1,11 +1,14 @@
 """Latent space: the code of every sample, what the decoder makes of the plane,
 and how the code formed during training."""
 
+from functools import partial
+
 import streamlit as st
 
 from ae_core import latent as lat
 from ae_core import plots
 from ae_core.projection import METHOD_TITLES, cached_projection, subsample_note
+from ui.scatter import pick_point, picked_point, scatter
 from ui.state import how_it_works, loaded_run, run_picker, store
 
 st.title("Latent space")
@@ -85,14 +88,33 @@ if note := subsample_note(method, len(coords)):
     st.caption(note)
 axes = [f"z{j + 1}" for j in range(dims)] if method == "latent" else [f"{METHOD_TITLES[method]} {j + 1}" for j in range(dims)]
 hover = lat.hover_columns(frame)
-fig = plots.latent_scatter(coords, frame[colour], customdata=frame["row"].to_numpy(), hover_columns=hover,
-                           title=f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}", color_title=colour,
-                           axis_titles=tuple(axes), equal_aspect=method in ("latent", "pca"))
-event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="lat_scatter")
-st.caption("Drag a box or lasso around points (toolbar, top right) to see those samples and their reconstructions. "
-           "Double-click the chart to clear.")
+title = f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}"
 
-rows = lat.rows_from_selection(event.selection if event else None)
+
+def plotly_figure():
+    """The same view as a Plotly figure: the 3-D view, and the HTML download."""
+    return plots.latent_scatter(coords, frame[colour], customdata=frame["row"].to_numpy(), hover_columns=hover,
+                                title=title, color_title=colour, axis_titles=tuple(axes),
+                                equal_aspect=method in ("latent", "pca"))
+
+
+if dims == 2:
+    # Our WebGL component (ui/scatter.js): a new tab draws it without loading Plotly. The selection is kept per
+    # run across projections and colourings, so a group picked in UMAP can be found again in PCA.
+    rows = scatter(coords, frame[colour], key=f"lat_points_{rec.id}", rows=frame["row"].to_numpy(),
+                   hover_columns=hover, title=title, colour_title=colour, axis_titles=tuple(axes),
+                   equal_aspect=method in ("latent", "pca"), view=f"{rec.id}/{method}",
+                   file_name=f"latent_{rec.id}_{method}")
+    st.caption("Drag a lasso (or a box: toolbar) around points to see those samples and their reconstructions; "
+               "click a point to pick it, Shift adds to the selection. Scroll to zoom, double-click to see everything "
+               "again; click a class in the legend to hide it. The selection stays when you change the projection.")
+else:
+    event = st.plotly_chart(plotly_figure(), on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            key="lat_scatter")
+    st.caption("Drag a box or lasso around points (toolbar, top right) to see those samples and their "
+               "reconstructions. Double-click the chart to clear.")
+    rows = lat.rows_from_selection(event.selection if event else None)
+
 if rows:
     shown = min(len(rows), lat.MAX_SHOWN)
     st.subheader(f"{len(rows):,} selected" + (f" (first {shown} shown)" if len(rows) > shown else ""))
@@ -107,6 +129,14 @@ if rows:
                            config={"displayModeBar": False})
     else:
         st.dataframe(lat.compare_rows(run, rows), hide_index=True)
+
+
+def _move_sliders(pick_key: str, k1: str, k2: str, z_range) -> None:
+    """A click on the plane moves the z1/z2 sliders there (inside their range), before the rerun draws them."""
+    got = picked_point(st.session_state.get(pick_key))
+    if got is not None:
+        for key, value, (lo, hi) in zip((k1, k2), got, z_range):
+            st.session_state[key] = min(max(value, lo), hi)
 
 
 def decode_the_plane():
@@ -128,13 +158,20 @@ def decode_the_plane():
     plane = _plane(run, rec.id, stamp, z_range, n)
     v1, v2 = lat.plane_values(z_range, n)
     left, right = st.columns([3, 1])
-    left.plotly_chart(plots.decoded_plane(plane.reshape(n, n, *ds.image_shape), v1, v2, marker=(z1, z2)),
-                      key="lat_plane", config={"displayModeBar": False})
+    with left:
+        # Our chart, not Plotly's: the page's first view loads no Plotly at all (a new tab draws sooner).
+        picture = plots.plane_picture(plane.reshape(n, n, *ds.image_shape), v1, v2)
+        (a1, b1), (a2, b2) = picture[1:]
+        square = (b2 - a2) / (b1 - a1) * ds.image_shape[1] / ds.image_shape[0]  # y units per x unit: square cells
+        pick_point((z1, z2), picture, key=f"lat_pick_{rec.id}",
+                   on_pick=partial(_move_sliders, f"lat_pick_{rec.id}", f"lat_z1_{rec.id}", f"lat_z2_{rec.id}", z_range),
+                   title="What the decoder draws across the plane", axis_titles=("z1", "z2"), equal_aspect=1 / square,
+                   height=560, view=f"{rec.id}/plane/{n}", file_name=f"decoded_plane_{rec.id}")
     right.markdown(f"**Decoded at ({z1:.2f}, {z2:.2f})**")
-    right.plotly_chart(plots.image_grid(lat.as_images(point[None], ds.image_shape), ncols=1, cell_px=220),
-                       key="lat_point", width="content", config={"displayModeBar": False})
-    st.caption("Each cell is what the decoder draws for that code; the red ring marks the point chosen above. "
-               "Smooth changes across the plane mean the code is continuous.")
+    right.image(lat.as_thumbnail(point, ds.image_shape), width=220)
+    st.caption("Each cell is what the decoder draws for that code. Click anywhere on the plane (or move the sliders) "
+               "to decode that point: the red ring marks it. Smooth changes across the plane mean the code is "
+               "continuous.")
 
 
 def latent_evolution():
@@ -178,7 +215,7 @@ def download():
     st.download_button("Coordinates (CSV)", lambda: lat.safe_csv(lat.latent_frame(run, coords, method)),
                        f"latent_{rec.id}_{method}.csv", "text/csv", on_click="ignore", icon=":material/download:")
     st.download_button("Scatter (interactive HTML, works offline)",
-                       lambda: fig.to_html(include_plotlyjs=True, full_html=True), f"latent_{rec.id}_{method}.html",
+                       lambda: plotly_figure().to_html(include_plotlyjs=True, full_html=True), f"latent_{rec.id}_{method}.html",
                        "text/html", on_click="ignore", icon=":material/download:")
 
 

@@ -295,9 +295,11 @@ def new_page(browser, timeout_ms: int = 60_000):
 
 
 def wait_scatter_drawn(page, timeout_ms: int = 120_000) -> None:
-    """Until a Plotly chart exists and has drawn its WebGL points (or SVG points for a small chart)."""
+    """Until our WebGL scatter (ui/scatter.js) has drawn, or a Plotly chart has drawn its WebGL points
+    (or SVG points for a small chart)."""
     page.wait_for_function(
         """() => {
+            if (document.querySelector("[class*='st-key-lat_points_'] .aes-root[data-drawn]")) return true;
             const p = document.querySelector('.js-plotly-plot');
             if (!p || !p._fullLayout) return false;
             return !!(p.querySelector('canvas.gl-canvas-context') || p.querySelector('.scatterlayer .point')

@@ -195,3 +195,11 @@ def test_decoded_row_is_in_the_data_units(outliers):
     assert list(table["feature"]) == list(outliers.dataset.feature_names)
     expected = outliers.scaler.inverse_transform(lat.decode_point(outliers.model, [0.0, 0.0])[None])[0]
     np.testing.assert_allclose(table["decoded value"], expected, rtol=1e-6)
+
+
+def test_as_thumbnail_is_dark_ink_on_white_with_sharp_square_pixels():
+    x = np.zeros(64, np.float32)
+    x[0] = 1.0  # top-left pixel full ink
+    img = lat.as_thumbnail(x, (8, 8), px=220)
+    assert img.dtype == np.uint8 and img.shape == (216, 216)  # 27 screen pixels per image pixel
+    assert (img[:27, :27] == 0).all() and (img[27:, 27:] == 255).all()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from ae_core.pipeline import make_config
+from ae_core.pipeline import load_run, make_config
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -26,6 +26,16 @@ def charts(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
+def scatter_payload(at, key: str = "lat_points_") -> tuple[dict, dict]:
+    """(header, columns) of the page's WebGL chart (ui/scatter.js) whose widget key starts with `key`
+    (the latent scatter; "lat_pick_" is the decoded plane), as the browser reads them."""
+    from ui.scatter import unpack
+
+    (element,) = [e for e in at.get("bidi_component") if f"-{key}" in e.proto.id]
+    assert element.proto.component_name == "ae_scatter"
+    return unpack(element.proto.bytes)
+
+
 def n_points(trace: dict) -> int:
     """Plotly sends big arrays as base64 typed arrays: {"dtype": "f4", "bdata": ...}."""
     x = trace["x"]
@@ -38,16 +48,20 @@ def test_empty_store_explains_what_to_do(store):
     at = open_page()
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)
-    assert not at.get("plotly_chart")
+    assert not at.get("plotly_chart") and not at.get("bidi_component")
 
 
 def test_finished_run_draws_the_webgl_scatter_and_colour_options(trained_store):
     store, ids = trained_store
     at = open_page({"run": ids["digits"]})
     assert not at.exception, at.exception
-    scatter = charts(at)[0]
-    assert {t["type"] for t in scatter["data"]} == {"scattergl"}
-    assert sum(n_points(t) for t in scatter["data"]) == 1797
+    meta, cols = scatter_payload(at)
+    assert meta["n"] == 1797 and len(cols["x"]) == len(cols["y"]) == 1797
+    assert meta["colour"]["kind"] == "category" and meta["colour"]["names"] == [str(d) for d in range(10)]
+    assert meta["axes"] == ["z1", "z2"] and meta["aspect"] == 1  # a raw 2-D code: one unit is as long on both axes
+    run = load_run(store, ids["digits"])
+    np.testing.assert_allclose(np.c_[cols["x"], cols["y"]], run.latent, rtol=1e-6)
+    np.testing.assert_array_equal(cols["row"], np.arange(1797))
     colour = at.selectbox(key=f"lat_colour_{ids['digits']}")
     assert colour.options == ["label", "reconstruction error", "split"]
     assert at.selectbox(key=f"lat_method_{ids['digits']}").value == "latent"  # a 2-D code is drawn as it is
@@ -56,15 +70,44 @@ def test_finished_run_draws_the_webgl_scatter_and_colour_options(trained_store):
     assert not store.has(ids["digits"], "proj_input_pca_2d.npy")
 
 
-def test_scatter_hover_shows_row_label_and_error_from_customdata(trained_store):
+def test_scatter_hover_shows_row_label_and_error_from_columns_not_strings(trained_store):
     _, ids = trained_store
     at = open_page({"run": ids["digits"]})
-    trace = charts(at)[0]["data"][0]
-    assert trace["hovertemplate"] == ("row: %{customdata[0]:d}<br>label: 0<br>"
-                                      "reconstruction error: %{customdata[1]:.4~g}<extra></extra>")
-    assert "text" not in trace  # no per-point strings
-    custom = trace["customdata"]  # a typed array: (row, error) per point
-    assert custom["dtype"] == "f4" and custom["shape"].replace(" ", "") == f"{n_points(trace)},2"
+    meta, cols = scatter_payload(at)
+    assert [(h["title"], h["column"]) for h in meta["hover"]] == [
+        ("row", "row"), ("label", "colour"), ("reconstruction error", "h0")]  # the label is the colour: sent once
+    assert list(cols) == ["x", "y", "row", "colour", "h0"]
+    frame_error = cols["h0"]
+    assert frame_error.dtype == np.float32 and (frame_error > 0).all()
+
+
+def test_a_selection_shows_those_samples_and_survives_a_new_projection(trained_store):
+    _, ids = trained_store
+    run_id = ids["digits"]
+    at = open_page({"run": run_id})
+    # What the browser sends after a lasso; entries that are not row numbers of this run are ignored.
+    at.session_state[f"lat_points_{run_id}"] = {"selection": {"rows": [3, 5, 9, "x", -1, 99_999, True]}}
+    at.run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.subheader] == ["3 selected"]
+    assert len(at.get("plotly_chart")) == 2  # originals and reconstructions
+    assert scatter_payload(at)[0]["selected"] == [3, 5, 9]  # drawn as selected after the rerun
+    at.selectbox(key=f"lat_method_{run_id}").set_value("pca").run()
+    assert not at.exception, at.exception
+    meta, _ = scatter_payload(at)
+    assert meta["axes"] == ["PCA 1", "PCA 2"] and meta["selected"] == [3, 5, 9]
+    assert [s.value for s in at.subheader] == ["3 selected"]
+
+
+def test_the_3d_view_is_a_plotly_chart(trained_store):
+    _, ids = trained_store
+    run_id = ids["digits"]
+    at = open_page({"run": run_id})
+    at.selectbox(key=f"lat_method_{run_id}").set_value("pca").run()
+    at.segmented_control(key=f"lat_dims_{run_id}_pca").set_value(3).run()
+    assert not at.exception, at.exception
+    assert not [e for e in at.get("bidi_component") if "-lat_points_" in e.proto.id]
+    assert {t["type"] for t in charts(at)[0]["data"]} == {"scatter3d"}
 
 
 def test_heavy_tabs_run_only_when_opened(trained_store):
@@ -72,18 +115,22 @@ def test_heavy_tabs_run_only_when_opened(trained_store):
     at = open_page({"run": ids["digits"]})
     assert [t.label for t in at.tabs] == ["Decode the plane", "Latent evolution", "Raw input, for comparison",
                                           "Download"]
-    assert not at.get("download_button") and len(charts(at)) == 3  # scatter, decoded plane, decoded point
+    assert not at.get("download_button") and not charts(at)  # the first view loads no Plotly
+    plane, marker = scatter_payload(at, "lat_pick_")
+    assert plane["pick"] and plane["image"]["src"].startswith("data:image/png;base64,")
+    assert plane["image"]["x0"] < marker["x"][0] < plane["image"]["x1"]  # the slider's point, ringed
+    assert len(at.get("image")) == 1  # the decoded point
     at.session_state["lat_tab"] = "Raw input, for comparison"
     at.run()
     assert not at.exception, at.exception
     assert store.has(ids["digits"], "proj_input_pca_2d.npy")
-    raw, code = charts(at)[1:]
+    raw, code = charts(at)
     assert raw["layout"]["title"]["text"] == "Raw input, PCA" and sum(n_points(t) for t in raw["data"]) == 1797
     assert code["layout"]["title"]["text"].startswith("Autoencoder code")
     at.session_state["lat_tab"] = "Latent evolution"
     at.run()
     assert not at.exception, at.exception
-    assert len(charts(at)) == 2 and charts(at)[1]["frames"]  # the animation, and nothing of the raw view
+    assert len(charts(at)) == 1 and charts(at)[0]["frames"]  # the animation, and nothing of the raw view
 
 
 def test_raw_input_view_draws_a_subsample_of_a_big_run(trained_store, monkeypatch):
@@ -95,7 +142,7 @@ def test_raw_input_view_draws_a_subsample_of_a_big_run(trained_store, monkeypatc
     at.session_state["lat_tab"] = "Raw input, for comparison"
     at.run()
     assert not at.exception, at.exception
-    raw, code = charts(at)[1:]
+    raw, code = charts(at)
     assert sum(n_points(t) for t in raw["data"]) == sum(n_points(t) for t in code["data"]) == 500
     assert any("random 500 of the 1,797 samples" in c.value for c in at.caption)
 
@@ -105,8 +152,9 @@ def test_colour_by_error_switches_to_a_continuous_scale(trained_store):
     at = open_page({"run": ids["digits"]})
     at.selectbox(key=f"lat_colour_{ids['digits']}").set_value("reconstruction error").run()
     assert not at.exception
-    data = charts(at)[0]["data"]
-    assert len(data) == 1 and "colorbar" in data[0]["marker"]
+    colour = scatter_payload(at)[0]["colour"]
+    assert colour["kind"] == "value" and colour["title"] == "reconstruction error"
+    assert 0 < colour["lo"] < colour["hi"] and colour["scale"][0] == [0.0, "#440154"]  # Viridis, as Plotly's
 
 
 def test_query_param_selects_the_run(trained_store):
@@ -136,6 +184,7 @@ def test_running_run_shows_progress_not_a_scatter(store):
                  progress={"epoch": 2, "epochs": 10, "fraction": 0.2, "history": []})
     at = open_page({"run": rec.id})
     assert not at.exception
+    assert not at.get("bidi_component")
     assert not at.get("plotly_chart") or all("scattergl" not in json.dumps(c) for c in charts(at))
     store.update(rec.id, status="cancelled", error="test over")  # let the scheduler forget it
 
@@ -147,7 +196,7 @@ def test_switching_runs_keeps_the_page_working(trained_store):
     assert not at.exception
     assert at.query_params["run"] == ids["outliers"]
     at.selectbox(key="run_picker").set_value(ids["digits"]).run()
-    assert not at.exception and at.get("plotly_chart")
+    assert not at.exception and scatter_payload(at)[0]["n"] == 1797
 
 
 def test_wide_code_is_projected_and_the_plane_explains_itself(store):

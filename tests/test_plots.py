@@ -126,6 +126,18 @@ def test_decoded_plane_labels_the_axes_with_code_values_and_marks_a_point():
     assert fig.data[1].x[0] == pytest.approx(W / 2) and fig.data[1].y[0] == pytest.approx(H / 2)
 
 
+def test_plane_picture_spans_the_cells_in_code_coordinates_top_row_highest():
+    images = np.zeros((3, 4, 8, 8))
+    images[0, 0] = 1.0  # top-left cell: highest z2, lowest z1 (full ink: black when inverted)
+    src, (x0, x1), (y0, y1) = plots.plane_picture(images, np.linspace(-1, 2, 4), np.linspace(0, 2, 3))
+    assert (x0, x1) == pytest.approx((-1.5, 2.5)) and (y0, y1) == pytest.approx((-0.5, 2.5))  # half a step beyond
+    canvas = decode_png(src)
+    assert canvas.shape == (24, 32)  # one image pixel per data pixel: the browser scales it up, sharp
+    assert canvas[:8, :8].max() == 0 and canvas[8:, 8:].min() == 255
+    with pytest.raises(InputError, match="needs 4 z1 values"):
+        plots.plane_picture(images, [0, 1], [0, 1, 2])
+
+
 def test_decoded_plane_checks_the_axis_values():
     with pytest.raises(InputError, match="needs 3 z1 values"):
         plots.decoded_plane(np.zeros((2, 3, 4, 4)), [0, 1], [0, 1])

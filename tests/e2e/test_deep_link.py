@@ -25,7 +25,7 @@ def test_deep_link_on_fresh_server_opens_the_run(tmp_path, browser, shot):
             assert nav.get_by_text("Upload CSV", exact=True).is_visible()
             # The page's own files are never listed as an auto-discovered multipage app.
             assert not nav.get_by_text(re.compile(r"^(app|latent|anomalies)$")).count()
-            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            page.locator("[class*='st-key-lat_points_'] .aes-root[data-drawn]").wait_for(timeout=60_000)
             assert run_id in page.url
             shot(page, "deep-link-latent")
         finally:

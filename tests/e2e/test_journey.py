@@ -30,11 +30,11 @@ def test_journey(app_url, page, shot):
     expect(page.get_by_role("heading", name="Latent space")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^(Training|Queued) — digits"))).to_be_visible(timeout=30_000)
     page.wait_for_function(
-        """() => document.querySelector('.js-plotly-plot') !== null
+        """() => document.querySelector("[class*='st-key-lat_points_'] .aes-root[data-drawn]") !== null
                  && !/(Training|Queued) — /.test(document.querySelector('[data-testid="stMain"]').innerText)""",
         timeout=TRAIN_TIMEOUT, polling=500,
     )
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.locator("[class*='st-key-lat_points_'] canvas.aes-gl")).to_be_visible()
     no_exception(page)
     shot(page, "02-latent-first-run")
 

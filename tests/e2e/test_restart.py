@@ -97,7 +97,7 @@ def test_server_killed_while_training_lists_runs_truthfully_after_restart(tmp_pa
         # 4. The finished run is whole: its latent space draws.
         page.goto(f"{url}/latent?run={done_id}")
         expect(page.get_by_role("heading", name="Latent space")).to_be_visible(timeout=60_000)
-        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+        page.locator("[class*='st-key-lat_points_'] .aes-root[data-drawn]").wait_for(timeout=60_000)
         no_exception(page)
         shot(page, "restart-03-latent-finished-run")
 

@@ -1,0 +1,818 @@
+// Autoencoder Explorer's latent scatter: WebGL points, pan and zoom, hover, lasso / box / click selection,
+// a clickable legend or a colour bar. About 20 KB of our own code instead of Plotly's 4.7 MB bundle, so a new
+// browser tab draws 70,000 points without parsing Plotly first (issue 5, benchmarks/FINDINGS.md §6).
+//
+// Input: one binary payload built by ui/scatter.py `pack`: uint32 header length, a UTF-8 JSON header, zero
+// padding to 4 bytes, then `header.columns` as float32 arrays of `header.n` values each.
+// Output: state "selection" = {rows: [sorted row numbers]}, sent when the user selects or clears; in "pick" mode
+// (header.pick, the decoded plane) there is no selection: a click sends state "point" = {x, y}, and the points
+// are drawn as rings over a background picture (header.image) that spans a rectangle of data coordinates.
+// Text from the user's data (labels, column names) only ever reaches the page as textContent, never as HTML.
+
+const VIEWS = new WeakMap(); // parentElement -> ScatterView, so a rerun with new data keeps zoom and selection
+const MARGIN = { left: 62, right: 12, top: 6, bottom: 46 };
+const HOVER_PX = 9; // a point within this many pixels of the pointer is "under" it
+const GRID = 192; // cells per side of the hover/click index
+
+export default function (args) {
+  const { data, parentElement, setStateValue } = args;
+  let view = VIEWS.get(parentElement);
+  if (!view) {
+    view = new ScatterView(parentElement);
+    VIEWS.set(parentElement, view);
+  }
+  view.send = setStateValue;
+  if (data) view.load(data);
+  return () => {
+    view.destroy();
+    VIEWS.delete(parentElement);
+  };
+}
+
+function parse(bytes) {
+  const head = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + head)));
+  let offset = 4 + head;
+  offset += (4 - (offset % 4)) % 4;
+  const cols = {};
+  for (const name of meta.columns) {
+    // slice() copies into a fresh, aligned buffer (the payload's own offset may not be a multiple of 4)
+    cols[name] = new Float32Array(bytes.slice(offset, offset + 4 * meta.n).buffer);
+    offset += 4 * meta.n;
+  }
+  return { meta, cols };
+}
+
+function el(tag, cls, parent, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+function rgb(hex) {
+  const v = parseInt(hex.slice(1), 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+function scaleColour(stops, t) {
+  // stops: [[t, "#rrggbb"], ...] ascending; t in [0, 1]
+  if (!(t >= 0)) t = 0;
+  if (t > 1) t = 1;
+  for (let i = 1; i < stops.length; i++) {
+    if (t <= stops[i][0]) {
+      const [t0, c0] = stops[i - 1];
+      const [t1, c1] = stops[i];
+      const f = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
+      const a = rgb(c0);
+      const b = rgb(c1);
+      return [0, 1, 2].map((k) => Math.round(a[k] + (b[k] - a[k]) * f));
+    }
+  }
+  return rgb(stops[stops.length - 1][1]);
+}
+
+function niceTicks(lo, hi, target) {
+  const span = hi - lo;
+  if (!(span > 0) || !isFinite(span)) return [];
+  const raw = span / target;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+
+function fmt(v, digits) {
+  if (!isFinite(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) >= 1e6 || Math.abs(v) < 1e-4)) return v.toExponential(Math.max(0, digits - 1)).replace(/\.?0+e/, "e");
+  return String(Number(v.toPrecision(digits)));
+}
+
+const VERT = `
+attribute vec2 a_pos; attribute vec4 a_col;
+uniform vec2 u_scale; uniform vec2 u_offset; uniform float u_size;
+varying vec4 v_col;
+void main() { gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0); gl_PointSize = u_size; v_col = a_col; }`;
+const FRAG = `
+precision mediump float; varying vec4 v_col;
+void main() {
+  float r = length(gl_PointCoord - vec2(0.5));
+  if (r > 0.5) discard;
+  float a = v_col.a * (1.0 - smoothstep(0.38, 0.5, r));
+  gl_FragColor = vec4(v_col.rgb * a, a);
+}`;
+
+class ScatterView {
+  constructor(parent) {
+    this.parent = parent;
+    this.root = el("div", "aes-root", parent);
+    this.root.aesView = this; // for browser tests: where a point is drawn, the current range
+    const head = el("div", "aes-head", this.root);
+    this.titleEl = el("div", "aes-title", head);
+    this.tools = el("div", "aes-tools", head);
+    this.mode = "lasso";
+    this.buttons = {};
+    for (const [mode, label, tip] of [
+      ["lasso", "Lasso", "Drag a loop around points to select them (Shift adds to the selection)"],
+      ["box", "Box", "Drag a rectangle to select points (Shift adds to the selection)"],
+      ["pan", "Pan", "Drag to move the view; the mouse wheel zooms in every mode"],
+    ]) {
+      const b = el("button", "aes-btn", this.tools, label);
+      b.type = "button";
+      b.title = tip;
+      b.onclick = () => this.setMode(mode);
+      this.buttons[mode] = b;
+    }
+    this.clearBtn = el("button", "aes-btn", this.tools, "Clear selection");
+    this.clearBtn.type = "button";
+    this.clearBtn.onclick = () => this.select(null, false);
+    const reset = el("button", "aes-btn", this.tools, "Reset view");
+    reset.type = "button";
+    reset.title = "Show every point again (or double-click the chart)";
+    reset.onclick = () => this.fit(true);
+    const png = el("button", "aes-btn", this.tools, "PNG");
+    png.type = "button";
+    png.title = "Download the chart as it looks now";
+    png.onclick = () => this.savePng();
+    const body = el("div", "aes-body", this.root);
+    this.stage = el("div", "aes-stage", body);
+    this.back = el("canvas", "aes-back", this.stage);
+    this.glCanvas = el("canvas", "aes-gl", this.stage);
+    this.front = el("canvas", "aes-front", this.stage);
+    this.tip = el("div", "aes-tip", this.stage);
+    this.side = el("div", "aes-side", body);
+    this.note = el("div", "aes-note", this.root);
+    this.hidden = new Set(); // hidden category codes
+    this.selected = null; // Uint8Array mask, or null when nothing is selected
+    this.setMode("lasso");
+    this.bindEvents();
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(this.stage);
+  }
+
+  // ---- data ---------------------------------------------------------------------------------------------
+
+  load(bytes) {
+    const { meta, cols } = parse(bytes);
+    const sameData = this.meta && this.meta.id === meta.id;
+    const sameView = this.meta && this.meta.view === meta.view && this.meta.n === meta.n;
+    if (sameData) {
+      this.applySelectedRows(meta.selected);
+      return;
+    }
+    const oldNames = this.meta && this.meta.colour.names;
+    this.meta = meta;
+    this.cols = cols;
+    this.n = meta.n;
+    this.rowIndex = null;
+    this.root.style.height = `${meta.height}px`;
+    this.titleEl.textContent = meta.title;
+    this.root.dataset.points = String(meta.n);
+    if (!(oldNames && JSON.stringify(oldNames) === JSON.stringify(meta.colour.names))) this.hidden = new Set();
+    this.buildIndex();
+    this.buildColours();
+    this.buildSide();
+    this.setPick(!!meta.pick);
+    this.loadImage(meta.image);
+    this.ensureGl();
+    if (!sameView || !this.range) this.fit(false);
+    this.selected = null;
+    this.applySelectedRows(meta.selected, true);
+    this.resize();
+  }
+
+  buildIndex() {
+    // A uniform grid over the data's bounding box: point ids sorted by cell, for hover and click lookups.
+    const { x, y } = this.cols;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let i = 0; i < this.n; i++) {
+      if (!isFinite(x[i]) || !isFinite(y[i])) continue;
+      if (x[i] < x0) x0 = x[i];
+      if (x[i] > x1) x1 = x[i];
+      if (y[i] < y0) y0 = y[i];
+      if (y[i] > y1) y1 = y[i];
+    }
+    const im = this.meta.image;
+    if (im) [x0, x1, y0, y1] = [Math.min(x0, im.x0), Math.max(x1, im.x1), Math.min(y0, im.y0), Math.max(y1, im.y1)];
+    if (!(x1 >= x0)) [x0, x1, y0, y1] = [0, 1, 0, 1];
+    this.bounds = { x0, x1, y0, y1 };
+    const cw = (x1 - x0) / GRID || 1, ch = (y1 - y0) / GRID || 1;
+    const cell = new Int32Array(this.n);
+    const starts = new Int32Array(GRID * GRID + 1);
+    for (let i = 0; i < this.n; i++) {
+      if (!isFinite(x[i]) || !isFinite(y[i])) { cell[i] = -1; continue; }
+      const cx = Math.min(GRID - 1, Math.floor((x[i] - x0) / cw));
+      const cy = Math.min(GRID - 1, Math.floor((y[i] - y0) / ch));
+      cell[i] = cy * GRID + cx;
+      starts[cell[i] + 1]++;
+    }
+    for (let c = 0; c < GRID * GRID; c++) starts[c + 1] += starts[c];
+    const fill = starts.slice(0, GRID * GRID);
+    const order = new Int32Array(starts[GRID * GRID]);
+    for (let i = 0; i < this.n; i++) if (cell[i] >= 0) order[fill[cell[i]]++] = i;
+    this.index = { cw, ch, starts, order };
+  }
+
+  buildColours() {
+    const { colour } = this.meta;
+    const c = this.cols.colour;
+    this.base = new Uint8Array(this.n * 4);
+    let lut = null;
+    if (colour.kind === "category") lut = colour.colours.map(rgb);
+    else if (colour.kind === "value") {
+      lut = [];
+      for (let k = 0; k < 256; k++) lut.push(scaleColour(colour.scale, k / 255));
+    }
+    const span = colour.hi - colour.lo || 1;
+    for (let i = 0; i < this.n; i++) {
+      let col;
+      if (colour.kind === "category") col = lut[c[i]] || [150, 150, 150];
+      else if (colour.kind === "value") col = isFinite(c[i]) ? lut[Math.max(0, Math.min(255, Math.round(((c[i] - colour.lo) / span) * 255)))] : [190, 190, 190];
+      else col = [31, 119, 180];
+      this.base.set(col, i * 4);
+      this.base[i * 4 + 3] = 255;
+    }
+    this.colours = new Uint8Array(this.n * 4);
+  }
+
+  setPick(pick) {
+    for (const b of [this.buttons.lasso, this.buttons.box, this.buttons.pan, this.clearBtn]) b.hidden = pick;
+    this.setMode(pick ? "pick" : this.mode === "pick" ? "lasso" : this.mode);
+  }
+
+  loadImage(image) {
+    // The decoded plane: one PNG placed at data coordinates [x0, x1] x [y0, y1], drawn pixelated.
+    this.image = null;
+    if (!image) return;
+    const img = new Image();
+    img.onload = () => {
+      this.image = { img, ...image };
+      this.draw();
+    };
+    img.src = image.src;
+  }
+
+  visible(i) {
+    return !(this.meta.colour.kind === "category" && this.hidden.has(this.cols.colour[i]));
+  }
+
+  // ---- the legend / colour bar ------------------------------------------------------------------------------
+
+  buildSide() {
+    const { colour } = this.meta;
+    this.side.replaceChildren();
+    if (colour.kind === "none") { this.side.style.display = "none"; return; }
+    this.side.style.display = "";
+    el("div", "aes-side-title", this.side, colour.title);
+    if (colour.kind === "category") {
+      const counts = new Map();
+      for (let i = 0; i < this.n; i++) counts.set(this.cols.colour[i], (counts.get(this.cols.colour[i]) || 0) + 1);
+      this.legendItems = [];
+      colour.names.forEach((name, code) => {
+        const item = el("div", "aes-item", this.side);
+        item.title = `${name}: ${(counts.get(code) || 0).toLocaleString()} points. Click to hide or show, double-click to show only this one.`;
+        const sw = el("span", "aes-swatch", item);
+        sw.style.background = colour.colours[code];
+        el("span", "aes-name", item, name);
+        item.onclick = () => {
+          clearTimeout(this.clickTimer);
+          this.clickTimer = setTimeout(() => this.toggle(code), 220);
+        };
+        item.ondblclick = () => {
+          clearTimeout(this.clickTimer);
+          this.isolate(code);
+        };
+        this.legendItems.push(item);
+      });
+      el("div", "aes-hint", this.side, "Click: hide / show · double-click: only this");
+      this.refreshLegend();
+    } else {
+      const bar = el("canvas", "aes-bar", this.side);
+      bar.width = 16;
+      bar.height = 200;
+      const g = bar.getContext("2d");
+      for (let py = 0; py < 200; py++) {
+        const [r, gg, b] = scaleColour(colour.scale, 1 - py / 199);
+        g.fillStyle = `rgb(${r},${gg},${b})`;
+        g.fillRect(0, py, 16, 1);
+      }
+      const labels = el("div", "aes-bar-labels", this.side);
+      el("div", "", labels, fmt(colour.hi, 3));
+      el("div", "", labels, fmt((colour.lo + colour.hi) / 2, 3));
+      el("div", "", labels, fmt(colour.lo, 3));
+      if (colour.clipped) el("div", "aes-hint", this.side, colour.clipped);
+    }
+  }
+
+  toggle(code) {
+    if (this.hidden.has(code)) this.hidden.delete(code);
+    else this.hidden.add(code);
+    this.refreshLegend();
+    this.upload();
+    this.draw();
+  }
+
+  isolate(code) {
+    const names = this.meta.colour.names;
+    const only = this.hidden.size === names.length - 1 && !this.hidden.has(code);
+    this.hidden = new Set(only ? [] : names.map((_, k) => k).filter((k) => k !== code));
+    this.refreshLegend();
+    this.upload();
+    this.draw();
+  }
+
+  refreshLegend() {
+    (this.legendItems || []).forEach((item, code) => item.classList.toggle("aes-off", this.hidden.has(code)));
+  }
+
+  // ---- WebGL ------------------------------------------------------------------------------------------
+
+  ensureGl() {
+    if (this.gl) return;
+    const gl = this.glCanvas.getContext("webgl", { antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: true });
+    if (!gl) {
+      this.note.textContent = "This browser has WebGL turned off, so the points cannot be drawn here. Use the Download tab.";
+      return;
+    }
+    const shader = (type, src) => {
+      const s = gl.createShader(type);
+      gl.shaderSource(s, src);
+      gl.compileShader(s);
+      return s;
+    };
+    const prog = gl.createProgram();
+    gl.attachShader(prog, shader(gl.VERTEX_SHADER, VERT));
+    gl.attachShader(prog, shader(gl.FRAGMENT_SHADER, FRAG));
+    gl.linkProgram(prog);
+    gl.useProgram(prog);
+    this.gl = gl;
+    this.prog = prog;
+    this.posBuf = gl.createBuffer();
+    this.colBuf = gl.createBuffer();
+    this.loc = {
+      pos: gl.getAttribLocation(prog, "a_pos"),
+      col: gl.getAttribLocation(prog, "a_col"),
+      scale: gl.getUniformLocation(prog, "u_scale"),
+      offset: gl.getUniformLocation(prog, "u_offset"),
+      size: gl.getUniformLocation(prog, "u_size"),
+    };
+    gl.enable(gl.BLEND);
+    gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+  }
+
+  upload() {
+    // Colours with the current selection and hidden classes applied, then both buffers to the GPU.
+    for (let i = 0; i < this.n; i++) {
+      const o = i * 4;
+      this.colours[o] = this.base[o];
+      this.colours[o + 1] = this.base[o + 1];
+      this.colours[o + 2] = this.base[o + 2];
+      this.colours[o + 3] = !this.visible(i) ? 0 : this.selected && !this.selected[i] ? 30 : 205;
+    }
+    const gl = this.gl;
+    if (!gl) return;
+    const xy = new Float32Array(this.n * 2);
+    const { x, y } = this.cols;
+    for (let i = 0; i < this.n; i++) {
+      xy[2 * i] = x[i];
+      xy[2 * i + 1] = y[i];
+    }
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.posBuf);
+    gl.bufferData(gl.ARRAY_BUFFER, xy, gl.STATIC_DRAW);
+    gl.enableVertexAttribArray(this.loc.pos);
+    gl.vertexAttribPointer(this.loc.pos, 2, gl.FLOAT, false, 0, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.colBuf);
+    gl.bufferData(gl.ARRAY_BUFFER, this.colours, gl.DYNAMIC_DRAW);
+    gl.enableVertexAttribArray(this.loc.col);
+    gl.vertexAttribPointer(this.loc.col, 4, gl.UNSIGNED_BYTE, true, 0, 0);
+  }
+
+  // ---- view: data range <-> pixels ------------------------------------------------------------------------
+
+  fit(userAsked) {
+    const { x0, x1, y0, y1 } = this.bounds;
+    const pad = this.meta.image ? 0 : 0.04; // a picture fills the frame; points get a margin
+    const px = pad && ((x1 - x0) * pad || 0.5), py = pad && ((y1 - y0) * pad || 0.5);
+    this.range = { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
+    this.equalise();
+    if (userAsked) this.draw();
+  }
+
+  equalise() {
+    // A y unit is `aspect` times as long on screen as an x unit (1: PCA and a raw code; the plane: square
+    // cells): widen the narrower range about its centre.
+    const k = this.meta.aspect;
+    if (!k || !this.plotW || !this.range) return;
+    const r = this.range;
+    const ux = (r.x1 - r.x0) / this.plotW, uy = ((r.y1 - r.y0) / this.plotH) * k; // x units per pixel, both
+    if (ux > uy) {
+      const c = (r.y0 + r.y1) / 2, h = ((ux / k) * this.plotH) / 2;
+      r.y0 = c - h; r.y1 = c + h;
+    } else {
+      const c = (r.x0 + r.x1) / 2, h = (uy * this.plotW) / 2;
+      r.x0 = c - h; r.x1 = c + h;
+    }
+  }
+
+  toPx(x, y) {
+    const r = this.range;
+    return [((x - r.x0) / (r.x1 - r.x0)) * this.plotW, ((r.y1 - y) / (r.y1 - r.y0)) * this.plotH];
+  }
+
+  toData(px, py) {
+    const r = this.range;
+    return [r.x0 + (px / this.plotW) * (r.x1 - r.x0), r.y1 - (py / this.plotH) * (r.y1 - r.y0)];
+  }
+
+  resize() {
+    const w = this.stage.clientWidth, h = this.stage.clientHeight;
+    if (!w || !h || !this.meta) return;
+    const dpr = window.devicePixelRatio || 1;
+    const firstSize = !this.plotW;
+    this.width = w;
+    this.height = h;
+    this.plotW = Math.max(10, w - MARGIN.left - MARGIN.right);
+    this.plotH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
+    for (const c of [this.back]) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+    }
+    for (const c of [this.glCanvas, this.front]) {
+      c.style.left = `${MARGIN.left}px`;
+      c.style.top = `${MARGIN.top}px`;
+      c.style.width = `${this.plotW}px`;
+      c.style.height = `${this.plotH}px`;
+      c.width = Math.round(this.plotW * dpr);
+      c.height = Math.round(this.plotH * dpr);
+    }
+    if (firstSize) this.fit(false);
+    else this.equalise();
+    this.draw();
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------------------
+
+  draw() {
+    if (!this.plotW || !this.meta) return;
+    cancelAnimationFrame(this.frame);
+    this.frame = requestAnimationFrame(() => this.drawNow());
+  }
+
+  drawNow() {
+    this.drawAxes();
+    const gl = this.gl;
+    if (gl) {
+      const r = this.range;
+      gl.viewport(0, 0, this.glCanvas.width, this.glCanvas.height);
+      gl.clearColor(0, 0, 0, 0);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+      const sx = 2 / (r.x1 - r.x0), sy = 2 / (r.y1 - r.y0);
+      gl.uniform2f(this.loc.scale, sx, sy);
+      gl.uniform2f(this.loc.offset, -r.x0 * sx - 1, -r.y0 * sy - 1);
+      gl.uniform1f(this.loc.size, this.meta.size * (window.devicePixelRatio || 1));
+      if (!this.meta.pick) gl.drawArrays(gl.POINTS, 0, this.n);
+    }
+    this.drawFront();
+    if (!this.root.dataset.drawn) this.root.dataset.drawn = String(performance.now());
+  }
+
+  drawAxes() {
+    const dpr = window.devicePixelRatio || 1;
+    const g = this.back.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, this.width, this.height);
+    g.fillStyle = "#ffffff";
+    g.fillRect(MARGIN.left, MARGIN.top, this.plotW, this.plotH);
+    const r = this.range;
+    if (this.image) {
+      const [ax, ay] = this.toPx(this.image.x0, this.image.y1), [bx, by] = this.toPx(this.image.x1, this.image.y0);
+      g.save();
+      g.beginPath();
+      g.rect(MARGIN.left, MARGIN.top, this.plotW, this.plotH);
+      g.clip();
+      g.imageSmoothingEnabled = false;
+      g.drawImage(this.image.img, MARGIN.left + ax, MARGIN.top + ay, bx - ax, by - ay);
+      g.restore();
+    }
+    const family = getComputedStyle(this.root).fontFamily || "sans-serif"; // the app's own font
+    g.font = `12px ${family}`;
+    g.fillStyle = "#4a4d5a";
+    g.strokeStyle = this.image ? "rgba(0, 0, 0, 0)" : "#e6e8ee"; // no grid over a picture
+    g.lineWidth = 1;
+    g.textAlign = "center";
+    g.textBaseline = "top";
+    for (const v of niceTicks(r.x0, r.x1, Math.max(2, this.plotW / 90))) {
+      const [px] = this.toPx(v, 0);
+      const X = Math.round(MARGIN.left + px) + 0.5;
+      g.beginPath(); g.moveTo(X, MARGIN.top); g.lineTo(X, MARGIN.top + this.plotH); g.stroke();
+      g.fillText(fmt(v, 4), X, MARGIN.top + this.plotH + 5);
+    }
+    g.textAlign = "right";
+    g.textBaseline = "middle";
+    for (const v of niceTicks(r.y0, r.y1, Math.max(2, this.plotH / 60))) {
+      const [, py] = this.toPx(0, v);
+      const Y = Math.round(MARGIN.top + py) + 0.5;
+      g.beginPath(); g.moveTo(MARGIN.left, Y); g.lineTo(MARGIN.left + this.plotW, Y); g.stroke();
+      g.fillText(fmt(v, 4), MARGIN.left - 6, Y);
+    }
+    g.strokeStyle = "#b9bcc6";
+    g.strokeRect(MARGIN.left + 0.5, MARGIN.top + 0.5, this.plotW - 1, this.plotH - 1);
+    g.fillStyle = "#31333f";
+    g.font = `13px ${family}`;
+    g.textAlign = "center";
+    g.textBaseline = "bottom";
+    g.fillText(this.meta.axes[0], MARGIN.left + this.plotW / 2, this.height - 4);
+    g.save();
+    g.translate(14, MARGIN.top + this.plotH / 2);
+    g.rotate(-Math.PI / 2);
+    g.textBaseline = "middle";
+    g.fillText(this.meta.axes[1], 0, 0);
+    g.restore();
+  }
+
+  drawFront() {
+    const dpr = window.devicePixelRatio || 1;
+    const g = this.front.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, this.plotW, this.plotH);
+    if (this.path && this.path.length > 1) {
+      g.strokeStyle = "#31333f";
+      g.fillStyle = "rgba(49, 51, 63, 0.06)";
+      g.setLineDash([4, 3]);
+      g.beginPath();
+      if (this.mode === "box") {
+        const [a, b] = [this.path[0], this.path[this.path.length - 1]];
+        g.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]);
+      } else {
+        this.path.forEach(([px, py], k) => (k ? g.lineTo(px, py) : g.moveTo(px, py)));
+        g.closePath();
+      }
+      g.fill();
+      g.stroke();
+      g.setLineDash([]);
+    }
+    if (this.meta.pick) {
+      g.strokeStyle = "#e4572e";
+      g.lineWidth = 3;
+      for (let i = 0; i < this.n; i++) {
+        const [px, py] = this.toPx(this.cols.x[i], this.cols.y[i]);
+        g.beginPath();
+        g.arc(px, py, 9, 0, 2 * Math.PI);
+        g.stroke();
+      }
+      return;
+    }
+    if (this.hoverIndex !== undefined && this.hoverIndex >= 0) {
+      const [px, py] = this.toPx(this.cols.x[this.hoverIndex], this.cols.y[this.hoverIndex]);
+      g.strokeStyle = "#31333f";
+      g.lineWidth = 1.5;
+      g.beginPath();
+      g.arc(px, py, Math.max(4, this.meta.size), 0, 2 * Math.PI);
+      g.stroke();
+    }
+  }
+
+  // ---- hover, click, selection -----------------------------------------------------------------------------
+
+  nearest(px, py) {
+    // The visible point nearest to pixel (px, py) within HOVER_PX, or -1.
+    const [dx, dy] = this.toData(px, py);
+    const r = this.range;
+    const rx = (HOVER_PX / this.plotW) * (r.x1 - r.x0), ry = (HOVER_PX / this.plotH) * (r.y1 - r.y0);
+    const { x0, y0 } = this.bounds;
+    const { cw, ch, starts, order } = this.index;
+    const cx0 = Math.max(0, Math.floor((dx - rx - x0) / cw)), cx1 = Math.min(GRID - 1, Math.floor((dx + rx - x0) / cw));
+    const cy0 = Math.max(0, Math.floor((dy - ry - y0) / ch)), cy1 = Math.min(GRID - 1, Math.floor((dy + ry - y0) / ch));
+    let best = -1, bestD = HOVER_PX * HOVER_PX;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      for (let cx = cx0; cx <= cx1; cx++) {
+        const c = cy * GRID + cx;
+        for (let k = starts[c]; k < starts[c + 1]; k++) {
+          const i = order[k];
+          if (!this.visible(i)) continue;
+          const [qx, qy] = this.toPx(this.cols.x[i], this.cols.y[i]);
+          const d = (qx - px) ** 2 + (qy - py) ** 2;
+          if (d <= bestD) { bestD = d; best = i; }
+        }
+      }
+    }
+    return best;
+  }
+
+  showTip(i, px, py) {
+    this.hoverIndex = i;
+    this.drawFront();
+    if (i < 0 && !(this.meta.pick && px !== undefined)) { this.tip.style.display = "none"; return; }
+    this.tip.replaceChildren();
+    if (this.meta.pick) {
+      const at = this.toData(px, py);
+      this.meta.axes.forEach((name, k) => {
+        const line = el("div", "", this.tip);
+        el("b", "", line, `${name}: `);
+        line.appendChild(document.createTextNode(fmt(at[k], 3)));
+      });
+      el("div", "aes-tip-note", this.tip, "Click to decode this point");
+    }
+    for (const h of i < 0 ? [] : this.meta.hover) {
+      const v = this.cols[h.column][i];
+      let text;
+      if (h.kind === "label") text = Number.isInteger(v) && v >= 0 && v < h.names.length ? h.names[v] : "(missing)";
+      else if (h.kind === "int") text = isFinite(v) ? String(Math.round(v)) : "(missing)";
+      else text = isFinite(v) ? fmt(v, h.digits) : "(missing)";
+      const line = el("div", "", this.tip);
+      el("b", "", line, `${h.title}: `);
+      line.appendChild(document.createTextNode(text));
+    }
+    if (this.meta.note) el("div", "aes-tip-note", this.tip, this.meta.note);
+    this.tip.style.display = "block";
+    const left = MARGIN.left + px + 14, top = MARGIN.top + py + 12;
+    const w = this.tip.offsetWidth, h = this.tip.offsetHeight;
+    this.tip.style.left = `${left + w > this.width ? MARGIN.left + px - w - 10 : left}px`;
+    this.tip.style.top = `${top + h > this.height ? Math.max(0, MARGIN.top + py - h - 8) : top}px`;
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    for (const [m, b] of Object.entries(this.buttons)) b.classList.toggle("aes-on", m === mode);
+    this.front.style.cursor = mode === "pan" ? "grab" : mode === "pick" ? "pointer" : "crosshair";
+  }
+
+  bindEvents() {
+    const f = this.front;
+    const at = (e) => {
+      const b = f.getBoundingClientRect();
+      return [e.clientX - b.left, e.clientY - b.top];
+    };
+    f.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0 || !this.meta) return;
+      f.setPointerCapture(e.pointerId);
+      this.drag = { start: at(e), range: { ...this.range }, shift: e.shiftKey, moved: false };
+      this.path = [at(e)];
+      this.showTip(-1);
+    });
+    f.addEventListener("pointermove", (e) => {
+      if (!this.meta) return;
+      const p = at(e);
+      if (!this.drag) {
+        if (this.pending) return;
+        this.pending = requestAnimationFrame(() => {
+          this.pending = 0;
+          this.showTip(this.meta.pick ? -1 : this.nearest(p[0], p[1]), p[0], p[1]);
+        });
+        return;
+      }
+      const [sx, sy] = this.drag.start;
+      if (Math.abs(p[0] - sx) + Math.abs(p[1] - sy) > 3) this.drag.moved = true;
+      if (this.mode === "pan" || this.mode === "pick") {
+        const r0 = this.drag.range;
+        const ddx = ((p[0] - sx) / this.plotW) * (r0.x1 - r0.x0), ddy = ((p[1] - sy) / this.plotH) * (r0.y1 - r0.y0);
+        this.range = { x0: r0.x0 - ddx, x1: r0.x1 - ddx, y0: r0.y0 + ddy, y1: r0.y1 + ddy };
+        this.draw();
+      } else {
+        const last = this.path[this.path.length - 1];
+        if (this.mode === "box") this.path = [this.path[0], p];
+        else if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) >= 3) this.path.push(p);
+        this.drawFront();
+      }
+    });
+    const end = (e) => {
+      if (!this.drag) return;
+      const drag = this.drag;
+      this.drag = null;
+      const path = this.path;
+      this.path = null;
+      if (!drag.moved && this.mode === "pick") {
+        const [x, y] = this.toData(drag.start[0], drag.start[1]);
+        if (this.n) { this.cols.x[0] = x; this.cols.y[0] = y; }
+        this.drawFront();
+        if (this.send) this.send("point", { x, y });
+        return;
+      }
+      if (!drag.moved) {
+        const i = this.nearest(drag.start[0], drag.start[1]);
+        if (i >= 0 && e.type === "pointerup") this.select(this.maskOf([i]), drag.shift);
+        this.drawFront();
+        return;
+      }
+      if (this.mode === "lasso" || this.mode === "box") this.select(this.inside(path), drag.shift);
+      this.drawFront();
+    };
+    f.addEventListener("pointerup", end);
+    f.addEventListener("pointercancel", end);
+    f.addEventListener("pointerleave", () => { if (!this.drag) this.showTip(-1); });
+    f.addEventListener("dblclick", () => {
+      if (!this.meta.pick) this.select(null, false);
+      this.fit(true);
+    });
+    f.addEventListener("wheel", (e) => {
+      if (!this.meta) return;
+      e.preventDefault();
+      const [px, py] = at(e);
+      const [dx, dy] = this.toData(px, py);
+      const k = Math.exp(Math.max(-1, Math.min(1, e.deltaY * (e.deltaMode ? 0.05 : 0.0015))));
+      const r = this.range;
+      this.range = { x0: dx + (r.x0 - dx) * k, x1: dx + (r.x1 - dx) * k, y0: dy + (r.y0 - dy) * k, y1: dy + (r.y1 - dy) * k };
+      this.showTip(-1);
+      this.draw();
+    }, { passive: false });
+  }
+
+  maskOf(indices) {
+    const m = new Uint8Array(this.n);
+    for (const i of indices) m[i] = 1;
+    return m;
+  }
+
+  inside(path) {
+    // Visible points inside the lasso (or box), tested in pixels so the shape is what the user drew.
+    const m = new Uint8Array(this.n);
+    if (!path || path.length < 2) return m;
+    let poly = path;
+    if (this.mode === "box") {
+      const [[ax, ay], [bx, by]] = [path[0], path[path.length - 1]];
+      poly = [[ax, ay], [bx, ay], [bx, by], [ax, by]];
+    }
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (const [px, py] of poly) {
+      minX = Math.min(minX, px); maxX = Math.max(maxX, px); minY = Math.min(minY, py); maxY = Math.max(maxY, py);
+    }
+    const { x, y } = this.cols;
+    for (let i = 0; i < this.n; i++) {
+      if (!this.visible(i)) continue;
+      const [px, py] = this.toPx(x[i], y[i]);
+      if (px < minX || px > maxX || py < minY || py > maxY) continue;
+      let inPoly = false;
+      for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
+        const [xa, ya] = poly[a], [xb, yb] = poly[b];
+        if (ya > py !== yb > py && px < ((xb - xa) * (py - ya)) / (yb - ya) + xa) inPoly = !inPoly;
+      }
+      if (inPoly) m[i] = 1;
+    }
+    return m;
+  }
+
+  select(mask, add) {
+    if (mask && add && this.selected) for (let i = 0; i < this.n; i++) mask[i] |= this.selected[i];
+    let any = false;
+    if (mask) for (let i = 0; i < this.n && !any; i++) any = mask[i] === 1;
+    this.selected = any ? mask : null;
+    const rows = [];
+    if (this.selected) for (let i = 0; i < this.n; i++) if (this.selected[i]) rows.push(Math.round(this.cols.row[i]));
+    this.clearBtn.style.display = this.selected ? "" : "none";
+    this.root.dataset.selected = String(rows.length);
+    this.upload();
+    this.draw();
+    if (this.send) this.send("selection", { rows });
+  }
+
+  applySelectedRows(rows, force) {
+    // The selection Python holds (after a rerun, or a new colouring of the same points), shown without sending it back.
+    if (!this.rowIndex) {
+      this.rowIndex = new Map();
+      for (let i = 0; i < this.n; i++) this.rowIndex.set(Math.round(this.cols.row[i]), i);
+    }
+    let mask = null;
+    if (rows && rows.length) {
+      mask = new Uint8Array(this.n);
+      for (const r of rows) {
+        const i = this.rowIndex.get(r);
+        if (i !== undefined) mask[i] = 1;
+      }
+    }
+    const same = (!mask && !this.selected) || (mask && this.selected && mask.every((v, i) => v === this.selected[i]));
+    this.clearBtn.style.display = mask ? "" : "none";
+    this.root.dataset.selected = String(rows ? rows.length : 0);
+    if (same && !force) return;
+    this.selected = mask;
+    this.upload();
+    this.draw();
+  }
+
+  savePng() {
+    // The three layers (axes and picture, points, rings) composed into one PNG.
+    const dpr = window.devicePixelRatio || 1;
+    const out = document.createElement("canvas");
+    out.width = this.back.width;
+    out.height = this.back.height;
+    const g = out.getContext("2d");
+    g.fillStyle = "#ffffff";
+    g.fillRect(0, 0, out.width, out.height);
+    g.drawImage(this.back, 0, 0);
+    this.drawNow();
+    g.drawImage(this.glCanvas, MARGIN.left * dpr, MARGIN.top * dpr);
+    g.drawImage(this.front, MARGIN.left * dpr, MARGIN.top * dpr);
+    const a = document.createElement("a");
+    a.href = out.toDataURL("image/png");
+    a.download = `${this.meta.file || "latent"}.png`;
+    a.click();
+  }
+
+  destroy() {
+    this.resizeObserver.disconnect();
+    cancelAnimationFrame(this.frame);
+    if (this.gl) this.gl.getExtension("WEBGL_lose_context")?.loseContext();
+    this.root.remove();
+  }
+}
