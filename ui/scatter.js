@@ -1,5 +1,5 @@
 // Autoencoder Explorer's latent scatter: WebGL points, pan and zoom, hover, lasso / box / click selection,
-// a clickable legend or a colour bar. About 20 KB of our own code instead of Plotly's 4.7 MB bundle, so a new
+// a clickable legend or a colour bar. About 30 KB of our own code instead of Plotly's 4.7 MB bundle, so a new
 // browser tab draws 70,000 points without parsing Plotly first (issue 5, benchmarks/FINDINGS.md §6).
 //
 // Input: one binary payload built by ui/scatter.py `pack`: uint32 header length, a UTF-8 JSON header, zero
