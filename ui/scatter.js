@@ -369,7 +369,7 @@ class ScatterView {
       this.colours[o] = this.base[o];
       this.colours[o + 1] = this.base[o + 1];
       this.colours[o + 2] = this.base[o + 2];
-      this.colours[o + 3] = !this.visible(i) ? 0 : this.selected && !this.selected[i] ? 30 : 205;
+      this.colours[o + 3] = !this.visible(i) ? 0 : this.selected && !this.selected[i] ? 40 : 205;
     }
     const gl = this.gl;
     if (!gl) return;
