@@ -83,7 +83,7 @@ def standby_main(root: str, conn, threads: int | None = None) -> None:
 
     from . import pipeline  # noqa: F401 - imported for its side effect: everything training needs is loaded
 
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # its first use imports more of torch (~1.5 s)
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)], fused=True)  # its first use imports more of torch (~1.5 s)
     try:
         run_id = conn.recv()
     except (EOFError, OSError):

@@ -154,7 +154,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         gen = self._gen = torch.Generator().manual_seed(cfg.seed)
         model.noise_generator = gen
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
+        # several small ops each, which dominates a small model's step: +40 % samples/s on the digits
+        # model, +13 % on the 784-wide one (benchmarks/FINDINGS.md §3).
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                           fused=all(p.device.type in ("cpu", "cuda") for p in model.parameters()))
         scheduler = self._scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience)
         n = len(X_train)
