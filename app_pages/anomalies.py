@@ -56,14 +56,17 @@ if normal:
     st.caption("One-class run: trained on " + ", ".join(names[c] for c in normal) + " only; every other class is an anomaly.")
 
 # ---- threshold -------------------------------------------------------------------------------
-how = st.radio("Set the threshold by", ["percentile", "contamination"], horizontal=True, key="anomaly_how",
-               format_func={"percentile": "percentile of the training errors", "contamination": "expected contamination"}.get)
+how = state.kept_choice(st.radio, "Set the threshold by", ["percentile", "contamination"], "percentile", "anomaly_how",
+                        horizontal=True, format_func={"percentile": "percentile of the training errors",
+                                                      "contamination": "expected contamination"}.get)
 if how == "percentile":
-    pct = st.slider("Percentile of training errors", 80.0, 99.9, 99.0, 0.1, key="anomaly_pct",
-                    help="Rows whose error is above this percentile of the training rows' errors are flagged.")
+    pct = state.kept_widget(st.slider, "Percentile of training errors", 99.0, "anomaly_pct", min_value=80.0,
+                            max_value=99.9, step=0.1,
+                            help="Rows whose error is above this percentile of the training rows' errors are flagged.")
     threshold = an.threshold_from_percentile(errors[split == 0], pct)
 else:
-    pct_c = st.slider("Expected share of anomalies (%)", 0.1, 20.0, 3.0, 0.1, key="anomaly_contamination")
+    pct_c = state.kept_widget(st.slider, "Expected share of anomalies (%)", 3.0, "anomaly_contamination",
+                              min_value=0.1, max_value=20.0, step=0.1)
     threshold = an.threshold_from_contamination(errors, pct_c / 100)
 flags = an.flag(errors, threshold)
 test = split == 2
@@ -79,8 +82,8 @@ if truth is not None:
 
 group_opts = ["split", "class"] if names else ["split"]
 g1, g2 = st.columns([3, 1])
-group = g1.radio("Colour the histogram by", group_opts, horizontal=True, key="anomaly_group")
-log_x = g2.toggle("Log scale", value=True, key="anomaly_log")
+group = state.kept_choice(g1.radio, "Colour the histogram by", group_opts, "split", "anomaly_group", horizontal=True)
+log_x = state.kept_widget(g2.toggle, "Log scale", True, "anomaly_log")
 st.plotly_chart(an.error_histogram_figure(an.error_histogram_frame(run, group), threshold, log_x), key="anomaly_hist")
 
 # ---- ROC / PR ---------------------------------------------------------------------------------

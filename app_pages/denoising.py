@@ -82,11 +82,11 @@ else:
 left, right = st.columns(2)
 kinds = list(NOISE_KINDS)
 default_kind = cfg_model.get("noise") if trained_noise > 0 and cfg_model.get("noise") in kinds else "gaussian"
-kind = left.selectbox("Noise type", kinds, index=kinds.index(default_kind), key="denoise_kind")
-level = right.slider("Noise level", 0.05, 0.9, value=min(max(trained_noise or 0.3, 0.05), 0.9), step=0.05,
-                     key="denoise_level",
-                     help="Standard deviation for gaussian noise (data in [0, 1] or in standard deviations); "
-                          "the fraction of values hit for salt-and-pepper and masking.")
+kind = state.kept_choice(left.selectbox, "Noise type", kinds, default_kind, "denoise_kind")
+level = state.kept_widget(right.slider, "Noise level", min(max(trained_noise or 0.3, 0.05), 0.9), "denoise_level",
+                          min_value=0.05, max_value=0.9, step=0.05,
+                          help="Standard deviation for gaussian noise (data in [0, 1] or in standard deviations); "
+                               "the fraction of values hit for salt-and-pepper and masking.")
 
 try:
     comp, table, image_shape = _comparison(rec.id, kind, float(level))
@@ -110,8 +110,8 @@ else:
 st.subheader("Across the test set")
 is_image = "psnr" in metrics.columns
 metric_names = ["psnr", "ssim", "mse"] if is_image else ["mse"]
-metric = st.radio("Measure", metric_names, horizontal=True, key="denoise_metric",
-                  format_func=lambda m: dn.METRIC_LABELS[m]) if is_image else "mse"
+metric = state.kept_choice(st.radio, "Measure", metric_names, "psnr", "denoise_metric", horizontal=True,
+                           format_func=lambda m: dn.METRIC_LABELS[m]) if is_image else "mse"
 c1, c2 = st.columns([1, 1])
 c1.dataframe(
     metrics[["title", *metric_names]], hide_index=True,

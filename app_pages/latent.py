@@ -106,8 +106,9 @@ if dims == 2:
                    equal_aspect=method in ("latent", "pca"), view=f"{rec.id}/{method}",
                    file_name=f"latent_{rec.id}_{method}")
     st.caption("Drag a lasso (or a box: toolbar) around points to see those samples and their reconstructions; "
-               "click a point to pick it, Shift adds to the selection. Scroll to zoom, double-click to see everything "
-               "again; click a class in the legend to hide it. The selection stays when you change the projection.")
+               "click a point to pick it, Shift adds to the selection. Click the chart, then scroll to zoom (or hold "
+               "Ctrl); double-click to see everything again; click a class in the legend to hide it. The selection "
+               "stays when you change the projection.")
 else:
     event = st.plotly_chart(plotly_figure(), on_select="rerun", selection_mode=("points", "box", "lasso"),
                             key="lat_scatter")

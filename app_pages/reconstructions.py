@@ -50,8 +50,9 @@ if "recon_seed" not in st.session_state:
 st.subheader("Originals and reconstructions")
 c1, c2, c3 = st.columns([2, 1, 1])
 hows = rc.HOW if ds.y is not None else tuple(h for h in rc.HOW if h != "by class")
-how = c1.segmented_control("Which test samples", hows, default="random", key="recon_how") or "random"
-n = c2.slider("How many", 1, 12 if image else 5, 8 if image else 3, key="recon_n")
+how = state.kept_choice(c1.segmented_control, "Which test samples", hows, "random", "recon_how",
+                        param="default") or "random"
+n = state.kept_widget(c2.slider, "How many", 8 if image else 3, "recon_n", min_value=1, max_value=12 if image else 5)
 cls = c3.selectbox("Class", rc.class_choices(run), key=f"recon_cls_{rec.id}") if how == "by class" else None
 if how in ("random", "by class") and c3.button("Other samples", icon=":material/shuffle:"):
     st.session_state.recon_seed += 1
@@ -84,7 +85,7 @@ if len(test_rows) >= 2:
     label = lambda r: rc.row_choice_label(run, r)  # noqa: E731
     a = c1.selectbox("From", test_rows, index=test_rows.index(a0), format_func=label, key=f"recon_a_{rec.id}")
     b = c2.selectbox("To", test_rows, index=test_rows.index(b0), format_func=label, key=f"recon_b_{rec.id}")
-    steps = c3.slider("Steps", 3, 12, 8, key="recon_steps")
+    steps = state.kept_widget(c3.slider, "Steps", 8, "recon_steps", min_value=3, max_value=12)
     frames = rc.interpolate(run.model, run.X[a], run.X[b], steps)
     ts = [f"t = {i / (steps - 1):.2f}" for i in range(steps)]
     if image:

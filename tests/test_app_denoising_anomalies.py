@@ -98,3 +98,26 @@ def test_anomalies_switches_to_a_finished_one_class_run(trained_store, tmp_path)
     assert not app_errors(at)
     assert at.selectbox(key="anomaly_run_picker").value == ids["outliers"]
     assert "How well does the score find the known anomalies?" in [s.value for s in at.subheader]
+
+
+def test_denoising_and_anomaly_settings_survive_a_visit_to_another_page(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "denoising.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    at.selectbox(key="denoise_kind").set_value("masking").run()
+    at.slider(key="denoise_level").set_value(0.6).run()
+    at.radio(key="denoise_metric").set_value("ssim").run()
+    at.switch_page("app_pages/anomalies.py").run()
+    at.radio(key="anomaly_how").set_value("contamination").run()
+    at.slider(key="anomaly_contamination").set_value(7.5).run()
+    at.toggle(key="anomaly_log").set_value(False).run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/denoising.py").run()
+    assert not app_errors(at)
+    assert at.selectbox(key="denoise_kind").value == "masking" and at.slider(key="denoise_level").value == 0.6
+    assert at.radio(key="denoise_metric").value == "ssim"
+    at.switch_page("app_pages/anomalies.py").run()
+    assert not app_errors(at)
+    assert at.radio(key="anomaly_how").value == "contamination"
+    assert at.slider(key="anomaly_contamination").value == 7.5 and at.toggle(key="anomaly_log").value is False

@@ -40,6 +40,23 @@ def test_reconstructions_of_digits_show_images_interpolation_and_compression(tra
     assert not app_errors(at)
 
 
+def test_reconstruction_settings_survive_a_page_visit_and_fit_a_smaller_range(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "reconstructions.py")
+    at.query_params["run"] = ids["digits"]
+    at.run()
+    at.segmented_control(key="recon_how").set_value("worst").run()
+    at.slider(key="recon_n").set_value(11).run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/reconstructions.py").run()
+    assert not app_errors(at)
+    assert at.segmented_control(key="recon_how").value == "worst" and at.slider(key="recon_n").value == 11
+    # A table run shows at most 5 rows: the kept 11 becomes 5 instead of an error.
+    at.selectbox(key="recon_run").set_value(ids["outliers"]).run()
+    assert not app_errors(at)
+    assert at.slider(key="recon_n").value == 5
+
+
 def test_reconstructions_of_tabular_data_show_tables_and_feature_errors(trained_store, tmp_path):
     _, ids = trained_store
     at = _app(tmp_path, "reconstructions.py")

@@ -142,6 +142,7 @@ class ScatterView {
     this.glCanvas = el("canvas", "aes-gl", this.stage);
     this.front = el("canvas", "aes-front", this.stage);
     this.tip = el("div", "aes-tip", this.stage);
+    this.hint = el("div", "aes-hint-zoom", this.stage, "Click the chart (or hold Ctrl) to zoom with the wheel");
     this.side = el("div", "aes-side", body);
     this.note = el("div", "aes-note", this.root);
     this.hidden = new Set(); // hidden category codes
@@ -646,6 +647,7 @@ class ScatterView {
       return [e.clientX - b.left, e.clientY - b.top];
     };
     f.addEventListener("pointerdown", (e) => {
+      this.active = true; // the wheel zooms from now until the pointer leaves the chart
       if (e.button !== 0 || !this.meta) return;
       f.setPointerCapture(e.pointerId);
       this.drag = { start: at(e), range: { ...this.range }, shift: e.shiftKey, moved: false };
@@ -701,13 +703,23 @@ class ScatterView {
     };
     f.addEventListener("pointerup", end);
     f.addEventListener("pointercancel", end);
-    f.addEventListener("pointerleave", () => { if (!this.drag) this.showTip(-1); });
+    f.addEventListener("pointerleave", () => {
+      this.active = false;
+      if (!this.drag) this.showTip(-1);
+    });
     f.addEventListener("dblclick", () => {
       if (!this.meta.pick) this.select(null, false);
       this.fit(true);
     });
     f.addEventListener("wheel", (e) => {
       if (!this.meta) return;
+      if (!(this.active || e.ctrlKey || e.metaKey)) {
+        // A page scrolled past the chart keeps scrolling; say how to zoom instead.
+        this.hint.classList.add("aes-show");
+        clearTimeout(this.hintTimer);
+        this.hintTimer = setTimeout(() => this.hint.classList.remove("aes-show"), 1500);
+        return;
+      }
       e.preventDefault();
       const [px, py] = at(e);
       const [dx, dy] = this.toData(px, py);

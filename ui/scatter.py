@@ -46,6 +46,10 @@ _CSS = """
            border: 1px solid #c9ccd4; border-radius: 6px; padding: 5px 8px; font-size: 13px; line-height: 1.35;
            box-shadow: 0 2px 6px rgba(0, 0, 0, 0.12); white-space: nowrap; z-index: 2; }
 .aes-tip-note { color: #6b6f7b; }
+.aes-hint-zoom { position: absolute; left: 50%; top: 45%; transform: translate(-50%, -50%); padding: 6px 12px;
+                 border-radius: 6px; background: rgba(49, 51, 63, 0.85); color: #fff; font-size: 14px;
+                 pointer-events: none; opacity: 0; transition: opacity 0.2s; z-index: 3; }
+.aes-hint-zoom.aes-show { opacity: 1; }
 .aes-side { width: 150px; padding: 4px 0 0 10px; overflow-y: auto; font-size: 13px; }
 .aes-side-title { font-weight: 600; margin-bottom: 4px; overflow-wrap: anywhere; }
 .aes-item { display: flex; align-items: center; gap: 6px; padding: 1px 3px; border-radius: 4px; cursor: pointer;
@@ -170,8 +174,8 @@ def pack(coords, colour=None, *, rows=None, hover_columns=None, title: str = "",
     lines, extra = _hover(hover_columns, n, rows, colour_meta, colour_col, colour, hover_digits)
     columns = {"x": coords[:, 0], "y": coords[:, 1], "row": rows.astype(np.float32), "colour": colour_col, **extra}
     body = b"".join(np.ascontiguousarray(c, dtype="<f4").tobytes() for c in columns.values())
-    meta = {"n": n, "title": title, "axes": list(axis_titles), "aspect": float(equal_aspect) if equal_aspect else None, "height": int(height),
-            "size": _marker_px(n), "colour": colour_meta, "hover": lines, "columns": list(columns), "view": view,
+    meta = {"n": n, "title": title, "axes": list(axis_titles), "aspect": float(equal_aspect) if equal_aspect else None,
+            "height": int(height), "size": _marker_px(n), "colour": colour_meta, "hover": lines, "columns": list(columns), "view": view,
             "note": note, "file": file_name, "pick": bool(pick)}
     if image is not None:
         src, (x0, x1), (y0, y1) = image

@@ -149,6 +149,25 @@ def remember(key: str) -> None:
     st.session_state.setdefault(KEPT_KEY, {})[key] = st.session_state[key]
 
 
+def kept_widget(widget, label: str, default, key: str, **kwargs):
+    """`widget(label, value=...)` created with the user's last value for `key` (see `kept`), kept on change:
+    a settings widget that comes back as the user left it after a visit to another page."""
+    value = kept(key, default)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # a range that changed (another run)
+        value = min(max(value, kwargs.get("min_value", value)), kwargs.get("max_value", value))
+    return widget(label, value=value, key=key, on_change=remember, args=(key,), **kwargs)
+
+
+def kept_choice(widget, label: str, options, default, key: str, param: str = "index", **kwargs):
+    """A selectbox or radio (`param="index"`) or a segmented control (`param="default"`) over `options`,
+    kept like `kept_widget`; a kept value no longer among the options falls back to `default`."""
+    options = list(options)
+    chosen = kept(key, default)
+    chosen = chosen if chosen in options else default
+    initial = options.index(chosen) if param == "index" else chosen
+    return widget(label, options, key=key, on_change=remember, args=(key,), **{param: initial}, **kwargs)
+
+
 def how_it_works(markdown: str, title: str = "How this works") -> None:
     with st.expander(title):
         st.markdown(markdown)
