@@ -46,6 +46,27 @@ def is_categorical(values) -> bool:
     return not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
 
 
+def colour_classes(color, n: int) -> tuple[np.ndarray, list[str] | None]:
+    """n colour values as (values, None) when they are numbers, or as (labels as strings, their
+    categories in natural order) when they are categories (`is_categorical`)."""
+    values = pd.Series(np.asarray(color, dtype=object) if is_categorical(color) else np.asarray(color))
+    if len(values) != n:
+        raise InputError(f"got {len(values)} colour values for {n} points.")
+    if not is_categorical(values):
+        return values.to_numpy(dtype=np.float64), None
+    labels = values.astype(str).to_numpy()
+    return labels, sorted(pd.unique(labels), key=_natural_key)
+
+
+def colour_limits(values) -> tuple[float, float]:
+    """The colour scale's ends: the 1st and 99th percentiles of the finite values (an outlier does
+    not wash out the rest), never equal."""
+    v = np.asarray(values, np.float64)
+    finite = v[np.isfinite(v)]
+    lo, hi = (np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0))
+    return float(lo), float(hi) if hi > lo else float(lo) + 1e-9
+
+
 def _marker_size(n: int, three_d: bool) -> float:
     if three_d:
         return 3 if n < 5000 else 1.5
@@ -121,12 +142,8 @@ def latent_scatter(coords, color=None, hover=None, title: str = "", customdata=N
     if color is None:
         traces.append(trace(all_rows, marker=dict(size=size, opacity=0.8), showlegend=False, name="points"))
     else:
-        values = pd.Series(np.asarray(color, dtype=object) if is_categorical(color) else np.asarray(color))
-        if len(values) != n:
-            raise InputError(f"got {len(values)} colour values for {n} points.")
-        if is_categorical(values):
-            labels = values.astype(str).to_numpy()
-            cats = sorted(pd.unique(labels), key=_natural_key)
+        labels, cats = colour_classes(color, n)
+        if cats is not None:
             if len(cats) <= MAX_CATEGORIES:
                 for cat, colour in zip(cats, palette(len(cats))):
                     traces.append(trace(labels == cat, name=plain(cat), legendgroup=plain(cat),
@@ -137,14 +154,12 @@ def latent_scatter(coords, color=None, hover=None, title: str = "", customdata=N
                                     marker=dict(size=size, opacity=0.8, color=codes, colorscale="Turbo",
                                                 colorbar=dict(title=dict(text=plain(color_title) + " (code)")))))
         else:
-            v = values.to_numpy(dtype=np.float64)
-            finite = v[np.isfinite(v)]
-            lo, hi = (np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0))
+            v = labels  # numbers
+            lo, hi = colour_limits(v)
             # float32 colours: half the bytes of float64, and plenty for a colour scale.
             traces.append(trace(all_rows, colour_values=v, showlegend=False, name=plain(color_title),
                                 marker=dict(size=size, opacity=0.8, color=v.astype(np.float32),
-                                            colorscale=CONTINUOUS_SCALE,
-                                            cmin=float(lo), cmax=float(hi) if hi > lo else float(lo) + 1e-9,
+                                            colorscale=CONTINUOUS_SCALE, cmin=lo, cmax=hi,
                                             colorbar=dict(title=dict(text=plain(color_title))))))
     fig = go.Figure(traces)
     names = axis_titles or tuple(str(i + 1) for i in range(coords.shape[1]))

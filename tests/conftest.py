@@ -62,6 +62,13 @@ def page_app(page: str, timeout: float = 60):
     return at
 
 
+def page_on_run(page: str, run_id: str, timeout: float = 90):
+    """`page_app` opened on the run `run_id` (?run=), after its first run."""
+    at = page_app(page, timeout=timeout)
+    at.query_params["run"] = run_id
+    return at.run()
+
+
 def app_errors(at) -> list:
     """Exceptions and st.error messages an AppTest run showed (empty when the page is fine)."""
     return [e.value for e in at.exception] + [e.value for e in at.error]

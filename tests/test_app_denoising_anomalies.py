@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import app_errors, app_text, page_app
+from tests.conftest import app_errors, app_text, page_app, page_on_run
 
 
 def _app(tmp_path, page: str):
@@ -101,10 +101,7 @@ def test_anomalies_switches_to_a_finished_one_class_run(trained_store, tmp_path)
 
 
 def test_denoising_and_anomaly_settings_survive_a_visit_to_another_page(trained_store, tmp_path):
-    _, ids = trained_store
-    at = _app(tmp_path, "denoising.py")
-    at.query_params["run"] = ids["digits"]
-    at.run()
+    at = page_on_run("denoising.py", trained_store[1]["digits"])
     at.selectbox(key="denoise_kind").set_value("masking").run()
     at.slider(key="denoise_level").set_value(0.6).run()
     at.radio(key="denoise_metric").set_value("ssim").run()

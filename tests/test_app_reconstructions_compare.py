@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import app_errors, page_app
+from tests.conftest import app_errors, page_app, page_on_run
 
 
 def _app(tmp_path, page: str):
@@ -41,10 +41,8 @@ def test_reconstructions_of_digits_show_images_interpolation_and_compression(tra
 
 
 def test_reconstruction_settings_survive_a_page_visit_and_fit_a_smaller_range(trained_store, tmp_path):
-    _, ids = trained_store
-    at = _app(tmp_path, "reconstructions.py")
-    at.query_params["run"] = ids["digits"]
-    at.run()
+    ids = trained_store[1]
+    at = page_on_run("reconstructions.py", ids["digits"])
     at.segmented_control(key="recon_how").set_value("worst").run()
     at.slider(key="recon_n").set_value(11).run()
     at.switch_page("app_pages/home.py").run()

@@ -23,7 +23,7 @@ import streamlit as st
 from plotly.colors import sequential
 
 from ae_core.errors import InputError
-from ae_core.plots import MAX_CATEGORIES, _natural_key, _short, is_categorical, palette
+from ae_core.plots import MAX_CATEGORIES, _short, colour_classes, colour_limits, palette
 
 LEGEND_MAX = 200  # categories beyond this share a grey "other" entry in the legend
 
@@ -75,12 +75,8 @@ def _colour(values, n: int, title: str) -> tuple[dict, np.ndarray]:
     """(header entry, float32 column) for the points' colour: category codes or values."""
     if values is None:
         return {"kind": "none", "title": title}, np.zeros(n, np.float32)
-    s = pd.Series(np.asarray(values, dtype=object) if is_categorical(values) else np.asarray(values))
-    if len(s) != n:
-        raise InputError(f"got {len(s)} colour values for {n} points.")
-    if is_categorical(s):
-        labels = s.astype(str).to_numpy()
-        cats = sorted(pd.unique(labels), key=_natural_key)
+    labels, cats = colour_classes(values, n)
+    if cats is not None:
         codes = pd.Categorical(labels, categories=cats).codes.astype(np.float32)
         names = [_short(c) for c in cats[:LEGEND_MAX]]
         if len(cats) > LEGEND_MAX:
@@ -91,13 +87,11 @@ def _colour(values, n: int, title: str) -> tuple[dict, np.ndarray]:
         if len(cats) > LEGEND_MAX:
             colours[-1] = "#9a9ca5"
         return {"kind": "category", "title": title, "names": names, "colours": colours}, codes
-    v = s.to_numpy(dtype=np.float64)
-    finite = v[np.isfinite(v)]
-    lo, hi = (np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0))
-    hi = hi if hi > lo else lo + 1e-9
+    v = labels  # numbers
+    lo, hi = colour_limits(v)
     stops = [[k / (len(sequential.Viridis) - 1), c] for k, c in enumerate(sequential.Viridis)]
-    clipped = "Colours span the 1st to 99th percentile." if len(finite) > 100 else ""
-    return {"kind": "value", "title": title, "lo": float(lo), "hi": float(hi), "scale": stops,
+    clipped = "Colours span the 1st to 99th percentile." if np.isfinite(v).sum() > 100 else ""
+    return {"kind": "value", "title": title, "lo": lo, "hi": hi, "scale": stops,
             "clipped": clipped}, v.astype(np.float32)
 
 
