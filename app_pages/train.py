@@ -51,7 +51,7 @@ convolutions for images.
 st.subheader("1 · Dataset")
 names = list(REGISTRY)
 ds_name = state.kept_choice(st.selectbox, "Dataset", names, DEFAULT_DATASET, "train_dataset",
-                  format_func=lambda n: f"{REGISTRY[n].title} — {REGISTRY[n].summary}")
+                            format_func=lambda n: f"{REGISTRY[n].title} — {REGISTRY[n].summary}")
 try:
     ds = _dataset(ds_name)
 except InputError as exc:
@@ -79,7 +79,7 @@ if ds is not None:
 st.subheader("2 · Variant")
 variants = list(PRESETS)
 variant = state.kept_choice(st.radio, "Variant", variants, variants[0], "train_variant", horizontal=True,
-                  format_func=str.capitalize, label_visibility="collapsed")
+                            format_func=str.capitalize, label_visibility="collapsed")
 st.markdown(f"_{PRESETS[variant].summary}_")
 if ds is not None and variant == "convolutional" and ds.kind != "image":
     st.warning("Convolutions need images; this dataset is tabular. Pick another variant or an image dataset.",
@@ -96,25 +96,28 @@ if ds is not None:
     # every value; a bad one is named below the form and Start is disabled until it is fixed.
     with st.expander("Advanced settings"):
         c1, c2, c3 = st.columns(3)
-        latent = state.kept_widget(c1.number_input, "Latent size (code dimensions)", int(d["latent_dim"]), f"latent_{k}",
-                          help="2 or 3 can be drawn as they are; larger codes reconstruct better.")
-        hidden_text = state.kept_widget(c2.text_input, "Hidden layer widths", ",".join(map(str, d["hidden"])), f"hidden_{k}",
-                               help="Encoder widths, comma-separated; the decoder mirrors them.")
+        latent = state.kept_widget(c1.number_input, "Latent size (code dimensions)", int(d["latent_dim"]),
+                                   f"latent_{k}",
+                                   help="2 or 3 can be drawn as they are; larger codes reconstruct better.")
+        hidden_text = state.kept_widget(c2.text_input, "Hidden layer widths", ",".join(map(str, d["hidden"])),
+                                        f"hidden_{k}",
+                                        help="Encoder widths, comma-separated; the decoder mirrors them.")
         seed = state.kept_widget(c3.number_input, "Seed", 0, f"seed_{k}")
         c1, c2, c3 = st.columns(3)
         epochs = state.kept_widget(c1.number_input, "Epochs (at most)", int(d["epochs"]), f"epochs_{k}",
-                          help="Early stopping may end training sooner.")
+                                   help="Early stopping may end training sooner.")
         batch = state.kept_widget(c2.number_input, "Batch size", int(d["batch_size"]), f"batch_{k}")
         lr = state.kept_widget(c3.number_input, "Learning rate", 2e-3, f"lr_{k}", format="%.4g", step=1e-4)
         c1, c2, c3 = st.columns(3)
-        noise = state.kept_choice(c1.selectbox, "Input noise", list(NOISE_KINDS), preset.get("noise", "gaussian"), f"noise_{k}",
-                        help="Corruption applied while training (denoising).")
+        noise = state.kept_choice(c1.selectbox, "Input noise", list(NOISE_KINDS), preset.get("noise", "gaussian"),
+                                  f"noise_{k}", help="Corruption applied while training (denoising).")
         noise_level = state.kept_widget(c2.number_input, "Noise level (0 = off)", float(preset.get("noise_level", 0.0)),
-                               f"noise_level_{k}", step=0.05)
+                                        f"noise_level_{k}", step=0.05)
         sparsity = state.kept_widget(c3.number_input, "Sparsity weight (0 = off)", float(preset.get("sparsity", 0.0)),
-                            f"sparsity_{k}", step=0.01, format="%.3f")
-        beta = state.kept_widget(st.number_input, "β (weight of the KL term; variational only)", float(preset.get("beta", 1.0)),
-                        f"beta_{k}", step=0.1, disabled=variant != "variational")
+                                     f"sparsity_{k}", step=0.01, format="%.3f")
+        beta = state.kept_widget(st.number_input, "β (weight of the KL term; variational only)",
+                                 float(preset.get("beta", 1.0)), f"beta_{k}", step=0.1,
+                                 disabled=variant != "variational")
     try:
         from ae_core.runconfig import make_config
 

@@ -103,6 +103,8 @@ async def _session(i: int, browser, url: str, store: RunStore, switches: list, l
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    page.on("crash", lambda *_: errors.append(f"session {i}: the browser tab crashed"))
+    page.on("pageerror", lambda exc: errors.append(f"session {i}: JavaScript error: {str(exc)[:300]}"))
     try:
         await page.goto(url)
         await expect(page.get_by_role("heading", name="Autoencoder Explorer")).to_be_visible(timeout=TIMEOUT_MS)
