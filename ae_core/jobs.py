@@ -250,8 +250,15 @@ class JobManager:
         """Start a standby worker, only while nothing trains (it would steal a core)."""
         if not self.standby or self._stop.is_set():
             return
-        if self._standby is not None and self._standby[0].is_alive():
-            return
+        if self._standby is not None:
+            proc = self._standby[0]
+            if proc.is_alive():
+                return
+            if proc.exitcode is not None and proc.exitcode < 0:
+                # Killed by a signal: the whole process group is stopping (Ctrl+C, SIGTERM to the server).
+                # A worker started now would outlive its parent's start-up handshake and print a traceback.
+                # The next run takes the slow path (a fresh worker) and clears this.
+                return
         with self._lock:
             if any(p.is_alive() for p in self._procs.values()):
                 return

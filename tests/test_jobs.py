@@ -135,3 +135,21 @@ def test_standby_worker_takes_the_next_run_and_is_replaced(tmp_path):
     finally:
         m.shutdown()
     assert m._standby is None
+
+
+def test_a_standby_killed_by_a_signal_is_not_replaced_until_the_next_run(tmp_path):
+    """SIGTERM to the server's process group kills the standby first: starting another one then would
+    leave a child that loses its parent during start-up (a traceback in the server's log)."""
+    m = JobManager(RunStore(tmp_path), poll_seconds=0.1, standby=True)
+    try:
+        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
+        killed = m._standby[0]
+        os.kill(killed.pid, signal.SIGTERM)
+        killed.join(10)
+        time.sleep(1.0)  # ten scheduler polls
+        assert m._standby[0] is killed and not killed.is_alive()
+        rec = m.submit(make_config("wine", "vanilla", train={"epochs": 2}))
+        assert m.wait(rec.id, timeout=120).status == "done"  # a fresh worker trained it
+        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)  # and a new standby
+    finally:
+        m.shutdown()
