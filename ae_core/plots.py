@@ -373,6 +373,15 @@ def image_grid(images, titles=None, ncols: int = 8, invert: bool = True, cell_px
     return fig
 
 
+def _plane_images(images, z1_values, z2_values) -> np.ndarray:
+    """A decoded plane's (n_rows, n_cols, h, w) images, checked against its axis values."""
+    images = _check_images(images, 4)
+    nr, nc = images.shape[:2]
+    if len(z1_values) != nc or len(z2_values) != nr:
+        raise InputError(f"a {nr}x{nc} plane needs {nc} z1 values and {nr} z2 values.")
+    return images
+
+
 def decoded_plane(images, z1_values, z2_values, marker: tuple[float, float] | None = None,
                   invert: bool = True) -> go.Figure:
     """The decoder's view of a 2-D code: images decoded on a grid across the plane.
@@ -385,10 +394,8 @@ def decoded_plane(images, z1_values, z2_values, marker: tuple[float, float] | No
     z2_values : the n_rows code values along the vertical axis, increasing (drawn bottom to top)
     marker : an optional (z1, z2) point to mark on the plane
     """
-    images = _check_images(images, 4)
+    images = _plane_images(images, z1_values, z2_values)
     nr, nc, h, w = images.shape
-    if len(z1_values) != nc or len(z2_values) != nr:
-        raise InputError(f"a {nr}x{nc} plane needs {nc} z1 values and {nr} z2 values.")
     scale = max(1, -(-28 // max(h, w)))
     canvas = _mosaic(images.reshape(nr * nc, h, w), nc, gap=0, title_gap=0, invert=invert, scale=scale)
     ch, cw = h * scale, w * scale
@@ -412,10 +419,8 @@ def plane_picture(images, z1_values, z2_values, invert: bool = True):
     Takes `decoded_plane`'s arguments; returns (data URI, (z1_lo, z1_hi), (z2_lo, z2_hi)), the
     extent of the picture: each cell is centred on its code value and one step wide.
     """
-    images = _check_images(images, 4)
+    images = _plane_images(images, z1_values, z2_values)
     nr, nc, h, w = images.shape
-    if len(z1_values) != nc or len(z2_values) != nr:
-        raise InputError(f"a {nr}x{nc} plane needs {nc} z1 values and {nr} z2 values.")
     canvas = _mosaic(images.reshape(nr * nc, h, w), nc, gap=0, title_gap=0, invert=invert, scale=1)
 
     def extent(values):

@@ -163,10 +163,11 @@ def decode_the_plane():
         # Our chart, not Plotly's: the page's first view loads no Plotly at all (a new tab draws sooner).
         picture = plots.plane_picture(plane.reshape(n, n, *ds.image_shape), v1, v2)
         (a1, b1), (a2, b2) = picture[1:]
-        square = (b2 - a2) / (b1 - a1) * ds.image_shape[1] / ds.image_shape[0]  # y units per x unit: square cells
+        h, w = ds.image_shape
+        square = (b1 - a1) * h / ((b2 - a2) * w)  # on-screen length of a z2 unit per z1 unit: square cells
         pick_point((z1, z2), picture, key=f"lat_pick_{rec.id}",
                    on_pick=partial(_move_sliders, f"lat_pick_{rec.id}", f"lat_z1_{rec.id}", f"lat_z2_{rec.id}", z_range),
-                   title="What the decoder draws across the plane", axis_titles=("z1", "z2"), equal_aspect=1 / square,
+                   title="What the decoder draws across the plane", axis_titles=("z1", "z2"), equal_aspect=square,
                    height=560, view=f"{rec.id}/plane/{n}", file_name=f"decoded_plane_{rec.id}")
     right.markdown(f"**Decoded at ({z1:.2f}, {z2:.2f})**")
     right.image(lat.as_thumbnail(point, ds.image_shape), width=220)
