@@ -237,7 +237,7 @@ def start_streamlit(app: str | Path, runs_dir: str | Path, log_path: str | Path,
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [PY, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--server.fileWatcherType", "none", "--global.developmentMode", "false"],
+         "--server.headless", "true", "--global.developmentMode", "false"],
         cwd=cwd, env=bench_env(runs_dir, **(env_extra or {})), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
