@@ -93,15 +93,19 @@ def view(browser, url: str) -> dict:
 
 
 INTERACTION_JS = """(repeats) => {
-    // Timed in the page, on the 70,000-point chart: a full redraw (as during a pan or a wheel zoom; a one-pixel
-    // readPixels waits for the GPU to finish), a hover lookup, and the point-in-lasso test over every point.
+    // Timed in the page, on the 70,000-point chart: a full frame (all points; a one-pixel readPixels waits for
+    // the GPU to finish), a frame during a pan or wheel zoom (a subset when full frames are slow, as the chart
+    // chooses from the full frames it has timed), a hover lookup, and the point-in-lasso test over every point.
     const v = document.querySelector("[class*='st-key-lat_points_'] .aes-root").aesView, gl = v.gl;
-    const px = new Uint8Array(4), out = {draw: [], hover: [], lasso: []};
+    const px = new Uint8Array(4), out = {draw: [], gesture: [], hover: [], lasso: []};
     const ring = []; for (let k = 0; k < 40; k++) { const a = 2 * Math.PI * k / 40;
         ring.push([v.plotW / 2 + 0.3 * v.plotW * Math.cos(a), v.plotH / 2 + 0.3 * v.plotH * Math.sin(a)]); }
     for (let r = 0; r < repeats; r++) {
         let t = performance.now(); v.drawNow(); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
         out.draw.push(performance.now() - t);
+        out.quickCount = v.quickCount();
+        t = performance.now(); v.drawNow(out.quickCount); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+        out.gesture.push(performance.now() - t);
         t = performance.now(); v.nearest(v.plotW * (0.3 + 0.4 * r / repeats), v.plotH / 2); out.hover.push(performance.now() - t);
         t = performance.now(); const m = v.inside(ring); out.lasso.push(performance.now() - t);
         out.selected = m.reduce((a, b) => a + b, 0);
@@ -232,11 +236,13 @@ def main():
                     target=f"≤ {DRAW_TARGET:g} s", passed=res["big_first"]["seconds"] <= DRAW_TARGET,
                     note="includes loading the run, its dataset and the raw-input PCA of the hidden tab"))
     inter = res["interaction"]
-    draw_ms = median(inter["draw"])
-    rows.append(row(f"latent chart, {inter['n']:,} points: one redraw (pan / wheel zoom frame)", draw_ms, "ms",
+    draw_ms, gesture_ms = median(inter["draw"]), median(inter["gesture"])
+    rows.append(row(f"latent chart, {inter['n']:,} points: one frame of a pan / wheel zoom", gesture_ms, "ms",
                     baseline=FRAME_MS, baseline_name="one frame at 30 fps", target=f"≤ {FRAME_MS:.0f} ms",
-                    passed=draw_ms <= FRAME_MS,
-                    note=f"headless Chromium, software WebGL (SwiftShader, no GPU); hover lookup "
+                    passed=gesture_ms <= FRAME_MS,
+                    note=f"headless Chromium, software WebGL (SwiftShader, no GPU): gesture frames draw "
+                         f"{inter['quickCount']:,} of {inter['n']:,} points (a random subset), all of them "
+                         f"{draw_ms:.0f} ms per full frame, drawn once the gesture rests 0.15 s; hover lookup "
                          f"{median(inter['hover']):.2f} ms, lasso test over every point {median(inter['lasso']):.1f} ms "
                          f"({inter['selected']:,} inside)"))
     rows.append(row("latent page, 70,000 points: websocket bytes to the browser", b_b / 1e6, "MB", baseline=raw / 1e6,

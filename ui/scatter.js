@@ -13,6 +13,26 @@ const VIEWS = new WeakMap(); // parentElement -> ScatterView, so a rerun with ne
 const MARGIN = { left: 62, right: 12, top: 6, bottom: 46 };
 const HOVER_PX = 9; // a point within this many pixels of the pointer is "under" it
 const GRID = 192; // cells per side of the hover/click index
+// Level of detail while a pan or wheel zoom is under way: when a full frame takes longer than FRAME_MS (software
+// WebGL, a weak GPU), gesture frames draw a random subset sized to fit FRAME_MS, and the full set is drawn once
+// the gesture has rested SETTLE_MS. On a GPU a full frame fits and nothing changes.
+const FRAME_MS = 16;
+const MIN_QUICK_POINTS = 10_000;
+const SETTLE_MS = 150;
+
+function shuffled(n) {
+  // A fixed pseudo-random order (same data, same order): the buffer's first k points are a uniform sample, and
+  // no class is drawn systematically on top of another.
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let seed = 0x9e3779b9;
+  for (let i = n - 1; i > 0; i--) {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    const j = (seed >>> 0) % (i + 1);
+    const t = order[i]; order[i] = order[j]; order[j] = t;
+  }
+  return order;
+}
 
 export default function (args) {
   const { data, parentElement, setStateValue } = args;
@@ -168,6 +188,8 @@ class ScatterView {
     this.cols = cols;
     this.n = meta.n;
     this.rowIndex = null;
+    this.drawOrder = shuffled(this.n);
+    this.fullMs = 0; // the last full frame's time, GPU included; 0 = not measured yet
     this.root.style.height = `${meta.height}px`;
     this.titleEl.textContent = meta.title;
     this.root.dataset.points = String(meta.n);
@@ -364,21 +386,22 @@ class ScatterView {
   }
 
   upload() {
-    // Colours with the current selection and hidden classes applied, then both buffers to the GPU.
-    for (let i = 0; i < this.n; i++) {
-      const o = i * 4;
-      this.colours[o] = this.base[o];
-      this.colours[o + 1] = this.base[o + 1];
-      this.colours[o + 2] = this.base[o + 2];
+    // Colours with the current selection and hidden classes applied, then both buffers to the GPU, in draw order.
+    const order = this.drawOrder;
+    for (let k = 0; k < this.n; k++) {
+      const i = order[k], o = k * 4, b = i * 4;
+      this.colours[o] = this.base[b];
+      this.colours[o + 1] = this.base[b + 1];
+      this.colours[o + 2] = this.base[b + 2];
       this.colours[o + 3] = !this.visible(i) ? 0 : this.selected && !this.selected[i] ? 40 : 205;
     }
     const gl = this.gl;
     if (!gl) return;
     const xy = new Float32Array(this.n * 2);
     const { x, y } = this.cols;
-    for (let i = 0; i < this.n; i++) {
-      xy[2 * i] = x[i];
-      xy[2 * i + 1] = y[i];
+    for (let k = 0; k < this.n; k++) {
+      xy[2 * k] = x[order[k]];
+      xy[2 * k + 1] = y[order[k]];
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.posBuf);
     gl.bufferData(gl.ARRAY_BUFFER, xy, gl.STATIC_DRAW);
@@ -455,13 +478,22 @@ class ScatterView {
 
   // ---- drawing ------------------------------------------------------------------------------------------
 
-  draw() {
+  draw(gesture = false) {
+    // gesture: a frame of a pan or zoom under way (maybe a subset, see FRAME_MS); the full set follows at rest.
     if (!this.plotW || !this.meta) return;
     cancelAnimationFrame(this.frame);
-    this.frame = requestAnimationFrame(() => this.drawNow());
+    clearTimeout(this.settleTimer);
+    this.frame = requestAnimationFrame(() => this.drawNow(gesture ? this.quickCount() : this.n));
+    this.settleTimer = gesture ? setTimeout(() => this.draw(), SETTLE_MS) : 0;
   }
 
-  drawNow() {
+  quickCount() {
+    if (!(this.fullMs > FRAME_MS)) return this.n;
+    return Math.min(this.n, Math.max(MIN_QUICK_POINTS, Math.floor((this.n * FRAME_MS) / this.fullMs)));
+  }
+
+  drawNow(count = this.n) {
+    const t0 = performance.now();
     this.drawAxes();
     const gl = this.gl;
     if (gl) {
@@ -473,7 +505,13 @@ class ScatterView {
       gl.uniform2f(this.loc.scale, sx, sy);
       gl.uniform2f(this.loc.offset, -r.x0 * sx - 1, -r.y0 * sy - 1);
       gl.uniform1f(this.loc.size, this.meta.size * (window.devicePixelRatio || 1));
-      if (!this.meta.pick) gl.drawArrays(gl.POINTS, 0, this.n);
+      if (!this.meta.pick) gl.drawArrays(gl.POINTS, 0, count);
+      if (count === this.n && this.n > MIN_QUICK_POINTS) {
+        // Wait for the GPU on full frames (rare: data, colours, the end of a gesture) to know what one costs.
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, this.px || (this.px = new Uint8Array(4)));
+        this.fullMs = performance.now() - t0;
+      }
+      this.root.dataset.lastCount = String(count);
     }
     this.drawFront();
     if (!this.root.dataset.drawn) this.root.dataset.drawn = String(performance.now());
@@ -671,7 +709,7 @@ class ScatterView {
         const r0 = this.drag.range;
         const ddx = ((p[0] - sx) / this.plotW) * (r0.x1 - r0.x0), ddy = ((p[1] - sy) / this.plotH) * (r0.y1 - r0.y0);
         this.range = { x0: r0.x0 - ddx, x1: r0.x1 - ddx, y0: r0.y0 + ddy, y1: r0.y1 + ddy };
-        this.draw();
+        this.draw(true);
       } else {
         const last = this.path[this.path.length - 1];
         if (this.mode === "box") this.path = [this.path[0], p];
@@ -683,6 +721,7 @@ class ScatterView {
       if (!this.drag) return;
       const drag = this.drag;
       this.drag = null;
+      if (this.settleTimer) this.draw(); // released mid-gesture: the full set now
       const path = this.path;
       this.path = null;
       if (!drag.moved && this.mode === "pick") {
@@ -727,7 +766,7 @@ class ScatterView {
       const r = this.range;
       this.range = { x0: dx + (r.x0 - dx) * k, x1: dx + (r.x1 - dx) * k, y0: dy + (r.y0 - dy) * k, y1: dy + (r.y1 - dy) * k };
       this.showTip(-1);
-      this.draw();
+      this.draw(true);
     }, { passive: false });
   }
 
@@ -824,6 +863,7 @@ class ScatterView {
   destroy() {
     this.resizeObserver.disconnect();
     cancelAnimationFrame(this.frame);
+    clearTimeout(this.settleTimer);
     if (this.gl) this.gl.getExtension("WEBGL_lose_context")?.loseContext();
     this.root.remove();
   }

@@ -61,15 +61,16 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def app_server(runs: Path, log_path: Path):
-    """`streamlit run app.py` on a free 127.0.0.1 port with its own run store (offline), in a
-    process group of its own; yields (url, Popen); stops the server and its training workers."""
+def app_server(runs: Path, log_path: Path, app: str | Path = "app.py"):
+    """`streamlit run app.py` (or another script, which can import the project) on a free 127.0.0.1
+    port with its own run store (offline), in a process group of its own, with the project's server
+    config; yields (url, Popen); stops the server and its training workers."""
     port = _free_port()
     env = {**os.environ, "AE_RUNS_DIR": str(runs), "AE_OFFLINE": "1", "AE_MAX_JOBS": "1",
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "PYTHONPATH": str(ROOT)}
     log = open(log_path, "w+b")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
