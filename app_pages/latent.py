@@ -58,9 +58,11 @@ def _frame(_run, run_id: str, stamp: float):
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _plane(_run, run_id: str, stamp: float, z_range, n: int):
-    """The decoder's n x n grid: the same for every rerun that moves only the z1/z2 sliders."""
-    return lat.decode_plane(_run.model, z_range, n)
+def _plane_picture(_run, run_id: str, stamp: float, z_range, n: int):
+    """The decoder's n x n grid as one PNG in data coordinates: the same for every rerun that moves only
+    the z1/z2 sliders."""
+    plane = lat.decode_plane(_run.model, z_range, n)
+    return plots.plane_picture(plane.reshape(n, n, *_run.dataset.image_shape), *lat.plane_values(z_range, n))
 
 
 frame = _frame(run, rec.id, stamp)
@@ -104,7 +106,7 @@ if dims == 2:
     rows = scatter(coords, frame[colour], key=f"lat_points_{rec.id}", rows=frame["row"].to_numpy(),
                    hover_columns=hover, title=title, colour_title=colour, axis_titles=tuple(axes),
                    equal_aspect=method in ("latent", "pca"), view=f"{rec.id}/{method}",
-                   file_name=f"latent_{rec.id}_{method}")
+                   file_name=f"latent_{rec.id}_{method}", cache_key=("latent", rec.id, stamp, method, colour))
     st.caption("Drag a lasso (or a box: toolbar) around points to see those samples and their reconstructions; "
                "click a point to pick it, Shift adds to the selection. Click the chart, then scroll to zoom (or hold "
                "Ctrl); double-click to see everything again; click a class in the legend to hide it. The selection "
@@ -156,12 +158,10 @@ def decode_the_plane():
         return
     point = lat.decode_point(run.model, [z1, z2])
     n = st.slider("Grid size", 5, 25, 15, key="lat_grid")
-    plane = _plane(run, rec.id, stamp, z_range, n)
-    v1, v2 = lat.plane_values(z_range, n)
     left, right = st.columns([3, 1])
     with left:
         # Our chart, not Plotly's: the page's first view loads no Plotly at all (a new tab draws sooner).
-        picture = plots.plane_picture(plane.reshape(n, n, *ds.image_shape), v1, v2)
+        picture = _plane_picture(run, rec.id, stamp, z_range, n)
         (a1, b1), (a2, b2) = picture[1:]
         h, w = ds.image_shape
         square = (b1 - a1) * h / ((b2 - a2) * w)  # on-screen length of a z2 unit per z1 unit: square cells

@@ -147,6 +147,28 @@ def test_raw_input_view_draws_a_subsample_of_a_big_run(trained_store, monkeypatc
     assert any("random 500 of the 1,797 samples" in c.value for c in at.caption)
 
 
+def test_a_rerun_reuses_the_packed_points_but_not_the_selection(trained_store, monkeypatch):
+    """A rerun that changes nothing about the points (a live panel's timer, a widget elsewhere) does not build
+    them again; a new colouring does; the selection the page holds is always the current one."""
+    import ui.scatter
+
+    _, ids = trained_store
+    run_id = ids["digits"]
+    at = open_page({"run": run_id})
+    first, _ = scatter_payload(at)
+    built = []
+    real = ui.scatter._parts
+    monkeypatch.setattr(ui.scatter, "_parts", lambda *a, **k: built.append(k.get("pick", False)) or real(*a, **k))
+    at.session_state[f"lat_points_{run_id}"] = {"selection": {"rows": [3, 1]}}
+    at.run()
+    again, cols = scatter_payload(at)
+    assert False not in built  # only the decoded plane's one point was packed again
+    assert again["id"] == first["id"] and again["selected"] == [1, 3] and first["selected"] == []
+    assert len(cols["x"]) == 1797
+    at.selectbox(key=f"lat_colour_{run_id}").set_value("split").run()
+    assert False in built and scatter_payload(at)[0]["colour"]["title"] == "split"
+
+
 def test_colour_by_error_switches_to_a_continuous_scale(trained_store):
     _, ids = trained_store
     at = open_page({"run": ids["digits"]})

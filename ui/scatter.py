@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,12 @@ from ae_core.errors import InputError
 from ae_core.plots import MAX_CATEGORIES, _short, colour_classes, colour_limits, palette
 
 LEGEND_MAX = 200  # categories beyond this share a grey "other" entry in the legend
+# Payloads kept by `scatter(cache_key=...)`, server-wide: a rerun that changes nothing but the selection (a
+# widget elsewhere on the page, a live panel's timer) reuses the packed points. 70,000 points: ~0.1 s saved
+# per rerun, ~1.7 MB each.
+_PACKED: OrderedDict = OrderedDict()
+_PACKED_MAX = 6
+_PACKED_LOCK = threading.Lock()
 
 _CSS = """
 .aes-root { display: flex; flex-direction: column; width: 100%; font-family: inherit; color: #31333f;
@@ -155,6 +163,17 @@ def pack(coords, colour=None, *, rows=None, hover_columns=None, title: str = "",
     >>> meta["colour"]["names"], cols["colour"].tolist()
     (['a', 'b'], [0.0, 1.0, 0.0])
     """
+    return _assemble(*_parts(coords, colour, rows=rows, hover_columns=hover_columns, title=title,
+                                colour_title=colour_title, axis_titles=axis_titles, equal_aspect=equal_aspect,
+                                height=height, view=view, hover_digits=hover_digits, note=note, file_name=file_name,
+                                image=image, pick=pick), selected)
+
+
+def _parts(coords, colour=None, *, rows=None, hover_columns=None, title: str = "", colour_title: str = "",
+           axis_titles: tuple[str, str] = ("1", "2"), equal_aspect: bool | float = False, height: int = 600,
+           view: str = "", hover_digits: int = 4, note: str = "", file_name: str = "latent",
+           image=None, pick: bool = False) -> tuple[dict, bytes]:
+    """`pack` but the selection: (header, column bytes)."""
     coords = np.asarray(coords, dtype=np.float32)
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise InputError(f"the scatter needs coordinates of shape (n, 2), got {coords.shape}.")
@@ -177,7 +196,11 @@ def pack(coords, colour=None, *, rows=None, hover_columns=None, title: str = "",
             raise InputError("the scatter's picture must be a PNG data URI.")
         meta["image"] = {"src": src, "x0": float(x0), "x1": float(x1), "y0": float(y0), "y1": float(y1)}
     meta["id"] = hashlib.blake2b(body + json.dumps(meta, sort_keys=True).encode(), digest_size=12).hexdigest()
-    meta["selected"] = sorted(int(r) for r in selected)
+    return meta, body
+
+
+def _assemble(meta: dict, body: bytes, selected) -> bytes:
+    meta = {**meta, "selected": sorted(int(r) for r in selected)}
     head = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode()
     pad = b"\0" * ((4 - (4 + len(head)) % 4) % 4)
     return struct.pack("<I", len(head)) + head + pad + body
@@ -222,14 +245,30 @@ def picked_point(state) -> tuple[float, float] | None:
     return float(x), float(y)
 
 
-def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, **kwargs) -> list[int]:
+def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, cache_key=None, **kwargs) -> list[int]:
     """Draw the scatter (see `pack` for the arguments) and return the selected row numbers.
 
     `key` keeps the widget (and its selection) across reruns; use one key per set of points.
+    `cache_key`: a hashable value that names everything the points, colours and tooltips depend on
+    (e.g. run, its version, projection, colouring); a later call with the same one reuses the packed
+    points instead of building them again. None: build every time.
     """
     n_rows = len(coords) if n_rows is None else n_rows
     held = st.session_state.get(key)
     before = selected_rows(held.get("selection") if held is not None else None, n_rows)
-    result = _component(key=key, data=pack(coords, colour, selected=before, **kwargs), default={"selection": None},
+    parts = None
+    if cache_key is not None:
+        with _PACKED_LOCK:
+            parts = _PACKED.get(cache_key)
+            if parts is not None:
+                _PACKED.move_to_end(cache_key)
+    if parts is None:
+        parts = _parts(coords, colour, **kwargs)
+        if cache_key is not None:
+            with _PACKED_LOCK:
+                _PACKED[cache_key] = parts
+                while len(_PACKED) > _PACKED_MAX:
+                    _PACKED.popitem(last=False)
+    result = _component(key=key, data=_assemble(*parts, before), default={"selection": None},
                         on_selection_change=lambda: None, height="content")
     return selected_rows(result.get("selection"), n_rows)
