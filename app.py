@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from ui.fixes import apply as keep_page_switches
 from ui.state import start_warm_up
+
+keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
 
 st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
 
