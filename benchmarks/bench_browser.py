@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from common import (PY, ROOT, bench_env, chromium, finish, make_synthetic_run, median, new_page, parse_args, row,
-                    streamlit_server, wait_scatter_drawn)
+                    streamlit_server, wait_log, wait_scatter_drawn)
 
 DRAW_TARGET, RERUN_TARGET = 2.0, 0.300
 FRAME_MS = 1000 / 30  # "interaction stays smooth": a pan or zoom frame within 30 fps
@@ -185,6 +185,7 @@ def main():
     args = parse_args(__doc__)
     started = time.perf_counter()
     from ae_core.runs import RunStore
+    from ui.state import WARM_UP_DONE
 
     rows, notes, extra = [], [], {}
     tmp = Path(tempfile.mkdtemp(prefix="aebench-"))
@@ -198,9 +199,13 @@ def main():
     # ---- the 70,000-point scatter in a real browser
     repeats = 1 if args.quick else 3
     res = {"big_first": None, "small_first": None, "big": [], "small": []}
-    with streamlit_server(runs_dir=runs) as (_p, url, _r), chromium() as browser:
+    with streamlit_server(runs_dir=runs) as (proc, url, _r), chromium() as browser:
         res["small_first"] = view(browser, f"{url}/latent?run={small}")
         res["big_first"] = view(browser, f"{url}/latent?run={big}")
+        # The server compiles UMAP in a background thread during its first ~35 s (ui.state.start_warm_up), which
+        # holds the GIL much of the time: one view inside it, then the steady state after it.
+        res["big_warming"] = view(browser, f"{url}/latent?run={big}")
+        res["warm_up_wait"] = wait_log(proc, WARM_UP_DONE)
         for _ in range(repeats):
             res["small"].append(view(browser, f"{url}/latent?run={small}"))
             res["big"].append(view(browser, f"{url}/latent?run={big}"))
@@ -235,6 +240,10 @@ def main():
                     res["big_first"]["seconds"], baseline=res["small_first"]["seconds"], baseline_name="digits run, first view",
                     target=f"≤ {DRAW_TARGET:g} s", passed=res["big_first"]["seconds"] <= DRAW_TARGET,
                     note="includes loading the run, its dataset and the raw-input PCA of the hidden tab"))
+    rows.append(row("latent scatter, 70,000 points, repeat view in a new tab during the server's UMAP warm-up",
+                    res["big_warming"]["seconds"], baseline=b_s, baseline_name="after the warm-up",
+                    note=f"the first ~35 s after start-up (a background thread compiles UMAP); the suite then waited "
+                         f"{res['warm_up_wait']:.1f} s more for it to finish before the other views"))
     inter = res["interaction"]
     draw_ms, gesture_ms = median(inter["draw"]), median(inter["gesture"])
     rows.append(row(f"latent chart, {inter['n']:,} points: one frame of a pan / wheel zoom", gesture_ms, "ms",

@@ -242,7 +242,20 @@ def start_streamlit(app: str | Path, runs_dir: str | Path, log_path: str | Path,
         start_new_session=True,
     )
     log.close()
+    proc.log_path = Path(log_path)
     return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_log(proc: subprocess.Popen, text: str, timeout: float = 180.0) -> float:
+    """Until the server's log (start_streamlit) holds `text`; returns the seconds waited."""
+    t0 = time.perf_counter()
+    while text not in proc.log_path.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"no {text!r} in the server log after {timeout:g} s")
+        time.sleep(0.2)
+    return time.perf_counter() - t0
 
 
 def wait_health(proc: subprocess.Popen, url: str, timeout: float = 90.0, interval: float = 0.02) -> float:

@@ -5,6 +5,7 @@ run the user is looking at, kept in `st.session_state` and in the URL
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -37,6 +38,9 @@ def manager():
     return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")))
 
 
+WARM_UP_DONE = "UMAP compiled in the background"  # the server log's line when the warm-up is done
+
+
 @st.cache_resource(show_spinner=False)
 def start_warm_up(delay: float = 5.0) -> threading.Thread | None:
     """Once per server: compile UMAP in a low-priority background thread a few
@@ -52,12 +56,17 @@ def start_warm_up(delay: float = 5.0) -> threading.Thread | None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per-thread niceness
         except (AttributeError, OSError):
             pass
+        started = time.perf_counter()
         try:
             from ae_core.projection import warm_up
 
             warm_up()
-        except Exception:  # noqa: BLE001 - a failed warm-up only means the first UMAP is slower
-            pass
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first UMAP is slower
+            print(f"Autoencoder Explorer: UMAP warm-up failed ({type(exc).__name__}: {exc}); the first UMAP view "
+                  "will compile it.", file=sys.stderr, flush=True)
+            return
+        print(f"Autoencoder Explorer: {WARM_UP_DONE} in {time.perf_counter() - started:.1f} s.", file=sys.stderr,
+              flush=True)
 
     thread = threading.Thread(target=run, name="ae-umap-warm-up", daemon=True)
     thread.start()
