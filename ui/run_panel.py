@@ -15,7 +15,10 @@ from ae_core.plots_training import comparison_table, first_line, loss_curve_figu
 from ae_core.runs import RunRecord
 from ui import state
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # a training run's panel
+# A queued run's panel is one line that changes when the queue moves: polled less often, which matters when many
+# people wait at once (tests/test_load.py: ten sessions, nine of them waiting).
+QUEUED_POLL_SECONDS = 3.0
 
 
 def run_progress_panel(run_id: str) -> RunRecord | None:
@@ -34,7 +37,7 @@ def run_progress_panel(run_id: str) -> RunRecord | None:
         return None
     if rec.active:
         state.manager()  # make sure a manager exists: it starts queued runs and marks dead ones interrupted
-        _live_panel(run_id, rec.status)
+        (_live_panel if rec.status == "running" else _queued_panel)(run_id, rec.status)
         rec = state.store().get(run_id)
     elif rec.status != "done":
         show_failure(rec)
@@ -43,9 +46,19 @@ def run_progress_panel(run_id: str) -> RunRecord | None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _live_panel(run_id: str, initial_status: str) -> None:
+    _panel(run_id, initial_status)
+
+
+@st.fragment(run_every=QUEUED_POLL_SECONDS)
+def _queued_panel(run_id: str, initial_status: str) -> None:
+    _panel(run_id, initial_status)
+
+
+def _panel(run_id: str, initial_status: str) -> None:
     rec = state.store().get(run_id)
-    if not rec.active:
-        # Finished, failed or cancelled since the page drew: redraw the page once.
+    if not rec.active or rec.status != initial_status:
+        # Finished, failed or cancelled since the page drew (the page shows the result), or a queued run
+        # started (its panel polls faster): redraw the page once.
         st.rerun(scope="app")
     view = progress_view(rec.progress, rec.status)
     with st.container(border=True):
