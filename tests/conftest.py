@@ -108,3 +108,11 @@ def fake_manager(store, monkeypatch):
     fake = FakeManager(store)
     monkeypatch.setattr(ui.state, "manager", lambda: fake)
     return fake
+
+
+def pytest_collection_modifyitems(config, items):
+    """The load test (tests/test_load.py) runs first. It measures how the app answers ten people at once on this
+    machine; after the other ~640 tests the same process also holds their session-scoped servers, browsers and
+    job managers, and the test measured p50 page switches of 8.3-10.3 s there against 3.9-4.3 s alone
+    (2026-12-02), failing its bound for reasons that are not the app's."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/test_load.py") else 1)
