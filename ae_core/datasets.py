@@ -9,6 +9,7 @@ needs to read it (a description, feature or class names, the image shape).
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,10 +22,52 @@ from .errors import InputError
 MAX_CLASSES = 50  # a label column with more distinct values colours continuously instead
 
 
+class Deferred:
+    """An array made on first use, once (thread-safe), read-only; its shape is known before.
+
+    A Dataset's `X` may be one: the 70,000 images of MNIST take most of a second to read, and a
+    page that draws a finished run's code needs only the labels.
+    """
+
+    def __init__(self, make: Callable[[], np.ndarray], shape: tuple[int, ...]):
+        self._make, self.shape, self._value, self._lock = make, tuple(shape), None, threading.Lock()
+
+    def get(self) -> np.ndarray:
+        with self._lock:
+            if self._value is None:
+                value = self._make()
+                if value.shape != self.shape:
+                    raise InputError(f"the data files changed while in use (expected {self.shape[0]:,} rows of "
+                                     f"{self.shape[1]:,} values, found {value.shape}); reload the page.")
+                value.flags.writeable = False  # shared by every user of the dataset
+                self._value, self._make = value, None
+        return self._value
+
+
+class _Field:
+    """A dataclass field that holds an array or a `Deferred` one, and reads as the array."""
+
+    def __set_name__(self, owner, name: str):
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError(self.slot)  # read by @dataclass: the field has no default
+        value = obj.__dict__[self.slot]
+        return value.get() if isinstance(value, Deferred) else value
+
+    def __set__(self, obj, value):  # only from __init__: the dataclass is frozen
+        obj.__dict__[self.slot] = value
+
+    def shape(self, obj) -> tuple[int, ...]:
+        """The array's shape, without making a deferred one."""
+        return obj.__dict__[self.slot].shape
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     name: str
-    X: np.ndarray  # float32 (n_samples, n_features), raw units; NaN = missing (tabular)
+    X: np.ndarray = _Field()  # float32 (n_samples, n_features), raw units; NaN = missing (tabular); may be Deferred
     kind: str  # "image" | "tabular"
     description: str
     y: np.ndarray | None = None  # int64 class index per row
@@ -40,11 +83,19 @@ class Dataset:
 
     @property
     def n_samples(self) -> int:
-        return self.X.shape[0]
+        return Dataset.__dict__["X"].shape(self)[0]  # a deferred X stays unread
 
     @property
     def n_features(self) -> int:
-        return self.X.shape[1]
+        return Dataset.__dict__["X"].shape(self)[1]
+
+    def read_only(self) -> Dataset:
+        """Make `X` read-only, now or (deferred) when it is read; returns self. For a dataset that
+        several runs share."""
+        raw = self.__dict__["_X"]
+        if not isinstance(raw, Deferred):
+            raw.flags.writeable = False
+        return self
 
     @property
     def scaling(self) -> str:
@@ -150,19 +201,23 @@ def _outliers(n_samples: int = 3000, contamination: float = 0.03, seed: int = 0,
 
 
 def _image_set(name: str, **kwargs) -> Dataset:
-    from .image_files import load_image_set
+    """MNIST or Fashion-MNIST: the labels now, the pixels (`X`, deferred) when something first uses them."""
+    from .image_files import IMAGE_SETS, find_image_set
 
-    images, labels, class_names = load_image_set(name, **{k: v for k, v in kwargs.items() if k in ("data_dir", "allow_download")})
-    limit = kwargs.get("n_samples")
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-    h, w = images.shape[1:]
+    files = find_image_set(name, **{k: v for k, v in kwargs.items() if k in ("data_dir", "allow_download")})
+    labels = files.labels()[: kwargs.get("n_samples") or None]
+    n, (h, w) = len(labels), (28, 28)  # the shape image_files accepts
+
+    def pixels() -> np.ndarray:
+        images, _ = files.load()
+        return images[:n].reshape(n, h * w).astype(np.float32)
+
     title = "MNIST" if name == "mnist" else "Fashion-MNIST"
     what = "handwritten digits" if name == "mnist" else "clothing photos (Zalando), ten kinds"
     return Dataset(
         name=name, title=f"{title} (28x28)", kind="image",
-        description=f"{len(images):,} {what}, {h}x{w} grey pixels.",
-        X=images.reshape(len(images), -1).astype(np.float32), y=labels.astype(np.int64), class_names=tuple(class_names),
+        description=f"{n:,} {what}, {h}x{w} grey pixels.",
+        X=Deferred(pixels, (n, h * w)), y=labels, class_names=IMAGE_SETS[name].class_names,
         image_shape=(h, w), value_range=(0.0, 255.0), feature_names=tuple(f"px{i}" for i in range(h * w)),
     )
 

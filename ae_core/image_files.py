@@ -29,6 +29,7 @@ CACHE_ROOT = REPO / "data" / "cache"
 DOWNLOAD_TIMEOUT_S = 60
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")  # the .npz layout's arrays, in the order of IDX_FILES
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,32 @@ def write_idx(path, array) -> None:
     path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
 
 
+def find_image_set(name: str, *, data_dir: Path | None = None, allow_download: bool | None = None) -> ImageFiles:
+    """Where a complete copy of MNIST or Fashion-MNIST is, downloading it if allowed; nothing is read yet.
+
+    Same parameters and errors as `load_image_set`; its labels can be read without the images
+    (``find_image_set(name).labels()``: a few milliseconds, where the 70,000 images take most of a second).
+    """
+    if name not in IMAGE_SETS:
+        raise InputError(f"Unknown image set '{name}'. Choose one of: {', '.join(IMAGE_SETS)}.")
+    data_dir = Path(data_dir) if data_dir is not None else REPO / "data" / name
+    system = FASHION_MNIST_SYSTEM_DIRS if name == "fashion-mnist" else ()
+    cache = CACHE_ROOT / name
+    for folder in (data_dir, *system, cache):
+        found = _files_in(folder, name)
+        if found is not None:
+            return found
+    if allow_download is None:
+        allow_download = os.environ.get("AE_OFFLINE", "") != "1"
+    if not allow_download:
+        why = "allow_download=False" if os.environ.get("AE_OFFLINE", "") != "1" else "AE_OFFLINE=1"
+        raise InputError(_missing_message(name, data_dir, f"downloading is off ({why})"))
+    download_image_set(name, cache)
+    found = _files_in(cache, name)
+    assert found is not None, "download_image_set left an incomplete cache"
+    return found
+
+
 def load_image_set(name: str, *, data_dir: Path | None = None,
                    allow_download: bool | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Load MNIST or Fashion-MNIST, train and test concatenated.
@@ -156,25 +183,9 @@ def load_image_set(name: str, *, data_dir: Path | None = None,
     InputError
         Unknown name, corrupt files, failed download, or offline without files.
     """
-    if name not in IMAGE_SETS:
-        raise InputError(f"Unknown image set '{name}'. Choose one of: {', '.join(IMAGE_SETS)}.")
-    spec = IMAGE_SETS[name]
-    data_dir = Path(data_dir) if data_dir is not None else REPO / "data" / name
-    system = FASHION_MNIST_SYSTEM_DIRS if name == "fashion-mnist" else ()
-    cache = CACHE_ROOT / name
-    for folder in (data_dir, *system, cache):
-        found = _load_folder(folder, name)
-        if found is not None:
-            return (*found, spec.class_names)
-    if allow_download is None:
-        allow_download = os.environ.get("AE_OFFLINE", "") != "1"
-    if not allow_download:
-        why = "allow_download=False" if os.environ.get("AE_OFFLINE", "") != "1" else "AE_OFFLINE=1"
-        raise InputError(_missing_message(name, data_dir, f"downloading is off ({why})"))
-    download_image_set(name, cache)
-    found = _load_folder(cache, name)
-    assert found is not None, "download_image_set left an incomplete cache"
-    return (*found, spec.class_names)
+    files = find_image_set(name, data_dir=data_dir, allow_download=allow_download)
+    images, labels = files.load()
+    return images, labels, IMAGE_SETS[name].class_names
 
 
 def _missing_message(name: str, data_dir: Path, why: str) -> str:
@@ -191,36 +202,61 @@ def _how_to_provide(name: str, data_dir: Path) -> str:
     return msg + "."
 
 
-def _load_folder(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Images and labels from ``folder``, or None if it holds no complete set."""
+@dataclass(frozen=True)
+class ImageFiles:
+    """One complete local copy of an image set: the four IDX files (``idx``: train images, train
+    labels, test images, test labels) or one Keras-style ``npz``. Reading checks the contents."""
+
+    where: str  # named in error messages
+    idx: tuple[Path, ...] = ()
+    npz: Path | None = None
+
+    def _read(self, train_key: str, test_key: str) -> tuple[np.ndarray, np.ndarray]:
+        if self.npz is None:
+            return read_idx(self.idx[KERAS_KEYS.index(train_key)]), read_idx(self.idx[KERAS_KEYS.index(test_key)])
+        try:
+            with np.load(self.npz, allow_pickle=False) as npz:  # a zip: only these two members are read
+                return npz[train_key], npz[test_key]
+        except KeyError as err:
+            raise InputError(f"'{self.npz}' lacks the array {err}; it needs x_train, y_train, "
+                             "x_test and y_test (the Keras layout).") from None
+        except (OSError, ValueError) as err:  # not a zip, or object arrays (pickle refused)
+            raise InputError(f"'{self.npz}' could not be read as a numeric .npz ({err}). "
+                             "Save it again with numpy.savez.") from None
+
+    def labels(self) -> np.ndarray:
+        """The labels, train then test: ndarray of shape (n,), int64 in 0-9."""
+        labels = np.concatenate([np.asarray(a) for a in self._read("y_train", "y_test")])
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) \
+                or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
+            raise InputError(f"The labels in {self.where} are not one integer 0-9 per image (got shape "
+                             f"{labels.shape}, dtype {labels.dtype}). Get fresh copies.")
+        return labels.astype(np.int64)
+
+    def images(self) -> np.ndarray:
+        """The images, train then test: ndarray of shape (n, 28, 28), uint8."""
+        return np.concatenate([_check_images(x, self.where) for x in self._read("x_train", "x_test")])
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images and labels, checked against each other."""
+        images, labels = self.images(), self.labels()
+        if len(labels) != len(images):
+            raise InputError(f"The labels in {self.where} do not match the images ({len(labels):,} labels for "
+                             f"{len(images):,} images). Get fresh copies.")
+        return images, labels
+
+
+def _files_in(folder: Path, name: str) -> ImageFiles | None:
+    """The complete set in ``folder``, or None if it holds none."""
     paths = []
     for fname in IDX_FILES:
         gz, plain = folder / fname, folder / fname.removesuffix(".gz")
         paths.append(gz if gz.is_file() else plain if plain.is_file() else None)
     if all(paths):
-        x_train, y_train, x_test, y_test = (read_idx(p) for p in paths)
-        where = str(folder)
-    elif (folder / f"{name}.npz").is_file():
-        npz_path = folder / f"{name}.npz"
-        try:
-            with np.load(npz_path, allow_pickle=False) as npz:
-                x_train, y_train, x_test, y_test = (npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-        except KeyError as err:
-            raise InputError(f"'{npz_path}' lacks the array {err}; it needs x_train, y_train, "
-                             "x_test and y_test (the Keras layout).") from None
-        except (OSError, ValueError) as err:  # not a zip, or object arrays (pickle refused)
-            raise InputError(f"'{npz_path}' could not be read as a numeric .npz ({err}). "
-                             "Save it again with numpy.savez.") from None
-        where = str(npz_path)
-    else:
-        return None
-    images = np.concatenate([_check_images(x_train, where), _check_images(x_test, where)])
-    labels = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
-    if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer) \
-            or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
-        raise InputError(f"The labels in {where} do not match the images (need one integer 0-9 per "
-                         f"image; got shape {labels.shape}, dtype {labels.dtype}). Get fresh copies.")
-    return images, labels.astype(np.int64)
+        return ImageFiles(str(folder), idx=tuple(paths))
+    if (folder / f"{name}.npz").is_file():
+        return ImageFiles(str(folder / f"{name}.npz"), npz=folder / f"{name}.npz")
+    return None
 
 
 def _check_images(x: np.ndarray, where: str) -> np.ndarray:

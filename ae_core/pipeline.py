@@ -276,12 +276,9 @@ class LoadedRun:
 
     @cached_property
     def dataset(self) -> Dataset:
-        def load():
-            ds = dataset_from_config(self.record.config)
-            _read_only(ds.X)
-            return ds
-
-        return _shared(("dataset", self._data_key), load)
+        # Image sets' pixels are read when first used (`datasets.Deferred`): a page that draws the
+        # code needs only the labels.
+        return _shared(("dataset", self._data_key), lambda: dataset_from_config(self.record.config).read_only())
 
     @cached_property
     def X(self) -> np.ndarray:

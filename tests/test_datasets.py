@@ -47,3 +47,27 @@ def test_csv_dataset_keeps_label_out_of_features(tmp_path):
     ds = load_dataset("csv", path=str(path), label_column="group")
     assert ds.feature_names == ("a", "b", "c")
     assert set(ds.class_names) == {"x", "y"} and ds.report is not None
+
+
+def test_deferred_rows_stay_unread_until_used_and_then_read_only():
+    from ae_core.datasets import Dataset, Deferred
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        return np.ones((3, 2), np.float32)
+
+    ds = Dataset(name="d", X=Deferred(make, (3, 2)), kind="image", description="").read_only()
+    assert (ds.n_samples, ds.n_features) == (3, 2) and calls == []
+    assert not ds.X.flags.writeable and ds.X is ds.X and calls == [1]
+    eager = Dataset(name="e", X=np.zeros((2, 2), np.float32), kind="tabular", description="").read_only()
+    assert not eager.X.flags.writeable
+
+
+def test_deferred_rows_of_another_shape_are_refused():
+    from ae_core.datasets import Dataset, Deferred
+
+    ds = Dataset(name="d", X=Deferred(lambda: np.ones((2, 2), np.float32), (3, 2)), kind="image", description="")
+    with pytest.raises(InputError, match="changed while in use"):
+        ds.X

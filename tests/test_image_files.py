@@ -193,3 +193,49 @@ def test_download_network_failure_is_an_input_error(tmp_path, monkeypatch):
 def test_download_not_attempted_when_disallowed(tmp_path):
     with pytest.raises(InputError, match=r"downloading is off \(allow_download=False\)"):
         load_image_set("mnist", data_dir=tmp_path / "none", allow_download=False)
+
+
+# ---- the Dataset: labels at once, pixels when first used -------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["idx", "npz"])
+def test_image_dataset_reads_labels_now_and_pixels_on_first_use(tmp_path, monkeypatch, layout):
+    from ae_core.datasets import load_dataset
+
+    arrays = tiny_set()
+    if layout == "idx":
+        write_set(tmp_path, arrays)
+    else:
+        np.savez(tmp_path / "mnist.npz", **dict(zip(image_files.KERAS_KEYS, arrays)))
+    reads = []
+    monkeypatch.setattr(image_files.ImageFiles, "images",
+                        lambda self, real=image_files.ImageFiles.images: reads.append(1) or real(self))
+    ds = load_dataset("mnist", data_dir=tmp_path, allow_download=False)
+    assert (ds.n_samples, ds.n_features, ds.image_shape) == (10, 784, (28, 28))
+    np.testing.assert_array_equal(ds.y, np.concatenate([arrays[1], arrays[3]]))
+    assert ds.label_names()[0] == str(arrays[1][0]) and reads == []  # nothing but labels read so far
+    X = ds.X
+    assert X.shape == (10, 784) and X.dtype == np.float32 and not X.flags.writeable
+    np.testing.assert_array_equal(X[6].reshape(28, 28), arrays[2][0])
+    assert ds.X is X and reads == [1]  # read once
+
+
+def test_image_dataset_with_damaged_pixels_fails_on_use_with_the_file_named(tmp_path):
+    from ae_core.datasets import load_dataset
+
+    write_set(tmp_path, tiny_set())
+    (tmp_path / IDX_FILES[2]).write_bytes(b"\x1f\x8b" + b"not gzip at all")
+    ds = load_dataset("mnist", data_dir=tmp_path, allow_download=False)
+    assert ds.n_samples == 10
+    with pytest.raises(InputError, match=f"{IDX_FILES[2]}' is a damaged gzip file"):
+        ds.X
+
+
+def test_image_dataset_refuses_labels_that_do_not_match_the_images(tmp_path):
+    from ae_core.datasets import load_dataset
+
+    x_train, y_train, x_test, y_test = tiny_set()
+    write_set(tmp_path, (x_train, y_train, x_test, y_test[:2]))
+    ds = load_dataset("mnist", data_dir=tmp_path, allow_download=False)
+    with pytest.raises(InputError, match="8 labels for 10 images"):
+        ds.X
