@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.fixes import apply as keep_page_switches
-from ui.state import start_warm_up
+from ui.state import start_projector
 
 keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
 
@@ -24,5 +24,5 @@ PAGES = {
     ],
 }
 
-start_warm_up()  # UMAP's compiler, in the background, once per server
+start_projector()  # UMAP in a helper process that compiles it in the background, once per server
 st.navigation(PAGES).run()

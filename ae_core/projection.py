@@ -70,7 +70,8 @@ def subsample_note(method: str, n: int) -> str | None:
     return None
 
 
-def project(Z, method: str, n_components: int = 2, seed: int = 0, progress: Progress = None) -> np.ndarray:
+def project(Z, method: str, n_components: int = 2, seed: int = 0, progress: Progress = None,
+            umap: Callable[[np.ndarray, int, int], np.ndarray] | None = None) -> np.ndarray:
     """Coordinates of shape (n_samples, n_components), float32.
 
     Parameters
@@ -80,6 +81,8 @@ def project(Z, method: str, n_components: int = 2, seed: int = 0, progress: Prog
     n_components : 2 or 3
     seed : random seed (UMAP, t-SNE, subsampling)
     progress : optional callable receiving a short message per stage
+    umap : optional callable (Z, n_components, seed) -> coordinates that fits UMAP elsewhere
+        (the app's `projector.Projector.fit`: a helper process); default: in this process
 
     Examples
     --------
@@ -96,7 +99,7 @@ def project(Z, method: str, n_components: int = 2, seed: int = 0, progress: Prog
         raise InputError(f"{METHOD_TITLES[method]} needs at least 5 points, got {Z.shape[0]}; use pca.")
     if method == "umap":
         say(f"UMAP on {len(Z):,} points (the first run compiles UMAP's code: allow a minute)…")
-        return _pad(_umap(Z, n_components, seed), n_components)
+        return _pad((umap or _umap)(Z, n_components, seed), n_components)
     say(f"t-SNE on {min(len(Z), TSNE_MAX):,} points…")
     return _pad(_tsne(Z, n_components, seed, say), n_components)
 
@@ -134,7 +137,8 @@ def warm_up(n: int = UMAP_SMALL + 100, seed: int = 0) -> None:
     uses) is compiled too: warmed on 300 points, the first 10,000-point UMAP
     still took 30.6 s here; warmed on 5,000, 8.1 s (the warm-up itself about
     30 s, off the request path). The compiled code lives in the process, so
-    it must run in the server process itself.
+    it must run in the process that fits UMAP later (the app's helper,
+    `ae_core.projector`).
     """
     Z = np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32)
     _umap(Z, 2, seed)
@@ -198,7 +202,7 @@ def cache_name(source: str, method: str, n_components: int) -> str:
 
 
 def cached_projection(store, run_id: str, Z, method: str, n_components: int = 2, source: str = "latent",
-                      seed: int = 0, progress: Progress = None) -> np.ndarray:
+                      seed: int = 0, progress: Progress = None, umap=None) -> np.ndarray:
     """`project(Z, ...)`, computed once per run and kept as an NPY file in the run's folder.
 
     Parameters
@@ -207,6 +211,7 @@ def cached_projection(store, run_id: str, Z, method: str, n_components: int = 2,
     run_id : the run whose folder holds the cache
     Z : array of shape (n_samples, n_dims): the run's codes, or its scaled inputs (source="input")
     source : "latent" | "input", part of the file name so the two never mix
+    progress, umap : as in `project`
     """
     if source not in SOURCES:
         raise InputError(f"unknown projection source {source!r}; choose one of: {', '.join(SOURCES)}.")
@@ -215,6 +220,6 @@ def cached_projection(store, run_id: str, Z, method: str, n_components: int = 2,
     cached = store.read_array(run_id, name)
     if cached is not None and cached.shape == (len(Z), n_components):
         return cached
-    Y = project(Z, method, n_components, seed=seed, progress=progress)
+    Y = project(Z, method, n_components, seed=seed, progress=progress, umap=umap)
     store.write_array(run_id, name, Y)
     return Y

@@ -9,7 +9,7 @@ from ae_core import latent as lat
 from ae_core import plots
 from ae_core.projection import METHOD_TITLES, cached_projection, subsample_note
 from ui.scatter import pick_point, picked_point, scatter
-from ui.state import how_it_works, loaded_run, run_picker, store
+from ui.state import how_it_works, loaded_run, run_picker, store, umap_fit
 
 st.title("Latent space")
 runs = store().list()
@@ -84,7 +84,7 @@ def _say(message: str, fraction: float | None = None) -> None:
 
 
 with st.spinner(f"Projecting {len(run.latent):,} codes with {METHOD_TITLES[method]}…"):
-    coords = cached_projection(store(), rec.id, run.latent, method, dims, progress=_say)
+    coords = cached_projection(store(), rec.id, run.latent, method, dims, progress=_say, umap=umap_fit())
 status.empty()
 if note := subsample_note(method, len(coords)):
     st.caption(note)
@@ -197,7 +197,7 @@ def raw_input_comparison():
                "if classes separate better in the code than here, the autoencoder learned something useful.")
     in_method = "umap" if st.toggle("Use UMAP instead of PCA (slower)", key="lat_in_umap") else "pca"
     with st.spinner(f"Projecting the raw input with {METHOD_TITLES[in_method]}…"):
-        raw = cached_projection(store(), rec.id, run.X, in_method, 2, source="input")
+        raw = cached_projection(store(), rec.id, run.X, in_method, 2, source="input", umap=umap_fit())
     keep = lat.view_rows(len(raw), lat.VIEW_MAX)
     if len(keep) < len(raw):
         st.caption(f"Both charts show the same random {len(keep):,} of the {len(raw):,} samples, to stay quick; "

@@ -156,7 +156,7 @@ if runs:
                 st.caption("UMAP is slower (the first time about a minute) and, like the code, has no fixed axes.")
                 if st.button("Compute UMAP", key=f"upload_umap_{rec.id}", icon=":material/scatter_plot:"):
                     with st.spinner("UMAP of the input…"):
-                        cached_projection(run.store, rec.id, run.X, "umap", 2, source="input")
+                        cached_projection(run.store, rec.id, run.X, "umap", 2, source="input", umap=state.umap_fit())
                     st.rerun()
             else:
                 fig = _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),

@@ -46,22 +46,3 @@ def test_only_a_fragment_rerun_of_another_page_is_dropped():
     assert not stale_fragment_rerun(fragment, RerunData(query_string="", page_script_hash="LATENT", fragment_id="f"))
     assert apply() and apply()  # idempotent
 
-
-def test_the_umap_warm_up_says_in_the_server_log_when_it_is_done_or_failed(monkeypatch, capfd):
-    """The background compile of UMAP (ui.state.start_warm_up) ends with one line in the server's log, so an
-    operator (and the browser benchmark) can tell when the server has its full speed."""
-    import ae_core.projection
-    from ui import state
-
-    monkeypatch.setenv("AE_WARM_UP", "1")
-    monkeypatch.setattr(ae_core.projection, "warm_up", lambda: None)
-    state.start_warm_up(delay=0.0).join(timeout=30)
-    assert f"Autoencoder Explorer: {state.WARM_UP_DONE} in " in capfd.readouterr().err
-
-    def broken():
-        raise RuntimeError("no compiler")
-
-    monkeypatch.setattr(ae_core.projection, "warm_up", broken)
-    state.start_warm_up(delay=0.001).join(timeout=30)
-    err = capfd.readouterr().err
-    assert "UMAP warm-up failed (RuntimeError: no compiler)" in err and state.WARM_UP_DONE not in err

@@ -5,13 +5,11 @@ run the user is looking at, kept in `st.session_state` and in the URL
 from __future__ import annotations
 
 import os
-import sys
-import threading
-import time
 
 import streamlit as st
 
 from ae_core.errors import InputError
+from ae_core.projector import WARM_UP_DONE  # noqa: F401 (the log line; benchmarks wait for it)
 from ae_core.runs import RunRecord, RunStore, default_root, validate_run_id
 
 RUN_KEY = "run"
@@ -38,39 +36,26 @@ def manager():
     return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")))
 
 
-WARM_UP_DONE = "UMAP compiled in the background"  # the server log's line when the warm-up is done
-
-
 @st.cache_resource(show_spinner=False)
-def start_warm_up(delay: float = 5.0) -> threading.Thread | None:
-    """Once per server: compile UMAP in a low-priority background thread a few
-    seconds after start-up (after the first page has been drawn), so the first
-    UMAP view takes seconds, not the ~30 s of numba compilation on top.
-    `AE_WARM_UP=0` turns it off (tests)."""
+def _projector():
     if os.environ.get("AE_WARM_UP", "1") == "0":
         return None
+    from ae_core.projector import Projector
 
-    def run():
-        time.sleep(delay)
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per-thread niceness
-        except (AttributeError, OSError):
-            pass
-        started = time.perf_counter()
-        try:
-            from ae_core.projection import warm_up
+    return Projector().start()
 
-            warm_up()
-        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first UMAP is slower
-            print(f"Autoencoder Explorer: UMAP warm-up failed ({type(exc).__name__}: {exc}); the first UMAP view "
-                  "will compile it.", file=sys.stderr, flush=True)
-            return
-        print(f"Autoencoder Explorer: {WARM_UP_DONE} in {time.perf_counter() - started:.1f} s.", file=sys.stderr,
-              flush=True)
 
-    thread = threading.Thread(target=run, name="ae-umap-warm-up", daemon=True)
-    thread.start()
-    return thread
+def start_projector() -> None:
+    """Once per server: the UMAP helper process (ae_core.projector), which compiles UMAP in the
+    background a few seconds after start-up, away from the server's own interpreter.
+    `AE_WARM_UP=0` (tests) runs UMAP in the server's process instead, compiled on first use."""
+    _projector()
+
+
+def umap_fit():
+    """What pages pass as `cached_projection(..., umap=...)`: the helper's fit, or None (in this process)."""
+    helper = _projector()
+    return None if helper is None else helper.fit
 
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=5)
