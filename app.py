@@ -5,24 +5,30 @@ import streamlit as st
 from ui.fixes import apply as keep_page_switches
 from ui.state import start_projector
 
-keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
 
-st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
+def main() -> None:
+    keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
+    st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
+    pages = {
+        "Explore": [
+            st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+            st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+            st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+            st.Page("app_pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
+            st.Page("app_pages/denoising.py", title="Denoising", icon=":material/blur_on:"),
+            st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/crisis_alert:"),
+        ],
+        "Your data": [
+            st.Page("app_pages/upload.py", title="Upload CSV", icon=":material/upload_file:"),
+            st.Page("app_pages/compare.py", title="Compare runs", icon=":material/leaderboard:"),
+        ],
+    }
+    start_projector()  # UMAP in a helper process that compiles it in the background, once per server
+    st.navigation(pages).run()
 
-PAGES = {
-    "Explore": [
-        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
-        st.Page("app_pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
-        st.Page("app_pages/denoising.py", title="Denoising", icon=":material/blur_on:"),
-        st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/crisis_alert:"),
-    ],
-    "Your data": [
-        st.Page("app_pages/upload.py", title="Upload CSV", icon=":material/upload_file:"),
-        st.Page("app_pages/compare.py", title="Compare runs", icon=":material/leaderboard:"),
-    ],
-}
 
-start_projector()  # UMAP in a helper process that compiles it in the background, once per server
-st.navigation(PAGES).run()
+# Streamlit runs this file as "__main__". multiprocessing's spawn runs the parent's main script again in every
+# process the server starts (training workers, the UMAP helper), as "__mp_main__": there it must do nothing.
+# Before this guard, each training worker ran the app in bare mode, UMAP warm-up thread included.
+if __name__ == "__main__":
+    main()
