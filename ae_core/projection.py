@@ -128,20 +128,21 @@ def _umap(Z: np.ndarray, k: int, seed: int) -> np.ndarray:
 UMAP_SMALL = 4096  # umap-learn computes exact neighbours below this many points, NN-descent from it
 
 
-def warm_up(n: int = UMAP_SMALL + 100, seed: int = 0) -> None:
-    """Pay UMAP's one-time numba compilation on a throwaway problem.
+def warm_up(sizes: tuple[int, ...] = (500, UMAP_SMALL + 100), seed: int = 0) -> None:
+    """Pay UMAP's one-time numba compilation on throwaway problems.
 
-    The app calls this in a background thread after start-up, so the first
-    UMAP a user asks for costs only its own fit. At least UMAP_SMALL points,
-    so that pynndescent's NN-descent (what every run of 4,096 points or more
-    uses) is compiled too: warmed on 300 points, the first 10,000-point UMAP
-    still took 30.6 s here; warmed on 5,000, 8.1 s (the warm-up itself about
-    30 s, off the request path). The compiled code lives in the process, so
-    it must run in the process that fits UMAP later (the app's helper,
-    `ae_core.projector`).
+    The app's UMAP helper process (`ae_core.projector`) calls this a few
+    seconds after start-up, so the first UMAP a user asks for costs only its
+    own fit. Two sizes, because umap-learn takes two paths: exact neighbours
+    below UMAP_SMALL points (the default digits run, 1,797), pynndescent's
+    NN-descent from it. Warmed on 4,196 points alone, the first 1,797-point
+    UMAP still took 16.2 s against 8.4 s warm; warmed on 300 alone, the first
+    10,000-point one took 30.6 s against ~7 s. The compiled code lives in the
+    process, so it must run in the process that fits UMAP later.
     """
-    Z = np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32)
-    _umap(Z, 2, seed)
+    rng = np.random.default_rng(seed)
+    for n in sizes:
+        _umap(rng.normal(size=(n, 4)).astype(np.float32), 2, seed)
 
 
 def _tsne(Z: np.ndarray, k: int, seed: int, say) -> np.ndarray:
