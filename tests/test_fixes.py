@@ -46,3 +46,23 @@ def test_only_a_fragment_rerun_of_another_page_is_dropped():
     assert not stale_fragment_rerun(fragment, RerunData(query_string="", page_script_hash="LATENT", fragment_id="f"))
     assert apply() and apply()  # idempotent
 
+
+
+def test_a_process_the_server_spawns_does_not_run_the_app(monkeypatch):
+    """multiprocessing's spawn re-runs the parent's main script (under Streamlit: app.py) in every child as
+    "__mp_main__". There it must do nothing: no page, no UMAP helper of its own (which would fail at bootstrap)."""
+    import runpy
+    import types
+
+    import streamlit as st
+
+    from tests.conftest import APP
+    from ui import state
+
+    started = []
+    monkeypatch.setattr(state, "start_projector", lambda: started.append("helper"))
+    monkeypatch.setattr(st, "navigation", lambda pages: types.SimpleNamespace(run=lambda: started.append("pages")))
+    runpy.run_path(APP, run_name="__mp_main__")
+    assert started == []
+    runpy.run_path(APP, run_name="__main__")  # as Streamlit runs it
+    assert started == ["helper", "pages"]
