@@ -41,14 +41,19 @@ SEED0 = 100  # session i trains with seed SEED0 + i: how the test knows its run
 BROWSE = [("Latent space", "Latent space"), ("Reconstructions", "Reconstructions"),
           ("Compare runs", "Compare runs"), ("Home", "Autoencoder Explorer")]
 ROUNDS = 2  # times each session goes through BROWSE
-RUNS_DEADLINE = 200.0  # s from the start for all ten runs to finish (about 100 s on a 2-core machine)
+# s from the start for all ten runs to finish: about 100 s on a 2-core machine on a normal day; on 2026-12-02
+# (afternoon) the same machine ran about twice as slow (`import torch` 2.4 s) and the last landed commit
+# missed the old 200 s with runs still queued. A guard against runs that never finish, not a speed bound.
+RUNS_DEADLINE = 450.0
 # Page switches must stay interactive, not fast: on a 2-core machine the CPU is saturated throughout and the
 # test's own ten Chromium renderers take about two thirds of it (measured with top), so these bounds catch a
 # hang or a session waiting on another's work (p50 ~4 s, p95 8-13 s measured there), not a slow page.
-SWITCH_P50_LIMIT = 8.0
-SWITCH_P95_LIMIT = 25.0
+# 2026-12-02 afternoon, on the slow day above: p50 12.3 s, p95 40.6 s, max 55 s (the last landed commit the same).
+SWITCH_P50_LIMIT = 20.0
+SWITCH_P95_LIMIT = 60.0
 TIMEOUT_MS = 120_000  # a guard against a hang, not a speed bound (the figures are reported)
-LOST_CLICK_MS = 30_000  # a page switch with no new page after this long: click again (see lost_clicks)
+LOST_CLICK_MS = 75_000  # a page switch with no new page after this long: click again (see lost_clicks); a lost
+# click waits forever, a slow one came within 55 s on the slow day above
 LOST_CLICKS_LIMIT = 2  # of 80 switches, 20 typed numbers and 10 Starts
 
 
@@ -182,7 +187,7 @@ def _integrity(db: Path) -> str:
         con.close()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_ten_sessions_start_runs_and_browse_at_once(tmp_path, capsys):
     if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
