@@ -9,7 +9,7 @@ import os
 import streamlit as st
 
 from ae_core.errors import InputError
-from ae_core.projector import WARM_UP_DONE  # noqa: F401 (the log line; benchmarks wait for it)
+from ae_core.projector import WARM_UP_DONE, Projector  # noqa: F401 (WARM_UP_DONE: the log line benchmarks wait for)
 from ae_core.runs import RunRecord, RunStore, default_root, validate_run_id
 
 RUN_KEY = "run"
@@ -40,8 +40,6 @@ def manager():
 def _projector():
     if os.environ.get("AE_WARM_UP", "1") == "0":
         return None
-    from ae_core.projector import Projector
-
     return Projector().start()
 
 
