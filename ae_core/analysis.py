@@ -7,11 +7,15 @@ the CLI and the tests call the same code.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.manifold import trustworthiness
-from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import KNeighborsClassifier
+
+if TYPE_CHECKING:
+    from sklearn.decomposition import PCA
+
+# scikit-learn is imported inside the functions that use it: importing it (with scipy) takes 0.8-1.5 s here, and
+# the latent page, which imports this module for encode/decode, must not pay for it on its first view.
 
 TRUST_MAX = 1500  # trustworthiness is O(n^2): score a fixed random subset of the test set
 BATCH = 4096
@@ -67,6 +71,8 @@ def pca_baseline(X_train: np.ndarray, X_test: np.ndarray, n_components: int, see
 
     Returns the fitted PCA and the test reconstructions.
     """
+    from sklearn.decomposition import PCA
+
     k = max(1, min(n_components, X_train.shape[1], X_train.shape[0]))
     pca = PCA(n_components=k, random_state=seed).fit(X_train)
     return pca, pca.inverse_transform(pca.transform(X_test))
@@ -74,6 +80,8 @@ def pca_baseline(X_train: np.ndarray, X_test: np.ndarray, n_components: int, see
 
 def knn_accuracy(Z_train, y_train, Z_test, y_test, k: int = 5) -> float:
     """Accuracy of a k-nearest-neighbour classifier on codes: is the code meaningful?"""
+    from sklearn.neighbors import KNeighborsClassifier
+
     k = min(k, len(Z_train))
     clf = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
     return float(clf.score(Z_test, y_test))
@@ -87,6 +95,8 @@ def trust(X, Z, n_neighbors: int = 10, seed: int = 0) -> float:
     n_neighbors = min(n_neighbors, (len(X) - 1) // 2)
     if n_neighbors < 1:
         return float("nan")
+    from sklearn.manifold import trustworthiness
+
     return float(trustworthiness(X, Z, n_neighbors=n_neighbors))
 
 
@@ -125,6 +135,8 @@ def run_metrics(model, X_train, X_test, y_train=None, y_test=None, outlier_test=
     m["trustworthiness"] = trust(X_test, Z_test, seed=seed)
     m["pca_trustworthiness"] = trust(X_test, P_test, seed=seed)
     if outlier_test is not None and 0 < outlier_test.sum() < len(outlier_test):
+        from sklearn.metrics import roc_auc_score
+
         m["anomaly_auc"] = float(roc_auc_score(outlier_test, err))
         m["pca_anomaly_auc"] = float(roc_auc_score(outlier_test, reconstruction_errors(X_test, X_pca)))
     return m

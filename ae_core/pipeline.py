@@ -8,22 +8,18 @@ metrics, write the artifacts. `load_run` gives a `LoadedRun` the pages use.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 import time
 import traceback
-import weakref
-from functools import cached_property
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
 from .analysis import encode, model_errors, run_metrics
-from .config import ModelConfig, model_config_from_dict, train_config_from_dict
+from .config import model_config_from_dict, train_config_from_dict
 from .datasets import Dataset
 from .errors import InputError
+from .loaded import LoadedRun, load_model, load_run  # noqa: F401 (re-exported: the loading side, without torch)
 from .models import Autoencoder
 from .preprocessing import Scaler, Split, split_indices
 from .runconfig import DEFAULT_LATENT, dataset_defaults, dataset_from_config, make_config  # noqa: F401 (re-exported)
@@ -39,12 +35,6 @@ def save_weights(model: torch.nn.Module, path) -> None:
     """safetensors, written atomically: a crash leaves the previous file intact."""
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(path, save(state))
-
-
-def load_model(cfg: ModelConfig, path) -> Autoencoder:
-    model = Autoencoder(cfg)
-    model.load_state_dict(load_file(str(path)))
-    return model.eval()
 
 
 # ---- executing a run ----------------------------------------------------------
@@ -228,87 +218,3 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         store.update(run_id, status="failed", finished=time.time(),
                      error=f"internal error: {type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}")
         return "failed"
-
-
-# ---- loading a finished run ---------------------------------------------------
-
-
-_SHARED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_SHARED_LOCK = threading.Lock()
-
-
-def _shared(key: tuple, make):
-    """One object per key in this process while anything still holds it: runs of the same
-    dataset (and the same scaling) share its arrays instead of each holding a copy (a
-    70,000 x 784 dataset is 220 MB raw and 220 MB scaled)."""
-    with _SHARED_LOCK:
-        obj = _SHARED.get(key)
-    if obj is None:
-        obj = make()
-        with _SHARED_LOCK:
-            obj = _SHARED.setdefault(key, obj)
-    return obj
-
-
-def _read_only(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False  # shared between runs: nobody may change it in place
-    return a
-
-
-class LoadedRun:
-    """A finished run, ready for inference; data and arrays load on first use.
-
-    Runs of one dataset share `dataset.X` and `X` within a process; both are read-only
-    (copy before changing them, e.g. `torch.from_numpy(run.X[:20].copy())`)."""
-
-    def __init__(self, store: RunStore, run_id: str):
-        self.store, self.id = store, run_id
-        self.record = store.get(run_id)
-        if self.record.status != "done" or not store.has(run_id, "weights.safetensors"):
-            raise InputError(f"run {run_id} is {self.record.status}, not finished; pick a finished run.")
-        self.model_config = model_config_from_dict(self.record.config["model"])
-        self.train_config = train_config_from_dict(self.record.config["train"])
-        self.model = load_model(self.model_config, store.path(run_id, "weights.safetensors"))
-        scaler = store.read_json(run_id, "scaler.json")
-        self.scaler = Scaler.from_dict(scaler)
-        self._data_key = json.dumps(self.record.config["dataset"], sort_keys=True)
-        self._scaler_key = hashlib.sha256(json.dumps(scaler, sort_keys=True).encode()).hexdigest()
-
-    @cached_property
-    def dataset(self) -> Dataset:
-        # Image sets' pixels are read when first used (`datasets.Deferred`): a page that draws the
-        # code needs only the labels.
-        return _shared(("dataset", self._data_key), lambda: dataset_from_config(self.record.config).read_only())
-
-    @cached_property
-    def X(self) -> np.ndarray:
-        """All rows, scaled as the model saw them (read-only)."""
-        return _shared(("scaled", self._data_key, self._scaler_key),
-                       lambda: _read_only(self.scaler.transform(self.dataset.X)))
-
-    def array(self, name: str) -> np.ndarray | None:
-        return self.store.read_array(self.id, name)
-
-    @cached_property
-    def latent(self) -> np.ndarray:
-        return self.array("latent.npy")
-
-    @cached_property
-    def split(self) -> np.ndarray:
-        return self.array("split.npy")
-
-    @cached_property
-    def recon_error(self) -> np.ndarray:
-        return self.array("recon_error.npy")
-
-    @property
-    def history(self) -> list[dict]:
-        return self.store.read_json(self.id, "history.json", [])
-
-    @property
-    def metrics(self) -> dict:
-        return self.record.metrics
-
-
-def load_run(store: RunStore, run_id: str) -> LoadedRun:
-    return LoadedRun(store, run_id)

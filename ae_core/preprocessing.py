@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from .errors import InputError
 
@@ -91,6 +90,8 @@ class Split:
 
 def split_indices(n: int, y: np.ndarray | None = None, seed: int = 0, val: float = 0.15, test: float = 0.15) -> Split:
     """Train/validation/test indices, 70/15/15 by default, stratified when labels allow."""
+    from sklearn.model_selection import train_test_split  # here: loading a run for the pages needs no sklearn
+
     if n < 10:
         raise InputError(f"need at least 10 rows to split into train/validation/test, got {n}.")
     idx = np.arange(n)

@@ -1,5 +1,9 @@
 """From config to finished run and back: metrics, artifacts, save/load."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +12,8 @@ from ae_core.analysis import encode
 from ae_core.errors import InputError
 from ae_core.pipeline import execute_run, load_run, make_config
 from tests.conftest import train_tiny
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_finished_run_has_metrics_against_pca(trained_store):
@@ -120,3 +126,35 @@ def test_runs_of_one_dataset_share_its_arrays_read_only(store):
     del a, b
     gc.collect()
     assert ref() is None  # freed with the last run that held it
+
+
+def test_loading_a_run_for_its_codes_imports_no_torch(trained_store):
+    """The latent page draws a run's stored codes before anything needs the model: loading the run, its codes,
+    labels and per-row table must not pay for torch (about 3 s to import here) or for scikit-learn's estimators
+    (about 1 s; digits itself comes from sklearn.datasets, which is lighter)."""
+    store, ids = trained_store
+    code = (
+        "import sys\n"
+        "from ae_core.loaded import load_run\n"
+        "from ae_core.latent import latent_frame\n"
+        "from ae_core.runs import RunStore\n"
+        f"run = load_run(RunStore({str(store.root)!r}), {ids['digits']!r})\n"
+        "frame = latent_frame(run)\n"
+        "assert len(frame) == len(run.latent) == 1797, len(frame)\n"
+        "heavy = ('torch', 'sklearn.decomposition', 'sklearn.model_selection', 'sklearn.neighbors', 'sklearn.manifold')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "from ae_core.analysis import encode\n"
+        "import numpy as np\n"
+        "np.testing.assert_array_equal(encode(run.model, run.X), run.latent)\n"  # the model still builds on use
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "True"]
+
+
+def test_a_damaged_weights_file_is_refused_at_load(store):
+    run_id = train_tiny(store, "digits", "vanilla")
+    store.path(run_id, "weights.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(InputError, match="weights file .* cannot be read"):
+        load_run(store, run_id)

@@ -58,7 +58,7 @@ def umap_fit():
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=5)
 def _loaded(root: str, run_id: str, updated: float):
-    from ae_core.pipeline import load_run
+    from ae_core.loaded import load_run
 
     return load_run(_store(root), run_id)
 
