@@ -71,6 +71,8 @@ def main():
         for rid in ids:
             page.goto(f"{url}/latent?run={rid}")
             wait_scatter_drawn(page, timeout_ms=300_000)
+            # The model (and torch) loads after the scatter, for the decoded plane: wait for that too.
+            page.wait_for_selector("[class*='st-key-lat_pick_'] .aes-root[data-drawn]", timeout=300_000)
             page.wait_for_timeout(500)
             after.append(proc_status(proc.pid))
         tree = tree_rss(proc.pid)  # with its helpers: the UMAP process and the standby training worker
