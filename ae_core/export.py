@@ -23,6 +23,7 @@ import pandas as pd
 
 from .errors import InputError
 from .latent import safe_csv
+from .loaded import WEIGHTS
 
 SPLIT_NAMES = np.array(["train", "validation", "test"], dtype=object)
 
@@ -101,7 +102,7 @@ def run_bundle(store, run_id: str) -> bytes:
     from .plots_training import loss_curve_figure
 
     rec = store.get(run_id)
-    if rec.status != "done" or not store.has(run_id, "weights.safetensors"):
+    if rec.status != "done" or not store.has(run_id, WEIGHTS):
         raise InputError(f"run {run_id} is {rec.status}, not finished; only finished runs can be downloaded.")
     latent, split = store.read_array(run_id, "latent.npy"), store.read_array(run_id, "split.npy")
     if latent is None or split is None:
@@ -120,7 +121,7 @@ def run_bundle(store, run_id: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("config.json", json.dumps(rec.config, indent=1))
-        zf.write(store.path(run_id, "weights.safetensors"), "weights.safetensors")
+        zf.write(store.path(run_id, WEIGHTS), WEIGHTS)
         zf.writestr("scaler.json", store.path(run_id, "scaler.json").read_text())
         zf.writestr("metrics.json", json.dumps(store.read_json(run_id, "metrics.json", rec.metrics), indent=1))
         zf.writestr("history.json", json.dumps(history, indent=1))

@@ -1,6 +1,6 @@
 """What the Latent-space page shows, computed without Streamlit.
 
-A finished run (``pipeline.LoadedRun``, or anything with the same attributes:
+A finished run (``loaded.LoadedRun``, or anything with the same attributes:
 ``model``, ``scaler``, ``dataset``, ``X``, ``latent``, ``split``,
 ``recon_error``, ``array(name)``) goes in; tables, images and coordinates come
 out. The decoder's view of a 2-D code (`decode_plane`), the per-row table behind

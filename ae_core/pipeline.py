@@ -3,7 +3,8 @@ model ready for inference.
 
 `execute_run` is what the background worker and `python -m ae_core train` both
 call: load the dataset, split 70/15/15, fit the scaler on train, train, compute
-metrics, write the artifacts. `load_run` gives a `LoadedRun` the pages use.
+metrics, write the artifacts. `load_run` (from `ae_core.loaded`, re-exported here) gives a `LoadedRun`
+the pages use; loading one needs no torch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .analysis import encode, model_errors, run_metrics
 from .config import model_config_from_dict, train_config_from_dict
 from .datasets import Dataset
 from .errors import InputError
-from .loaded import LoadedRun, load_model, load_run  # noqa: F401 (re-exported: the loading side, without torch)
+from .loaded import WEIGHTS, LoadedRun, load_model, load_run  # noqa: F401 (re-exported: the loading side, without torch)
 from .models import Autoencoder
 from .preprocessing import Scaler, Split, split_indices
 from .runconfig import DEFAULT_LATENT, dataset_defaults, dataset_from_config, make_config  # noqa: F401 (re-exported)
@@ -176,7 +177,7 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": []})
         result = Trainer(model, tcfg, [progress, *callbacks]).fit(X_train, X_val, resume=resume)
         store.write_json(run_id, "scaler.json", scaler.to_dict())
-        save_weights(model, store.path(run_id, "weights.safetensors"))
+        save_weights(model, store.path(run_id, WEIGHTS))
         store.write_json(run_id, "history.json", result.history)
         split_code = np.zeros(ds.n_samples, np.int8)
         split_code[split.val], split_code[split.test] = 1, 2
