@@ -39,7 +39,13 @@ def encode(model, X: np.ndarray) -> np.ndarray:
 
 
 def decode(model, Z: np.ndarray) -> np.ndarray:
-    """Scaled reconstructions (n, n_features) of codes (n, latent_dim)."""
+    """Scaled reconstructions (n, n_features) of codes (n, latent_dim).
+
+    `model` is an Autoencoder or a run's numpy decoder (`LoadedRun.decoder`), which needs no torch."""
+    from .loaded import ArrayDecoder
+
+    if isinstance(model, ArrayDecoder):
+        return model.decode(Z)
     return _batched(model, model.decode, Z, model.cfg.n_features)
 
 

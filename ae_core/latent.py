@@ -224,7 +224,8 @@ def plane_values(z_range, n: int = 15) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decode_plane(model, z_range, n: int = 15) -> np.ndarray:
-    """Decoded inputs on an n x n grid across a 2-D latent plane.
+    """Decoded inputs on an n x n grid across a 2-D latent plane, through `model` (an Autoencoder or
+    a run's `decoder`).
 
     Returns
     -------
@@ -251,7 +252,7 @@ def decode_point(model, z) -> np.ndarray:
 
 def decoded_row(run, z) -> pd.DataFrame:
     """The decoder's output for code z as a table in the data's own units: feature, decoded value."""
-    values = run.scaler.inverse_transform(decode_point(run.model, z)[None])[0]
+    values = run.scaler.inverse_transform(decode_point(run.decoder, z)[None])[0]
     names = list(run.dataset.feature_names) or [f"x{j + 1}" for j in range(len(values))]
     return pd.DataFrame({"feature": names, "decoded value": values.astype(np.float64)})
 

@@ -3,8 +3,10 @@
 Loading a run imports neither torch nor scikit-learn. The weights are read and
 checked at load (safetensors' numpy reader); the torch model is built from them
 the first time `model` is used. So the latent page draws a run's stored codes
-without paying for torch (3 s to import here), and imports it when the decoder
-is first needed.
+without paying for torch (3 s to import here). A dense model's decoder also runs
+in numpy (`LoadedRun.decoder`), so the decoded plane below the scatter needs no
+torch either: importing it there held the server's interpreter for 2.5 s while
+the browser was drawing the scatter.
 """
 
 from __future__ import annotations
@@ -54,6 +56,36 @@ def load_model(cfg: ModelConfig, path):
     return model_from_weights(cfg, read_weights(path))
 
 
+class ArrayDecoder:
+    """A dense decoder's forward pass in numpy, from its weights: Linear + ReLU per hidden
+    layer (dropout is the identity at inference), the head, then the output activation.
+    The same function as `Autoencoder.decode` in eval mode (float32; equal within 1e-5).
+
+    `cfg` and `decode` are what `analysis.decode` (and so `latent.decode_plane`) use."""
+
+    def __init__(self, cfg: ModelConfig, weights: dict[str, np.ndarray]):
+        if cfg.arch != "dense":
+            raise ValueError(f"ArrayDecoder is for dense models, not {cfg.arch!r}")
+        self.cfg = cfg
+        body = sorted({int(k.split(".")[2]) for k in weights if k.startswith("decoder.body.")})
+        names = [f"decoder.body.{i}" for i in body] + ["decoder.head"]
+        try:
+            self.layers = [(weights[f"{n}.weight"].T, weights[f"{n}.bias"]) for n in names]  # (in, out), (out,)
+        except KeyError as exc:
+            raise InputError(f"the weights have no {exc.args[0]!r}: they are not this model's; retrain the run.") from None
+
+    def decode(self, Z: np.ndarray) -> np.ndarray:
+        """Scaled reconstructions (n, n_features) of codes (n, latent_dim), float32."""
+        x = np.asarray(Z, dtype=np.float32)
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if i < len(self.layers) - 1:
+                np.maximum(x, 0, out=x)
+        if self.cfg.output == "sigmoid":
+            x = 0.5 * (np.tanh(0.5 * x) + 1)  # the logistic function, without exp's overflow warnings
+        return x.astype(np.float32, copy=False)
+
+
 _SHARED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _SHARED_LOCK = threading.Lock()
 
@@ -91,6 +123,8 @@ class LoadedRun:
         self.train_config = train_config_from_dict(self.record.config["train"])
         self._weights = read_weights(store.path(run_id, WEIGHTS))
         self._model, self._model_lock = None, threading.Lock()
+        # Built now, holding the decoder's arrays (not copies): a damaged or foreign weights file is refused at load.
+        self._array_decoder = ArrayDecoder(self.model_config, self._weights) if self.model_config.arch == "dense" else None
         scaler = store.read_json(run_id, "scaler.json")
         self.scaler = Scaler.from_dict(scaler)
         self._data_key = json.dumps(self.record.config["dataset"], sort_keys=True)
@@ -105,6 +139,12 @@ class LoadedRun:
                     self._model = model_from_weights(self.model_config, self._weights)
                     self._weights = None  # the model holds them now
         return self._model
+
+    @property
+    def decoder(self):
+        """What decodes codes, for `analysis.decode` and `latent.decode_plane`: the numpy `ArrayDecoder`
+        for a dense model (no torch), the torch model for a convolutional one."""
+        return self._array_decoder if self._array_decoder is not None else self.model
 
     @cached_property
     def dataset(self) -> Dataset:

@@ -61,7 +61,7 @@ def _frame(_run, run_id: str, stamp: float):
 def _plane_picture(_run, run_id: str, stamp: float, z_range, n: int):
     """The decoder's n x n grid as one PNG in data coordinates: the same for every rerun that moves only
     the z1/z2 sliders."""
-    plane = lat.decode_plane(_run.model, z_range, n)
+    plane = lat.decode_plane(_run.decoder, z_range, n)
     return plots.plane_picture(plane.reshape(n, n, *_run.dataset.image_shape), *lat.plane_values(z_range, n))
 
 
@@ -156,7 +156,7 @@ def decode_the_plane():
                    "in the data's units:")
         st.dataframe(lat.decoded_row(run, [z1, z2]), hide_index=True)
         return
-    point = lat.decode_point(run.model, [z1, z2])
+    point = lat.decode_point(run.decoder, [z1, z2])
     n = st.slider("Grid size", 5, 25, 15, key="lat_grid")
     left, right = st.columns([3, 1])
     with left:

@@ -194,7 +194,7 @@ def test_decoded_row_is_in_the_data_units(outliers):
     table = lat.decoded_row(outliers, [0.0, 0.0])
     assert list(table["feature"]) == list(outliers.dataset.feature_names)
     expected = outliers.scaler.inverse_transform(lat.decode_point(outliers.model, [0.0, 0.0])[None])[0]
-    np.testing.assert_allclose(table["decoded value"], expected, rtol=1e-6)
+    np.testing.assert_allclose(table["decoded value"], expected, rtol=1e-5, atol=1e-5)  # numpy decoder vs torch: float32 rounding
 
 
 def test_as_thumbnail_is_dark_ink_on_white_with_sharp_square_pixels():

@@ -130,8 +130,9 @@ def test_runs_of_one_dataset_share_its_arrays_read_only(store):
 
 def test_loading_a_run_for_its_codes_imports_no_torch(trained_store):
     """The latent page draws a run's stored codes before anything needs the model: loading the run, its codes,
-    labels and per-row table must not pay for torch (about 3 s to import here) or for scikit-learn's estimators
-    (about 1 s; digits itself comes from sklearn.datasets, which is lighter)."""
+    labels and per-row table, and decoding the plane below the scatter, must not pay for torch (about 3 s to
+    import here) or for scikit-learn's estimators (about 1 s; digits itself comes from sklearn.datasets, which is
+    lighter). The numpy decoder gives what the torch model gives."""
     store, ids = trained_store
     code = (
         "import sys\n"
@@ -141,16 +142,55 @@ def test_loading_a_run_for_its_codes_imports_no_torch(trained_store):
         f"run = load_run(RunStore({str(store.root)!r}), {ids['digits']!r})\n"
         "frame = latent_frame(run)\n"
         "assert len(frame) == len(run.latent) == 1797, len(frame)\n"
+        "from ae_core.latent import decode_plane, decode_point, latent_range\n"  # the tab below the scatter
+        "plane = decode_plane(run.decoder, latent_range(run.latent), 5)\n"
+        "point = decode_point(run.decoder, [0.0, 0.0])\n"
         "heavy = ('torch', 'sklearn.decomposition', 'sklearn.model_selection', 'sklearn.neighbors', 'sklearn.manifold')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "from ae_core.analysis import encode\n"
         "import numpy as np\n"
         "np.testing.assert_array_equal(encode(run.model, run.X), run.latent)\n"  # the model still builds on use
+        "np.testing.assert_allclose(plane, decode_plane(run.model, latent_range(run.latent), 5), atol=1e-5)\n"
         "print('torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "True"]
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "sparse", "denoising", "variational"])
+def test_a_dense_runs_numpy_decoder_is_its_torch_decoder(store, variant):
+    """Every dense variant decodes in numpy (`run.decoder`) exactly as its torch model does, dropout layers,
+    the VAE's decoder and the sigmoid output included; large codes do not overflow."""
+    from ae_core.analysis import decode
+    from ae_core.loaded import ArrayDecoder
+
+    run_id = train_tiny(store, "digits", variant, model={"hidden": [24, 12], "dropout": 0.2})
+    run = load_run(store, run_id)
+    assert isinstance(run.decoder, ArrayDecoder)
+    Z = np.random.default_rng(0).normal(scale=3.0, size=(300, 2)).astype(np.float32)
+    Z[:2] = [[1e4, -1e4], [-1e4, 1e4]]
+    with np.errstate(all="raise"):
+        got = decode(run.decoder, Z)
+    assert got.dtype == np.float32 and got.shape == (300, 64)
+    np.testing.assert_allclose(got, decode(run.model, Z), atol=1e-5)
+
+
+def test_a_conv_runs_decoder_is_its_torch_model(store):
+    run_id = train_tiny(store, "digits", "convolutional")
+    run = load_run(store, run_id)
+    assert run.decoder is run.model
+
+
+def test_weights_of_another_model_are_refused_at_load(store):
+    run_id = train_tiny(store, "digits", "vanilla")
+    from safetensors.numpy import load_file, save_file
+
+    path = store.path(run_id, "weights.safetensors")
+    weights = load_file(str(path))
+    save_file({k: v for k, v in weights.items() if not k.startswith("decoder.head")}, str(path))
+    with pytest.raises(InputError, match="not this model's"):
+        load_run(store, run_id)
 
 
 def test_a_damaged_weights_file_is_refused_at_load(store):
