@@ -1,12 +1,18 @@
-"""Autoencoder Explorer: entry point. Routes to the pages with st.navigation."""
+"""Autoencoder Explorer: entry point. Routes to the pages with st.navigation.
 
-import streamlit as st
-
-from ui.fixes import apply as keep_page_switches
-from ui.state import start_projector
+Nothing is imported at module level. multiprocessing's spawn runs the parent's main script again in every
+process the server starts (training workers, the UMAP helper), as "__mp_main__" (Streamlit makes app.py the
+parent's `__main__`). Imports up here would cost each of those processes Streamlit's own import (about 0.6 s
+of CPU, and more on a slow day) before it does its work, on the two cores the first page is drawn with.
+"""
 
 
 def main() -> None:
+    import streamlit as st
+
+    from ui.fixes import apply as keep_page_switches
+    from ui.state import start_projector
+
     keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
     st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
     pages = {
@@ -27,8 +33,7 @@ def main() -> None:
     st.navigation(pages).run()
 
 
-# Streamlit runs this file as "__main__". multiprocessing's spawn runs the parent's main script again in every
-# process the server starts (training workers, the UMAP helper), as "__mp_main__": there it must do nothing.
-# Before this guard, each training worker ran the app in bare mode, UMAP warm-up thread included.
+# In the processes the server spawns (`__mp_main__`, see above) this file must do nothing. Before this guard,
+# each training worker ran the app in bare mode, UMAP warm-up thread included.
 if __name__ == "__main__":
     main()
