@@ -34,8 +34,7 @@ def _function(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _warm_up(path: str, delay: float) -> None:
-    time.sleep(delay)  # after the server's first page, which wants both cores
+def _warm_up(path: str) -> None:
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: this thread only; requests keep 0
     except (AttributeError, OSError):
@@ -51,11 +50,11 @@ def _warm_up(path: str, delay: float) -> None:
           flush=True)
 
 
-def helper_main(conn, fit: str, warm_up: str | None, delay: float) -> None:
+def helper_main(conn, fit: str, warm_up: str | None) -> None:
     """The helper process: warm up in a background thread, answer (Z, k, seed) requests until the
     server goes away. Answers are ("ok", coordinates) or ("error", the exception)."""
     if warm_up:
-        threading.Thread(target=_warm_up, args=(warm_up, delay), name="ae-umap-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(warm_up,), name="ae-umap-warm-up", daemon=True).start()
     while True:
         try:
             Z, k, seed = conn.recv()
@@ -72,12 +71,17 @@ def helper_main(conn, fit: str, warm_up: str | None, delay: float) -> None:
 
 
 class Projector:
-    """One UMAP helper process (multiprocessing's spawn context), started on `start`.
+    """One UMAP helper process (multiprocessing's spawn context), started `delay` seconds after `start`.
+
+    The delay keeps the helper off the two cores while the server draws its first page: spawning it
+    (a fresh interpreter importing numpy) and compiling UMAP both wait until then. A request that
+    comes sooner starts the helper at once, without the warm-up (the request compiles what it needs).
 
     Parameters
     ----------
     warm_up : bool
-        Compile UMAP in the helper `delay` seconds after it starts, and say so in the log.
+        Compile UMAP in the helper as soon as it is up, and say so in the log.
+    delay : seconds from `start` to the helper's start; 0 starts it at once.
     fit, warm_up_fn : "module:function" paths the helper imports (tests swap in cheap ones).
     """
 
@@ -85,17 +89,27 @@ class Projector:
         self.warm_up, self.delay, self.fit_path, self.warm_up_path = warm_up, delay, fit, warm_up_fn
         self._lock = threading.Lock()  # one request at a time: the helper runs one fit at a time anyway
         self._process = self._conn = None
+        self._closed = False
 
     def start(self) -> Projector:
-        with self._lock:
-            self._start(self.warm_up)
+        if self.delay > 0:
+            timer = threading.Timer(self.delay, self._start_if_none)
+            timer.daemon, timer.name = True, "ae-projector-start"
+            timer.start()
+        else:
+            self._start_if_none()
         return self
+
+    def _start_if_none(self) -> None:
+        with self._lock:
+            if self._process is None and not self._closed:  # not started by a request, not closed meanwhile
+                self._start(self.warm_up)
 
     def _start(self, warm_up: bool) -> None:
         ctx = mp.get_context("spawn")
         ours, theirs = ctx.Pipe()
         self._process = ctx.Process(target=helper_main, name="ae-projector", daemon=True,
-                                    args=(theirs, self.fit_path, self.warm_up_path if warm_up else None, self.delay))
+                                    args=(theirs, self.fit_path, self.warm_up_path if warm_up else None))
         self._process.start()
         theirs.close()
         self._conn = ours
@@ -125,6 +139,7 @@ class Projector:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._conn is not None:
                 self._conn.close()  # the helper's recv ends: it exits
             if self._process is not None:

@@ -112,3 +112,25 @@ def test_the_warm_up_says_in_the_server_log_when_it_is_done_or_failed(capfd):
         assert p.fit(np.ones((4, 2), np.float32), 2, 0).shape == (4, 2)  # still serves requests
     finally:
         p.close()
+
+
+def test_the_helper_starts_after_its_delay_or_at_the_first_request_sooner():
+    """Nothing is spawned while the server draws its first page; a request that cannot wait starts it."""
+    kw = dict(fit=f"{HERE}:first_columns", warm_up_fn=f"{HERE}:quiet")
+    later = Projector(delay=0.5, **kw).start()
+    soon = Projector(delay=60.0, **kw).start()
+    closed = Projector(delay=0.3, **kw).start()
+    try:
+        assert later.pid is None and soon.pid is None
+        closed.close()
+        deadline = time.monotonic() + 30
+        while later.pid is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert later.pid is not None and later.pid != os.getpid()
+        Y = soon.fit(np.ones((4, 3), np.float32), 2, 5)  # long before its delay: started for this request
+        assert Y[-1, 1] == soon.pid is not None and Y[-1, 0] == 5
+        time.sleep(0.5)
+        assert closed.pid is None  # closed before its delay was up: it never starts
+    finally:
+        for p in (later, soon, closed):
+            p.close()
