@@ -78,8 +78,8 @@ def test_tsne_keeps_separate_clusters_apart_and_reports_its_progress():
     reports = []
     assert knn_separates(project(Z, "tsne", progress=lambda msg, fraction=None: reports.append((msg, fraction))), y)
     fractions = [f for _, f in reports if f is not None]
-    assert len(fractions) == 20 and fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert reports[-1][0].startswith(f"t-SNE on {len(Z):,} points: iteration 500 of 500")
+    assert len(fractions) == 10 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert reports[-1][0].startswith(f"t-SNE on {len(Z):,} points: iteration 250 of 250")
 
 
 def test_tsne_above_the_cap_fits_a_subsample_and_places_the_rest(monkeypatch):
@@ -117,6 +117,9 @@ def test_umap_is_called_with_15_neighbours_and_the_seed(monkeypatch):
     assert calls["n_neighbors"] == 15 and calls["random_state"] == 7
     project(np.zeros((8, 5)), "umap")
     assert calls["n_neighbors"] == 7  # never more neighbours than other points
+    assert calls["n_epochs"] is None  # umap-learn's own choice for a small set (500 epochs)
+    project(np.zeros((projection.UMAP_SMALL, 5)), "umap")
+    assert calls["n_epochs"] == 200  # from 4,096 points: 200, as umap-learn itself does above 10,000
 
 
 @pytest.mark.slow
