@@ -31,6 +31,7 @@ METHOD_TITLES = {"latent": "the code itself", "pca": "PCA", "umap": "UMAP", "tsn
 SOURCES = ("latent", "input")
 TSNE_MAX = 20_000  # t-SNE is fitted on at most this many points; the rest are placed afterwards
 UMAP_NEIGHBORS = 15
+UMAP_SMALL = 4096  # umap-learn computes exact neighbours below this many points, NN-descent from it
 
 Progress = Callable[..., None] | None  # progress(message, fraction=None); fraction in [0, 1] when known
 # openTSNE's defaults: 250 early-exaggeration iterations, then 500 more. A third of that keeps the map's
@@ -129,9 +130,6 @@ def _umap(Z: np.ndarray, k: int, seed: int) -> np.ndarray:
                         init="spectral" if len(Z) > k + 1 else "random",
                         n_epochs=UMAP_LARGE_EPOCHS if len(Z) >= UMAP_SMALL else None)
     return reducer.fit_transform(Z)
-
-
-UMAP_SMALL = 4096  # umap-learn computes exact neighbours below this many points, NN-descent from it
 
 
 def warm_up(sizes: tuple[int, ...] = (500, UMAP_SMALL + 100), seed: int = 0) -> None:
