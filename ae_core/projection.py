@@ -164,7 +164,9 @@ def _tsne(Z: np.ndarray, k: int, seed: int, say) -> np.ndarray:
     if TSNE is not None:
         # openTSNE's default initialisation is PCA, which keeps the global layout sensible.
         # One thread and Barnes-Hut below 10k points measured fastest on our 2-core machines
-        # (FFT pays off on large sets; more threads than cores thrash).
+        # (FFT pays off on large sets; more threads than cores thrash). Exact neighbours
+        # (scikit-learn's): on 10,000 x 32 codes the affinities took 1.0 s against Annoy's 8.3 s
+        # (openTSNE's choice from 1,000 points), and the map's 5-NN accuracy rose 0.800 -> 0.803.
         steps = (TSNE_EXAGGERATION_ITER + TSNE_ITER) // TSNE_REPORT_EVERY
         done = [0]
 
@@ -177,7 +179,7 @@ def _tsne(Z: np.ndarray, k: int, seed: int, say) -> np.ndarray:
         emb = TSNE(n_components=k, perplexity=perplexity, random_state=seed, n_jobs=1,
                    initialization="pca" if Z.shape[1] >= k else "random",
                    negative_gradient_method="bh" if k > 2 or len(fit_idx) < 10_000 else "fft",
-                   early_exaggeration_iter=TSNE_EXAGGERATION_ITER, n_iter=TSNE_ITER,
+                   neighbors="exact", early_exaggeration_iter=TSNE_EXAGGERATION_ITER, n_iter=TSNE_ITER,
                    callbacks=report, callbacks_every_iters=TSNE_REPORT_EVERY, verbose=False).fit(Z[fit_idx])
         out[fit_idx] = np.asarray(emb)
         if len(rest):
