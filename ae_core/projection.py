@@ -14,8 +14,9 @@ Four methods, one call: ``project(Z, method)``.
 
 UMAP and t-SNE are for looking only: they have no decoder and no transform that
 an autoencoder's decoder could invert. ``cached_projection`` stores results as
-``proj_<source>_<method>_<k>d.npy`` in the run's folder, so a second view (and a
-server restart) is instant.
+``proj_<source>_<method>_<k>d[_<settings>].npy`` in the run's folder, so a second
+view (and a server restart) is instant; a map drawn with other settings is drawn
+again and its old file deleted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ TSNE_EXAGGERATION_ITER, TSNE_ITER, TSNE_REPORT_EVERY = 125, 125, 25
 # 10,000 codes 18.5 -> 8.1 s, 5,000 codes 9.4 -> 3.6 s, with the same 5-NN accuracy of the map
 # (0.758 vs 0.754, 0.760 vs 0.754, two seeds each) and trustworthiness (0.985 both), 2026-12-03.
 UMAP_LARGE_EPOCHS = 200
+# The settings that shape a cached map, part of its file name: a map drawn with other settings (an
+# older version of this module) is drawn again, not shown as if it were today's. PCA and the code
+# itself have no settings that changed.
+SETTINGS_TAG = {"umap": f"n{UMAP_NEIGHBORS}-e{UMAP_LARGE_EPOCHS}",
+                "tsne": f"i{TSNE_EXAGGERATION_ITER}-{TSNE_ITER}-exact"}
 
 
 def _check(Z, method: str, n_components: int) -> np.ndarray:
@@ -205,7 +211,16 @@ def place_by_neighbours(Z_fit: np.ndarray, Y_fit: np.ndarray, Z_new: np.ndarray,
 
 
 def cache_name(source: str, method: str, n_components: int) -> str:
-    return f"proj_{source}_{method}_{n_components}d.npy"
+    tag = SETTINGS_TAG.get(method)
+    return f"proj_{source}_{method}_{n_components}d" + (f"_{tag}" if tag else "") + ".npy"
+
+
+def _drop_stale(store, run_id: str, source: str, method: str, n_components: int) -> None:
+    """Delete this map's files drawn with other settings (they are never read again)."""
+    keep = cache_name(source, method, n_components)
+    for old in store.folder(run_id).glob(f"proj_{source}_{method}_{n_components}d*.npy"):
+        if old.name != keep:
+            old.unlink(missing_ok=True)
 
 
 def cached_projection(store, run_id: str, Z, method: str, n_components: int = 2, source: str = "latent",
@@ -229,4 +244,5 @@ def cached_projection(store, run_id: str, Z, method: str, n_components: int = 2,
         return cached
     Y = project(Z, method, n_components, seed=seed, progress=progress, umap=umap)
     store.write_array(run_id, name, Y)
+    _drop_stale(store, run_id, source, method, n_components)
     return Y
