@@ -192,7 +192,8 @@ def main():
                     note=f"5-NN accuracy in the 32-d input itself: {kz:.3f}"))
     notes.append(f"Our t-SNE settings: {TSNE_EXAGGERATION_ITER} early-exaggeration + {TSNE_ITER} iterations "
                  "(openTSNE's defaults: 250 + 500), n_jobs=1, PCA init, Barnes-Hut below 10,000 points and FFT from "
-                 "10,000 (as openTSNE's defaults).")
+                 "10,000 (as openTSNE's defaults), exact neighbours (scikit-learn's; openTSNE's default "
+                 "from 1,000 points is Annoy).")
     return finish(args, "projection", "5. Projections", rows, notes, extra=extra, started=started)
 
 
