@@ -154,7 +154,7 @@ def test_cached_projection_writes_the_run_folder_and_reuses_it(store, monkeypatc
     rec = store.create({"dataset": {"name": "digits"}, "variant": "vanilla"})
     Z, _ = blobs()
     first = cached_projection(store, rec.id, Z, "pca", 2)
-    assert store.has(rec.id, "proj_latent_pca_2d.npy") and cache_name("input", "umap", 3).startswith("proj_input_umap_3d")
+    assert store.has(rec.id, "proj_latent_pca_2d.npy") and cache_name("input", "umap", 3) == "proj_input_umap_3d_n15-e200.npy"
 
     def boom(*a, **k):
         raise AssertionError("recomputed instead of reading the cache")
