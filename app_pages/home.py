@@ -6,7 +6,6 @@ import streamlit as st
 
 from ae_core.errors import InputError
 from ae_core.housekeeping import delete_runs, orphaned_files
-from ae_core.plots_training import run_counts, runs_table
 from ui import state
 
 # Session state: the runs table's widget key, the runs waiting for "Delete?" to be answered, the last deletion.
@@ -69,6 +68,8 @@ def _runs_section() -> None:
                 icon=":material/info:")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
+    from ae_core.plots_training import run_counts, runs_table  # pandas (0.5 s): only once there is a table to draw
+
     counts = run_counts(runs)
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()))
     st.session_state[TABLE_KEY] = _table_key(runs)

@@ -216,13 +216,16 @@ def test_home_try_it_queues_a_digits_run_and_opens_latent(fake_manager, store):
     assert at.session_state["run"] == runs[0].id
 
 
-def test_home_does_not_import_torch(store):
+def test_home_does_not_import_torch_and_a_first_visit_not_pandas(store):
+    """A fresh server's first page: no torch ever; with no runs to tabulate, no pandas either (0.5 s here)."""
     code = ("import sys; from streamlit.testing.v1 import AppTest; "
             f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
-            "assert not at.exception, at.exception; print('torch' in sys.modules)")
+            "assert not at.exception, at.exception; "
+            "assert any('No runs yet' in i.value for i in at.info); "
+            "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_train_empty_store_previews_default_dataset(store):
