@@ -9,6 +9,7 @@ needs to read it (a description, feature or class names, the image shape).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,14 +124,38 @@ def _encode_labels(values) -> tuple[np.ndarray, tuple[str, ...]]:
     return y.astype(np.int64), tuple(str(n) for n in names)
 
 
-def _digits(**_) -> Dataset:
-    from sklearn.datasets import load_digits
+def _sklearn_digits_file() -> Path | None:
+    """scikit-learn's copy of the digits (`sklearn/datasets/data/digits.csv.gz`), found without importing
+    scikit-learn; None where this version keeps it elsewhere."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
 
-    d = load_digits()
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, labels) as `sklearn.datasets.load_digits` returns them. That function's file is read
+    directly: importing scikit-learn (scipy.stats with it) took 1.5-3 s in the server, on the way to the
+    latent page of every digits run, against 20 ms for the file (2026-12-03). Another layout of a future
+    scikit-learn falls back to its loader."""
+    path = _sklearn_digits_file()
+    if path is None:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return d.data, d.target
+    data = np.loadtxt(path, delimiter=",")  # 64 pixel columns, then the digit; what load_digits reads
+    return data[:, :-1], data[:, -1]
+
+
+def _digits(**_) -> Dataset:
+    pixels, target = _digits_arrays()
     return Dataset(
         name="digits", title="Digits (8x8)", kind="image",
         description="1,797 handwritten digits, 8x8 pixels with values 0-16, ten classes (scikit-learn's copy of the UCI set).",
-        X=d.data.astype(np.float32), y=d.target.astype(np.int64), class_names=tuple(str(i) for i in range(10)),
+        X=pixels.astype(np.float32), y=target.astype(np.int64), class_names=tuple(str(i) for i in range(10)),
         image_shape=(8, 8), value_range=(0.0, 16.0), feature_names=tuple(f"px{i}" for i in range(64)),
     )
 

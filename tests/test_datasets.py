@@ -1,11 +1,16 @@
 """The dataset registry."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from ae_core.datasets import DEFAULT_DATASET, REGISTRY, load_dataset
 from ae_core.errors import InputError
 
+ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = [n for n in REGISTRY if n not in ("mnist", "fashion-mnist")]
 
 
@@ -21,6 +26,30 @@ def test_builtin_datasets_load_offline_with_descriptions(name):
 def test_default_is_digits_as_8x8_images():
     ds = load_dataset(DEFAULT_DATASET)
     assert ds.kind == "image" and ds.image_shape == (8, 8) and ds.value_range == (0.0, 16.0)
+
+
+def test_digits_are_scikit_learns_read_without_importing_it():
+    code = ("import sys; from ae_core.datasets import load_dataset; d = load_dataset('digits'); "
+            "print(d.X.shape, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(1797,", "64)", "False"]
+    from sklearn.datasets import load_digits
+
+    ref, ds = load_digits(), load_dataset("digits")
+    np.testing.assert_array_equal(ds.X, ref.data.astype(np.float32))
+    np.testing.assert_array_equal(ds.y, ref.target)
+
+
+def test_digits_fall_back_to_scikit_learns_loader_where_its_file_moved(monkeypatch):
+    import ae_core.datasets as datasets
+
+    monkeypatch.setattr(datasets, "_sklearn_digits_file", lambda: None)
+    from sklearn.datasets import load_digits
+
+    ds = load_dataset("digits")
+    np.testing.assert_array_equal(ds.X, load_digits().data.astype(np.float32))
+    assert ds.n_samples == 1797 and ds.y.max() == 9
 
 
 def test_outlier_set_labels_its_outliers():
