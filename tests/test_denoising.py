@@ -179,7 +179,15 @@ def test_quality_curve_rises_with_noise(runs):
     assert isinstance(c, pd.DataFrame) and set(c["level"]) == {0.1, 0.5}
     noisy = c[c.method == "noisy"].set_index("level")
     assert noisy.loc[0.1, "psnr"] > noisy.loc[0.5, "psnr"]
-    assert len(quality_curve_figure(c, "psnr").data) == c["method"].nunique()
+    fig = quality_curve_figure(c, "psnr")
+    assert [t.name for t in fig.data] == list(dict.fromkeys(c["title"]))  # one line per method, in table order
+    dashes = {t.name: t.line.dash for t in fig.data}
+    family = dict(zip(c["title"], c["family"]))
+    assert all(dashes[n] == {"input": "dot", "autoencoder": "solid", "classic": "dash"}[family[n]] for n in dashes)
+    assert len({t.line.color for t in fig.data}) == len(fig.data)
+    first = c[c.title == fig.data[0].name]
+    assert list(fig.data[0].x) == list(first["level"]) and list(fig.data[0].y) == list(first["psnr"])
+    assert fig.layout.xaxis.title.text == "noise level" and "PSNR" in fig.layout.yaxis.title.text
     with pytest.raises(InputError, match="at least one"):
         quality_curve(r["denoising"], "gaussian", [])
 
