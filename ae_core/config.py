@@ -87,6 +87,9 @@ class TrainConfig:
     # "plateau": halve the LR when validation stalls. "cosine": anneal the LR to 1% along
     # a cosine over the run (over wall-clock time when max_seconds is set, else epochs).
     schedule: str = "plateau"
+    # Before the first step: output bias at the training rows' mean, first layer centred on it
+    # (Autoencoder.init_from_data). Off gives PyTorch's default initialisation.
+    data_init: bool = True
 
     def validate(self) -> TrainConfig:
         if not 1 <= self.epochs <= 10_000:

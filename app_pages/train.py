@@ -32,9 +32,11 @@ state.how_it_works(
     """
 **What happens when you press Start.** The data are split 70/15/15 into training, validation and test rows;
 the scaler is fitted on the training rows only. The model trains in a background process, so you can leave
-this page. After every epoch it checks the *validation* loss: when it stops improving for a few epochs the
-learning rate halves, and later training stops early and keeps the best weights. This is how it avoids
-overfitting: the validation curve turning up while the training curve keeps falling is the sign.
+this page. It starts from the training rows' average: the decoder's output begins at the mean input and the
+encoder's first layer sees inputs centred on it, so the first epochs learn what differs between rows instead of
+first learning the average. After every epoch it checks the *validation* loss: when it stops improving for a
+few epochs the learning rate halves, and later training stops early and keeps the best weights. This is how it
+avoids overfitting: the validation curve turning up while the training curve keeps falling is the sign.
 
 **What you get.** The reconstruction error on the held-out test rows, compared with PCA at the same code
 size (the linear baseline), how well a 5-nearest-neighbour classifier does on the code, and the code itself

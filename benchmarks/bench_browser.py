@@ -4,7 +4,8 @@
   written with the engine's own writers: every artifact the latent page
   reads, untrained weights, codes as class blobs): bytes received by the
   browser over Streamlit's websocket and time from navigation to the WebGL
-  scatter drawn, first view (nothing cached) and second view (new tab).
+  scatter drawn, first view (nothing cached; once per server, so a median
+  over fresh servers) and second view (new tab).
   Baselines in the same run, interleaved: the same page for a digits run
   (1,797 points); for bytes, the raw coordinates (70,000 x 2 float32).
   A new tab (a fresh browser context) loads Streamlit's front end and the
@@ -127,6 +128,14 @@ def interaction(browser, url: str, run_id: str, repeats: int) -> dict:
         ctx.close()
 
 
+def first_views(browser, url: str, small: str, big: str, res: dict) -> None:
+    """A fresh server's first views, as a stakeholder's link finds them: the digits run's latent page,
+    then the 70,000-point run's (nothing of it loaded or cached yet). Appended to res["small_first"],
+    res["big_first"]."""
+    res["small_first"].append(view(browser, f"{url}/latent?run={small}"))
+    res["big_first"].append(view(browser, f"{url}/latent?run={big}"))
+
+
 def in_session_switches(browser, url: str, run_id: str, repeats: int) -> list[float]:
     """One tab, as a person browses: open the run's latent page, then go Home and back to the
     latent page through the sidebar, `repeats` times. Seconds from the click to the scatter drawn
@@ -198,10 +207,9 @@ def main():
 
     # ---- the 70,000-point scatter in a real browser
     repeats = 1 if args.quick else 3
-    res = {"big_first": None, "small_first": None, "big": [], "small": []}
+    res = {"big_first": [], "small_first": [], "big": [], "small": []}
     with streamlit_server(runs_dir=runs) as (proc, url, _r), chromium() as browser:
-        res["small_first"] = view(browser, f"{url}/latent?run={small}")
-        res["big_first"] = view(browser, f"{url}/latent?run={big}")
+        first_views(browser, url, small, big, res)
         # The server's UMAP helper process (ae_core.projector) compiles UMAP during the first 35-90 s, on one of the
         # two cores: one view inside it, then the steady state after it.
         res["big_warming"] = view(browser, f"{url}/latent?run={big}")
@@ -213,6 +221,10 @@ def main():
         res["switch_small"] = in_session_switches(browser, url, small, 3 if args.quick else 5)
         res["switch_big"] = in_session_switches(browser, url, big, 3 if args.quick else 5)
         res["interaction"] = interaction(browser, url, big, 10 if args.quick else 30)
+    with chromium() as browser:
+        for _ in range(repeats - 1):  # a first view happens once per server: more servers for a median
+            with streamlit_server(runs_dir=runs) as (_p, url, _r):
+                first_views(browser, url, small, big, res)
     for name, app in (("one_chart", ONE_CHART_APP), ("one_component", ONE_COMPONENT_APP)):
         (tmp / f"{name}.py").write_text(app)
         with streamlit_server(app=tmp / f"{name}.py", runs_dir=runs) as (_p, url, _r), chromium() as browser:
@@ -236,10 +248,14 @@ def main():
                     passed=b_s <= DRAW_TARGET,
                     note=f"new-tab floors in this run: our scatter component alone (70,000 points) {own:.2f} s; "
                          f"the app's Home page heading {home:.2f} s; a one-chart Plotly app {floor:.2f} s"))
+    bf = median([v["seconds"] for v in res["big_first"]])
+    each_first = ", ".join(f"{v['seconds']:.2f}" for v in res["big_first"])
     rows.append(row("latent scatter, 70,000 points, first view (nothing cached): navigation → drawn",
-                    res["big_first"]["seconds"], baseline=res["small_first"]["seconds"], baseline_name="digits run, first view",
-                    target=f"≤ {DRAW_TARGET:g} s", passed=res["big_first"]["seconds"] <= DRAW_TARGET,
-                    note="a fresh server: includes loading the run and its labels (the pixels are not read), during the UMAP helper's warm-up"))
+                    bf, baseline=median([v["seconds"] for v in res["small_first"]]), baseline_name="digits run, first view",
+                    target=f"≤ {DRAW_TARGET:g} s", passed=bf <= DRAW_TARGET,
+                    note=f"median of {len(res['big_first'])} fresh servers "
+                         f"({each_first} s), each after its digits "
+                         "run's first view: loading the run and its labels (the pixels are not read)"))
     rows.append(row("latent scatter, 70,000 points, repeat view in a new tab during the server's UMAP warm-up",
                     res["big_warming"]["seconds"], baseline=b_s, baseline_name="after the warm-up",
                     note=f"the first 35-90 s after start-up (the UMAP helper process compiles UMAP); the suite then waited "
@@ -257,7 +273,7 @@ def main():
     rows.append(row("latent page, 70,000 points: websocket bytes to the browser", b_b / 1e6, "MB", baseline=raw / 1e6,
                     baseline_name="raw coordinates, 70,000 x 2 float32",
                     note=f"digits run: {s_b / 1e6:.2f} MB; HTTP (static assets, first tab) "
-                         f"{res['big_first']['http_bytes'] / 1e6:.2f} MB"))
+                         f"{res['big_first'][0]['http_bytes'] / 1e6:.2f} MB"))
 
     # ---- server-side reruns while a run trains
     log = open(tmp / "train.log", "wb")

@@ -78,3 +78,38 @@ def test_noise_only_while_training():
     model = _model("denoising").eval()
     x = torch.rand(4, 64)
     assert torch.equal(model(x).recon, model(x).recon)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "sparse", "denoising", "variational"])
+def test_init_from_data_centres_the_first_layer_and_starts_the_output_at_the_mean(variant):
+    X = torch.rand(200, 64) * torch.linspace(0.05, 0.95, 64)  # per-feature means from ~0.02 to ~0.48
+    mean = X.mean(0)
+    before = _model(variant).eval()
+    after = _model(variant).eval()
+    after.load_state_dict(before.state_dict())
+    after.init_from_data(X)
+    with torch.inference_mode():
+        # The encoder sees x as the untouched one saw x - mean: same function, centred input.
+        assert torch.allclose(after.encode(X[:8]), before.encode(X[:8] - mean), atol=1e-5)
+    assert torch.allclose(torch.sigmoid(after.decoder.head.bias), mean.clamp(1e-3, 1 - 1e-3), atol=1e-5)
+
+
+def test_init_from_data_on_conv_uses_the_mean_pixel():
+    X = torch.full((10, 64), 0.3)
+    before = _model("convolutional").eval()
+    after = _model("convolutional").eval()
+    after.load_state_dict(before.state_dict())
+    after.init_from_data(X)
+    with torch.inference_mode():
+        # A constant image at the mean: interior pixels of the first conv give the old bias (zero input).
+        y = after.encoder.convs[0](X[:1].view(1, 1, 8, 8))[0, :, 1:, 1:]
+        assert torch.allclose(y, before.encoder.convs[0].bias.view(-1, 1, 1).expand_as(y), atol=1e-5)
+    assert torch.allclose(torch.sigmoid(after.decoder.deconvs[-1].bias), torch.tensor([0.3]), atol=1e-5)
+
+
+def test_init_from_data_with_linear_output_starts_at_the_mean_itself():
+    cfg = model_config_for("vanilla", n_features=6, latent_dim=2, hidden=(8,), output="linear")
+    model = Autoencoder(cfg, seed=0)
+    X = torch.randn(50, 6) + torch.arange(6.0)
+    model.init_from_data(X)
+    assert torch.allclose(model.decoder.head.bias, X.mean(0), atol=1e-5)

@@ -11,7 +11,7 @@ from ae_core.config import PRESETS, TrainConfig, model_config_for
 from ae_core.datasets import load_dataset
 from ae_core.models import Autoencoder
 from ae_core.preprocessing import Scaler, split_indices
-from ae_core.training import Callback, Trainer, TrainingCancelled, TrainingDiverged
+from ae_core.training import Callback, Trainer, TrainingCancelled, TrainingDiverged, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,15 @@ def _fit(ds, X_tr, X_va, variant="vanilla", **train):
 
 
 @pytest.mark.parametrize("variant", list(PRESETS))
-def test_every_preset_trains_on_digits_and_its_loss_falls(digits_tensors, variant):
-    _, result = _fit(*digits_tensors, variant=variant)
+def test_every_preset_trains_on_digits_and_beats_predicting_the_mean(digits_tensors, variant):
+    ds, X_tr, X_va = digits_tensors
+    model, result = _fit(ds, X_tr, X_va, variant=variant, epochs=15)
     h = result.history
-    assert h[-1]["train_loss"] < 0.9 * h[0]["train_loss"]
+    assert h[-1]["train_loss"] < h[0]["train_loss"]
     assert min(e["val_loss"] for e in h) < h[0]["val_loss"]
+    # Learning the mean image is not learning: the code must carry something (0.60-0.87 of it, 3 seeds).
+    mean_mse = float(((X_va - X_tr.mean(0)) ** 2).mean())
+    assert evaluate(model, X_va)["mse"] < 0.92 * mean_mse
 
 
 def test_same_seed_gives_identical_weights(digits_tensors):
@@ -162,3 +166,24 @@ def test_time_budget_stops_training_when_time_is_up(digits_tensors):
     _, result = _fit(ds, X_tr, X_va, epochs=10_000, patience=10_000, schedule="cosine", max_seconds=1.0)
     assert result.stop_reason == "time budget of 1 s reached"
     assert result.history[-1]["lr"] < 0.1 * 2e-3
+
+
+def test_data_init_starts_training_closer(digits_tensors):
+    """The output bias at the data mean and a centred first layer. Measured here: after 8 epochs at the
+    default rate, PyTorch's initialisation has learned the mean image and no more (val MSE 0.0729, the
+    mean's 0.0734); from the data's mean, 0.049."""
+    ds, X_tr, X_va = digits_tensors
+    _, plain = _fit(ds, X_tr, X_va, epochs=1, data_init=False)
+    _, init = _fit(ds, X_tr, X_va, epochs=1)
+    assert init.history[0]["val_mse"] < 0.8 * plain.history[0]["val_mse"]
+    _, plain = _fit(ds, X_tr, X_va, data_init=False)
+    _, init = _fit(ds, X_tr, X_va)
+    assert init.history[-1]["val_mse"] < 0.8 * plain.history[-1]["val_mse"]
+
+
+def test_data_init_can_be_turned_off(digits_tensors):
+    ds, X_tr, X_va = digits_tensors
+    cfg = model_config_for("vanilla", n_features=64, latent_dim=2, hidden=(64, 32))
+    untouched, model = Autoencoder(cfg, seed=0), Autoencoder(cfg, seed=0)
+    Trainer(model, TrainConfig(epochs=1, lr=1e-12, data_init=False)).fit(X_tr, X_va)
+    assert torch.allclose(model.decoder.head.bias, untouched.decoder.head.bias, atol=1e-6)
