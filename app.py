@@ -11,7 +11,7 @@ def main() -> None:
     import streamlit as st
 
     from ui.fixes import apply as keep_page_switches
-    from ui.state import start_projector
+    from ui.state import start_jobs, start_projector
 
     keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
     st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
@@ -30,6 +30,7 @@ def main() -> None:
         ],
     }
     start_projector()  # UMAP in a helper process that compiles it in the background, once per server
+    start_jobs()  # the job manager and, a few seconds later, a worker waiting with torch imported
     st.navigation(pages).run()
 
 

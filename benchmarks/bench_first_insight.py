@@ -6,6 +6,9 @@
   floor any CLI pays before the first batch.
 - Browser: on a fresh server, click the home page's "Try it" button and wait
   until the latent scatter is drawn. Baseline: the CLI run (same training).
+  The target row clicks as soon as the page is drawn (the server's standby
+  worker, started 3 s after its first page, is not ready yet); a second row
+  clicks 8 s after, as a person who reads the page first (no target).
 """
 
 from __future__ import annotations
@@ -44,14 +47,16 @@ def imports_once() -> float:
     return time.perf_counter() - t0
 
 
-def browser_once() -> dict:
+def browser_once(read_s: float = 0.3) -> dict:
+    """A fresh server; "Try it" clicked `read_s` after the button is drawn (0.3 s lets the first render settle,
+    so the click is not lost in a rerun)."""
     with streamlit_server() as (_proc, url, _runs), chromium() as browser:
         ctx, page = new_page(browser, timeout_ms=180_000)
         try:
             page.goto(url)
             button = page.get_by_role("button", name=re.compile(r"^Try it"))
             button.wait_for()
-            page.wait_for_timeout(300)  # let the first render settle, so the click is not lost in a rerun
+            page.wait_for_timeout(int(read_s * 1000))
             t0 = time.perf_counter()
             button.click()
             page.wait_for_url(re.compile(r"/latent\?run=[0-9a-f]{12}"))
@@ -74,6 +79,7 @@ def main():
             cli.append(dt)
             base.append(imports_once())
     b = browser_once()
+    b_read = browser_once(read_s=8.0)
     t_cli, t_base = median(cli), median(base)
     train_s = metrics.get("train_seconds")
     rows = [
@@ -84,10 +90,13 @@ def main():
         row("Browser: click 'Try it' → latent scatter drawn", b["click_to_scatter"], baseline=t_cli,
             baseline_name="CLI train, same run", target=f"≤ {BROWSER_TARGET:g} s", passed=b["click_to_scatter"] <= BROWSER_TARGET,
             note=f"click → latent URL {b['click_to_latent_url']:.2f} s"),
+        row("Browser: 'Try it' clicked 8 s after the page is drawn → latent scatter drawn", b_read["click_to_scatter"],
+            baseline=b["click_to_scatter"], baseline_name="clicked at once",
+            note="the server's standby worker (torch and scikit-learn imported) takes the run; no target"),
     ]
     notes = [f"CLI samples: {', '.join(f'{x:.2f}' for x in cli)} s; import-only: {', '.join(f'{x:.2f}' for x in base)} s"]
     return finish(args, "first_insight", "1. Time to first insight", rows, notes,
-                  extra={"cli": cli, "imports": base, "metrics": metrics, "browser": b}, started=started)
+                  extra={"cli": cli, "imports": base, "metrics": metrics, "browser": b, "browser_after_reading": b_read}, started=started)
 
 
 if __name__ == "__main__":

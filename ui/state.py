@@ -28,7 +28,21 @@ def store() -> RunStore:
 def _manager(root: str, max_parallel: int):
     from ae_core.jobs import JobManager  # no torch here: the worker imports it
 
-    return JobManager(_store(root), max_parallel=max_parallel)
+    # The standby worker (torch and scikit-learn imported, waiting for a run) starts 3 s after the manager, so
+    # its imports do not share the two cores with the server's first page (app.py starts the manager there).
+    return JobManager(_store(root), max_parallel=max_parallel, standby_delay=STANDBY_DELAY)
+
+
+STANDBY_DELAY = 3.0
+
+
+def start_jobs() -> None:
+    """Once per server, with its first page: the job manager, which marks runs left 'running' by a
+    previous server as interrupted, starts queued runs, and (3 s later) a standby worker, so that the
+    first run a visitor starts, "Try it" included, skips the worker's imports. `AE_WARM_UP=0` (tests)
+    leaves it to the first page that needs it, as before."""
+    if os.environ.get("AE_WARM_UP", "1") != "0":
+        manager()
 
 
 def manager():
