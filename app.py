@@ -30,8 +30,12 @@ def main() -> None:
         ],
     }
     start_projector()  # UMAP in a helper process that compiles it in the background, once per server
-    start_jobs()  # the job manager and, a few seconds later, a worker waiting with torch imported
-    st.navigation(pages).run()
+    try:
+        st.navigation(pages).run()
+    finally:
+        # After the page has been sent (also when it stopped or switched): the job manager and, a few seconds
+        # later, a worker waiting with torch imported. Created first, it cost the first page about 0.1 s.
+        start_jobs()
 
 
 # In the processes the server spawns (`__mp_main__`, see above) this file must do nothing. Before this guard,
