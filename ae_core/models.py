@@ -183,7 +183,7 @@ class Autoencoder(nn.Module):
         sees inputs centred on that mean (LeCun et al. 1998, "Efficient BackProp": centred inputs
         condition the first layer). A convolution has one bias per channel, so the conv variant uses
         the mean over all pixels. The function the network computes at initialisation is otherwise
-        unchanged. Measured in benchmarks/FINDINGS.md §4.
+        unchanged. Measured in benchmarks/FINDINGS.md ("What was fixed").
         """
         X = X.reshape(len(X), -1).float()  # (N, F)
         mean = X.mean(0)  # (F,)

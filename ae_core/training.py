@@ -3,9 +3,9 @@
 Adam(W), an initialisation from the training rows' mean, ReduceLROnPlateau on
 the validation loss, early stopping with the best weights restored, a guard
 that stops on a non-finite loss with a reason a person can act on, and
-cancellation between batches. The trainer knows nothing
-about any variant: it minimises `model(x).losses["loss"]`. Logging, progress,
-checkpoints and cancellation live in callbacks (the minGPT trainer's pattern).
+cancellation between batches. The trainer knows nothing about any variant: it
+minimises `model(x).losses["loss"]`. Logging, progress, checkpoints and
+cancellation live in callbacks (the minGPT trainer's pattern).
 
 Data are preloaded tensors; each epoch shuffles an index and slices batches, a
 per-sample DataLoader being many times slower on CPU for in-memory data.
