@@ -75,13 +75,19 @@ def worker_main(root: str, run_id: str, threads: int | None = None) -> None:
         stop.set()
 
 
-def _preload() -> None:
-    """What every run needs before its first batch, in a low-priority thread (Linux: this thread only), so
-    that the standby's seconds of imports give way to the server and the browser drawing a page."""
+def lower_this_thread(nice: int = 10) -> None:
+    """Background work gives way: the calling thread only (Linux), the process's other threads keep theirs.
+    Used by the standby worker's imports and the UMAP helper's warm-up; elsewhere a no-op."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     except (AttributeError, OSError):
         pass
+
+
+def _preload() -> None:
+    """What every run needs before its first batch, in a low-priority thread, so that the standby's
+    seconds of imports give way to the server and the browser drawing a page."""
+    lower_this_thread()
     import torch
 
     from . import pipeline

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing as mp
-import os
 import sys
 import threading
 import time
 
 import numpy as np
+
+from .jobs import lower_this_thread
 
 WARM_UP_DONE = "UMAP compiled in the background"  # the server log's line when the warm-up is done
 FIT, WARM_UP = "ae_core.projection:_umap", "ae_core.projection:warm_up"
@@ -35,10 +36,7 @@ def _function(path: str):
 
 
 def _warm_up(path: str) -> None:
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: this thread only; requests keep 0
-    except (AttributeError, OSError):
-        pass
+    lower_this_thread()  # requests, in the main thread, keep their priority
     started = time.perf_counter()
     try:
         _function(path)()

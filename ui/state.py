@@ -36,12 +36,18 @@ def _manager(root: str, max_parallel: int):
 STANDBY_DELAY = 3.0
 
 
+def _helpers_on() -> bool:
+    """Start the server's helpers (job manager with its standby worker, UMAP helper) with its first page;
+    `AE_WARM_UP=0` (tests) leaves them to first use."""
+    return os.environ.get("AE_WARM_UP", "1") != "0"
+
+
 def start_jobs() -> None:
     """Once per server, with its first page: the job manager, which marks runs left 'running' by a
     previous server as interrupted, starts queued runs, and (3 s later) a standby worker, so that the
     first run a visitor starts, "Try it" included, skips the worker's imports. `AE_WARM_UP=0` (tests)
     leaves it to the first page that needs it, as before."""
-    if os.environ.get("AE_WARM_UP", "1") != "0":
+    if _helpers_on():
         manager()
 
 
@@ -52,7 +58,7 @@ def manager():
 
 @st.cache_resource(show_spinner=False)
 def _projector():
-    if os.environ.get("AE_WARM_UP", "1") == "0":
+    if not _helpers_on():
         return None
     return Projector().start()
 
