@@ -14,6 +14,7 @@ server restart and are started by the next manager.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import os
 import threading
@@ -151,6 +152,10 @@ class JobManager:
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="ae-job-scheduler", daemon=True)
         self._thread.start()
+        # A server stopping (SIGTERM, Ctrl+C) exits with the scheduler perhaps inside a worker's spawn:
+        # the child, started but not yet handed its start-up data, would print a traceback.
+        # Registered after multiprocessing's own exit hook, so it runs before it.
+        atexit.register(self.shutdown)
 
     # ---- public --------------------------------------------------------------
 
@@ -207,7 +212,9 @@ class JobManager:
         return False
 
     def shutdown(self, kill: bool = True, timeout: float = 5.0) -> None:
-        """Stop the scheduler; with kill, terminate workers (their runs become interrupted)."""
+        """Stop the scheduler; with kill, terminate workers (their runs become interrupted).
+        Also called at interpreter exit; a second call is harmless."""
+        atexit.unregister(self.shutdown)
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
