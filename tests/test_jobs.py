@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -168,12 +170,18 @@ def test_standby_waits_for_its_delay_and_a_run_meanwhile_takes_a_fresh_worker(tm
         m.shutdown()
 
 
+def _python(code: str, store_dir, timeout: float) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter from the project root, with the store's folder as sys.argv[1];
+    it must exit 0."""
+    out = subprocess.run([sys.executable, "-c", code, str(store_dir)], capture_output=True, text=True,
+                         timeout=timeout, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
 def test_preload_imports_everything_a_run_imports(tmp_path):
     """A standby worker calls pipeline.preload(); a run it then trains imports no more of scikit-learn
     or scipy (1.4 s of a 2.7 s digits run when the run imported them itself)."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from ae_core import pipeline\n"
@@ -186,9 +194,7 @@ def test_preload_imports_everything_a_run_imports(tmp_path):
         "late = sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('sklearn', 'scipy'))\n"
         "print(late)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = _python(code, tmp_path, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -197,9 +203,6 @@ def test_a_server_that_exits_while_a_worker_is_starting_leaves_no_traceback(tmp_
     started but not yet handed its start-up data, and printed `EOFError: Ran out of input` with a
     traceback into the server's log (seen once in CI's ten-session load test). The exit must wait for
     the spawn, then stop the new worker cleanly. The spawn is held open here for 1.5 s to hit that window."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, threading, time\n"
         "import multiprocessing.util as mu\n"
@@ -218,9 +221,7 @@ def test_a_server_that_exits_while_a_worker_is_starting_leaves_no_traceback(tmp_
         "assert spawned.wait(60)\n"
         "print('exiting', flush=True)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = _python(code, tmp_path, timeout=120)
     assert "exiting" in out.stdout
     # run() read stderr to its end, which the orphaned child holds open until it has failed.
     assert "Traceback" not in out.stderr, out.stderr[-2000:]
