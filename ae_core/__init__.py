@@ -6,7 +6,7 @@ package imports torch only when a model is needed, so pages that just list
 runs start fast.
 """
 
-from .errors import InputError
+from ae_core.errors import InputError
 
 __all__ = ["Autoencoder", "InputError"]
 __version__ = "0.1.0"
@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name == "Autoencoder":
-        from .estimator import Autoencoder
+        from ae_core.estimator import Autoencoder
 
         return Autoencoder
     raise AttributeError(f"module 'ae_core' has no attribute {name!r}")

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import InputError
+from ae_core.errors import InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_datasets(args) -> int:
-    from .datasets import REGISTRY
+    from ae_core.data.registry import REGISTRY
 
     rows = [{"name": d.name, "kind": d.kind, "title": d.title, "summary": d.summary} for d in REGISTRY.values()]
     if args.json:
@@ -144,10 +144,10 @@ class _ProjectionProgress:
 
 
 def cmd_train(args) -> int:
-    from .analysis import describe_ratio
-    from .pipeline import execute_run
-    from .runconfig import make_config
-    from .runs import RunStore
+    from ae_core.analysis.metrics import describe_ratio
+    from ae_core.runs.execute import execute_run
+    from ae_core.runs.spec import make_config
+    from ae_core.runs.store import RunStore
 
     dataset, options = args.dataset, {}
     if args.csv:
@@ -158,8 +158,8 @@ def cmd_train(args) -> int:
              "sparsity": args.sparsity, "beta": args.beta}
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     if args.time_budget is not None:
-        from .datasets import load_dataset
-        from .runconfig import budget_overrides
+        from ae_core.data.registry import load_dataset
+        from ae_core.runs.spec import budget_overrides
 
         if args.time_budget <= 0:
             raise InputError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}.")
@@ -196,11 +196,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .runs import RunStore
+    from ae_core.runs.store import RunStore
 
     store = RunStore(args.runs_dir)
     if args.delete:
-        from .housekeeping import delete_runs
+        from ae_core.runs.housekeeping import delete_runs
 
         done = delete_runs(store, args.delete)  # InputError (nothing deleted) for an unknown or active run
         if args.json:
@@ -227,11 +227,11 @@ def cmd_embed(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from .estimator import Autoencoder
-    from .latent import safe_csv
-    from .projection import project
-    from .runs import atomic_write_bytes
-    from .tabular import prepare_table
+    from ae_core.analysis.latent import safe_csv
+    from ae_core.analysis.projection import project
+    from ae_core.data.tabular import prepare_table
+    from ae_core.estimator import Autoencoder
+    from ae_core.runs.store import atomic_write_bytes
 
     src = Path(args.input)
     if not src.is_file():

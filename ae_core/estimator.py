@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .errors import InputError
+from ae_core.errors import InputError
 
 
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -52,8 +52,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     n_features_in_ : int
     image_shape_ : tuple of int or None
     model_ : torch.nn.Module
-        The trained `ae_core.models.Autoencoder`.
-    scaler_ : ae_core.preprocessing.Scaler
+        The trained `ae_core.model.networks.Autoencoder`.
+    scaler_ : ae_core.data.preprocessing.Scaler
     history_ : list of dict
         Per-epoch train/validation loss and learning rate.
     n_epochs_ : int
@@ -110,11 +110,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Train on X; y is ignored. Returns self."""
         import torch
 
-        from .config import TrainConfig, model_config_for
-        from .models import Autoencoder as Module
-        from .runconfig import dataset_defaults
-        from .preprocessing import Scaler
-        from .training import Trainer
+        from ae_core.data.preprocessing import Scaler
+        from ae_core.model.config import TrainConfig, model_config_for
+        from ae_core.model.networks import Autoencoder as Module
+        from ae_core.model.training import Trainer
+        from ae_core.runs.spec import dataset_defaults
 
         Xf = self._flatten(X, reset=True)
         n, d = Xf.shape
@@ -165,7 +165,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def transform(self, X):
         """Codes of X: array of shape (n_samples, latent_dim) (the mean for a VAE)."""
-        from .analysis import encode
+        from ae_core.analysis.metrics import encode
 
         check_is_fitted(self, "model_")
         return encode(self.model_, self.scaler_.transform(self._flatten(X, reset=False))).astype(np.float64)
@@ -175,7 +175,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def inverse_transform(self, Z):
         """Decode codes back to the input space (unscaled; images keep their shape)."""
-        from .analysis import decode
+        from ae_core.analysis.metrics import decode
 
         check_is_fitted(self, "model_")
         Z = np.asarray(Z, dtype=np.float32)
@@ -189,7 +189,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def anomaly_score(self, X):
         """Reconstruction error per sample (mean squared, in scaled units): higher = more anomalous."""
-        from .analysis import reconstruct, reconstruction_errors
+        from ae_core.analysis.metrics import reconstruct, reconstruction_errors
 
         check_is_fitted(self, "model_")
         Xs = self.scaler_.transform(self._flatten(X, reset=False))

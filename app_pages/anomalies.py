@@ -35,8 +35,9 @@ if not runs:
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-from ae_core import anomaly as an  # noqa: E402 - imports torch; only once there is a run to look at
-from ae_core.plots_training import progress_view  # noqa: E402
+from ae_core.analysis import anomaly as an  # noqa: E402 - imports torch; only once there is a run to look at
+from ae_core.figures import anomaly as anf  # noqa: E402
+from ae_core.runs.summary import progress_view  # noqa: E402
 
 PICKER = "anomaly_run_picker"
 if st.session_state.get(SWITCH_TO):  # a one-class run just finished: show it (before the picker is drawn)
@@ -84,15 +85,15 @@ group_opts = ["split", "class"] if names else ["split"]
 g1, g2 = st.columns([3, 1])
 group = state.kept_choice(g1.radio, "Colour the histogram by", group_opts, "split", "anomaly_group", horizontal=True)
 log_x = state.kept_widget(g2.toggle, "Log scale", True, "anomaly_log")
-st.plotly_chart(an.error_histogram_figure(an.error_histogram_frame(run, group), threshold, log_x), key="anomaly_hist")
+st.plotly_chart(anf.error_histogram_figure(an.error_histogram_frame(run, group), threshold, log_x), key="anomaly_hist")
 
 # ---- ROC / PR ---------------------------------------------------------------------------------
 if truth is not None and 0 < truth[test].sum() < test.sum():
     st.subheader("How well does the score find the known anomalies?")
     curves = an.roc_pr(errors[test], truth[test])
     r1, r2 = st.columns(2)
-    r1.plotly_chart(an.roc_figure(curves), key="anomaly_roc")
-    r2.plotly_chart(an.pr_figure(curves), key="anomaly_pr")
+    r1.plotly_chart(anf.roc_figure(curves), key="anomaly_roc")
+    r2.plotly_chart(anf.pr_figure(curves), key="anomaly_pr")
     st.caption(f"On the {curves['n']:,} test rows, {curves['prevalence']:.1%} of them anomalies. "
                f"ROC AUC {curves['roc_auc']:.3f}, average precision {curves['pr_auc']:.3f}.")
 
@@ -136,7 +137,7 @@ if len(names) >= 2:
 st.subheader("The most anomalous rows")
 top = an.most_anomalous(run, 16)
 if run.dataset.kind == "image":
-    from ae_core.plots import image_grid
+    from ae_core.figures.common import image_grid
 
     imgs = run.X[top["row"].to_numpy()].reshape(-1, *run.dataset.image_shape)
     st.plotly_chart(image_grid(imgs, titles=an.tile_titles(top), ncols=8), config={"displayModeBar": False}, key="anomaly_top")
@@ -152,5 +153,5 @@ st.download_button(f"Download the {flags.sum():,} flagged rows (CSV)", csv, file
 # ---- the code, coloured by score --------------------------------------------------------------
 st.subheader("Where the anomalies sit in the code")
 coords, note = an.scatter_coordinates(run)
-st.plotly_chart(an.score_scatter_figure(coords, errors, flags, an.row_hover(run), axis_note=note), key="anomaly_scatter")
+st.plotly_chart(anf.score_scatter_figure(coords, errors, flags, an.row_hover(run), axis_note=note), key="anomaly_scatter")
 st.caption(f"Axes: {note}. Colour: log10 of the score; red rings: rows above the threshold (they follow the slider).")

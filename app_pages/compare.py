@@ -4,10 +4,10 @@ import functools
 
 import streamlit as st
 
-from ae_core.compare import best_index, code_view, finished, metrics_table
+from ae_core.analysis.compare import best_index, code_view, finished, metrics_table
 from ae_core.errors import InputError
-from ae_core.export import bundle_filename, run_bundle
-from ae_core.plots_recon import latent_scatter_figure, subsample
+from ae_core.figures.reconstruction import latent_scatter_figure, subsample
+from ae_core.runs.export import bundle_filename, run_bundle
 from ui import state
 
 st.title("Compare runs")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ae_core.config import NOISE_KINDS
 from ae_core.errors import InputError
+from ae_core.model.config import NOISE_KINDS
 from ui import state
 
 LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
@@ -43,7 +43,8 @@ if not runs:
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-from ae_core import denoising as dn  # noqa: E402 - imports torch; only once there is a run to look at
+from ae_core.analysis import denoising as dn  # noqa: E402 - imports torch; only once there is a run to look at
+from ae_core.figures import denoising as dnf  # noqa: E402
 
 rec = state.run_picker(dn.prefer_denoising(runs), key="denoise_run_picker")
 cfg_model = rec.config.get("model", {})
@@ -97,7 +98,7 @@ except InputError as exc:
 
 st.subheader("Clean, noisy, denoised")
 if image_shape is not None:
-    from ae_core.denoising import comparison_figure
+    from ae_core.figures.denoising import comparison_figure
 
     st.plotly_chart(comparison_figure(comp, image_shape), config={"displayModeBar": False}, key="denoise_grid")
     st.caption(f"{N_SHOWN} test images, the same ones at every setting; the bottom row is what the autoencoder made "
@@ -111,7 +112,7 @@ st.subheader("Across the test set")
 is_image = "psnr" in metrics.columns
 metric_names = ["psnr", "ssim", "mse"] if is_image else ["mse"]
 metric = state.kept_choice(st.radio, "Measure", metric_names, "psnr", "denoise_metric", horizontal=True,
-                           format_func=lambda m: dn.METRIC_LABELS[m]) if is_image else "mse"
+                           format_func=lambda m: dnf.METRIC_LABELS[m]) if is_image else "mse"
 c1, c2 = st.columns([1, 1])
 c1.dataframe(
     metrics[["title", *metric_names]], hide_index=True,
@@ -120,9 +121,9 @@ c1.dataframe(
                    "ssim": st.column_config.NumberColumn("SSIM", format="%.3f"),
                    "mse": st.column_config.NumberColumn("MSE", format="%.4f")},
 )
-c2.plotly_chart(dn.metrics_bar_figure(metrics, metric), key="denoise_bars")
+c2.plotly_chart(dnf.metrics_bar_figure(metrics, metric), key="denoise_bars")
 best = metrics[metrics.family != "input"].sort_values(metric, ascending=metric == "mse").iloc[0]
-st.markdown(f"**Best at this setting:** {best['title']} ({dn.METRIC_LABELS[metric].split(' (')[0]} "
+st.markdown(f"**Best at this setting:** {best['title']} ({dnf.METRIC_LABELS[metric].split(' (')[0]} "
             f"{best[metric]:.3g}; the noisy input scores {metrics.iloc[0][metric]:.3g}).")
 if plain_rec is not None:
     st.caption(f"Plain run compared: {plain_rec.label()} (the latest plain run of the same dataset).")
@@ -131,5 +132,5 @@ elif trained_noise > 0:
 
 st.subheader("Quality against noise level")
 curve = _curve(rec.id, plain_rec.id if plain_rec else None, kind)
-st.plotly_chart(dn.quality_curve_figure(curve, metric), key="denoise_curve")
+st.plotly_chart(dnf.quality_curve_figure(curve, metric), key="denoise_curve")
 st.caption(f"{kind} noise at levels {LEVELS[0]:g}–{LEVELS[-1]:g}, 300 test rows per level.")

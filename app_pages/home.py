@@ -5,7 +5,7 @@ import hashlib
 import streamlit as st
 
 from ae_core.errors import InputError
-from ae_core.housekeeping import delete_runs, orphaned_files
+from ae_core.runs.housekeeping import delete_runs, orphaned_files
 from ui import state
 
 # Session state: the runs table's widget key, the runs waiting for "Delete?" to be answered, the last deletion.
@@ -20,7 +20,7 @@ st.markdown(
 
 if st.button("Try it: train on digits", type="primary", icon=":material/play_arrow:"):
     try:
-        from ae_core.runconfig import make_config
+        from ae_core.runs.spec import make_config
 
         rec = state.manager().submit(make_config("digits", "vanilla"))
     except InputError as exc:
@@ -68,7 +68,7 @@ def _runs_section() -> None:
                 icon=":material/info:")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
-    from ae_core.plots_training import run_counts, runs_table  # pandas (0.5 s): only once there is a table to draw
+    from ae_core.runs.summary import run_counts, runs_table  # pandas (0.5 s): only once there is a table to draw
 
     counts = run_counts(runs)
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()))

@@ -5,9 +5,9 @@ from functools import partial
 
 import streamlit as st
 
-from ae_core import latent as lat
-from ae_core import plots
-from ae_core.projection import METHOD_TITLES, cached_projection, subsample_note
+from ae_core.analysis import latent as lat
+from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
+from ae_core.figures import common as plots
 from ui.scatter import pick_point, picked_point, scatter
 from ui.state import how_it_works, loaded_run, run_picker, store, umap_fit
 

@@ -4,9 +4,9 @@ samples from a VAE's prior, and how much error each code size costs (autoencoder
 import numpy as np
 import streamlit as st
 
-from ae_core import reconstruction as rc
+from ae_core.analysis import reconstruction as rc
 from ae_core.errors import InputError
-from ae_core.plots_recon import feature_error_figure, image_rows_figure, rate_distortion_figure
+from ae_core.figures.reconstruction import feature_error_figure, image_rows_figure, rate_distortion_figure
 from ui import state
 
 st.title("Reconstructions")

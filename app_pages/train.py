@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from ae_core.config import NOISE_KINDS, PRESETS
-from ae_core.datasets import DEFAULT_DATASET, REGISTRY
+from ae_core.data.preview import dataset_facts, preview_table
+from ae_core.data.registry import DEFAULT_DATASET, REGISTRY
 from ae_core.errors import InputError
-from ae_core.plots_training import dataset_facts, parse_sizes, preview_table, sample_grid_figure
+from ae_core.figures.training import sample_grid_figure
+from ae_core.model.config import NOISE_KINDS, PRESETS, parse_sizes
 from ui import state
 from ui.run_panel import run_progress_panel, run_result
 
@@ -15,14 +16,14 @@ PICKER_KEY = "train_run_picker"
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
 def _dataset(name: str):
     """A built-in dataset, shared read-only by every session (mnist is 200 MB as floats)."""
-    from ae_core.datasets import load_dataset
+    from ae_core.data.registry import load_dataset
 
     return load_dataset(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _defaults(name: str) -> dict:
-    from ae_core.runconfig import dataset_defaults
+    from ae_core.runs.spec import dataset_defaults
 
     return dataset_defaults(_dataset(name))
 
@@ -121,7 +122,7 @@ if ds is not None:
                                  float(preset.get("beta", 1.0)), f"beta_{k}", step=0.1,
                                  disabled=variant != "variational")
     try:
-        from ae_core.runconfig import make_config
+        from ae_core.runs.spec import make_config
 
         model = {"latent_dim": int(latent), "hidden": parse_sizes(hidden_text), "noise": noise,
                  "noise_level": float(noise_level), "sparsity": float(sparsity)}

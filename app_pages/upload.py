@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from ae_core import plots, upload
 from ae_core.errors import InputError
-from ae_core.plots_training import training_facts
+from ae_core.figures import common as plots
+from ae_core.runs import upload
+from ae_core.runs.summary import training_facts
 from ui import state
 from ui.run_panel import run_progress_panel
 
@@ -130,8 +131,8 @@ if runs:
         except InputError as exc:
             st.error(str(exc), icon=":material/error:")
             st.stop()
-        from ae_core.analysis import describe_ratio
-        from ae_core.projection import cached_projection, project
+        from ae_core.analysis.metrics import describe_ratio
+        from ae_core.analysis.projection import cached_projection, project
 
         m = rec.metrics or {}
         if "ae_pca_ratio" in m:

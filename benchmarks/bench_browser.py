@@ -32,8 +32,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (PY, ROOT, bench_env, chromium, finish, make_synthetic_run, median, new_page, parse_args, row,
-                    streamlit_server, wait_log, wait_scatter_drawn)
+from common import (
+    PY,
+    ROOT,
+    bench_env,
+    chromium,
+    finish,
+    make_synthetic_run,
+    median,
+    new_page,
+    parse_args,
+    row,
+    streamlit_server,
+    wait_log,
+    wait_scatter_drawn,
+)
 
 DRAW_TARGET, RERUN_TARGET = 2.0, 0.300
 FRAME_MS = 1000 / 30  # "interaction stays smooth": a pan or zoom frame within 30 fps
@@ -193,7 +206,7 @@ def rerun_times(runs_dir: Path, run_id: str, pages: list[str], train_proc, repea
 def main():
     args = parse_args(__doc__)
     started = time.perf_counter()
-    from ae_core.runs import RunStore
+    from ae_core.runs.store import RunStore
     from ui.state import WARM_UP_DONE
 
     rows, notes, extra = [], [], {}
@@ -210,7 +223,7 @@ def main():
     res = {"big_first": [], "small_first": [], "big": [], "small": []}
     with streamlit_server(runs_dir=runs) as (proc, url, _r), chromium() as browser:
         first_views(browser, url, small, big, res)
-        # The server's UMAP helper process (ae_core.projector) compiles UMAP during the first 35-90 s, on one of the
+        # The server's UMAP helper process (ae_core.analysis.projection_process) compiles UMAP during the first 35-90 s, on one of the
         # two cores: one view inside it, then the steady state after it.
         res["big_warming"] = view(browser, f"{url}/latent?run={big}")
         res["warm_up_wait"] = wait_log(proc, WARM_UP_DONE)

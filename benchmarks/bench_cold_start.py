@@ -20,8 +20,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (PY, ROOT, chromium, finish, median, new_page, parse_args, row, start_streamlit, stop_group,
-                    wait_health)
+from common import (
+    PY,
+    ROOT,
+    chromium,
+    finish,
+    median,
+    new_page,
+    parse_args,
+    row,
+    start_streamlit,
+    stop_group,
+    wait_health,
+)
 
 TARGET = 3.0
 HEAVY = ("torch", "umap", "openTSNE", "numba", "pynndescent", "sklearn", "scipy", "pandas", "plotly")

@@ -2,7 +2,7 @@
 
 - CLI: `python -m ae_core train --dataset digits` (default preset), process
   start to metrics printed. Baseline in the same run: a process that only
-  imports what training needs (torch, sklearn, ae_core.pipeline), i.e. the
+  imports what training needs (torch, sklearn, ae_core.runs.execute), i.e. the
   floor any CLI pays before the first batch.
 - Browser: on a fresh server, click the home page's "Try it" button and wait
   until the latent scatter is drawn. Baseline: the CLI run (same training).
@@ -20,7 +20,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PY, ROOT, bench_env, chromium, finish, median, new_page, parse_args, row, streamlit_server, wait_scatter_drawn
+from common import (
+    PY,
+    ROOT,
+    bench_env,
+    chromium,
+    finish,
+    median,
+    new_page,
+    parse_args,
+    row,
+    streamlit_server,
+    wait_scatter_drawn,
+)
 
 CLI_TARGET, BROWSER_TARGET = 10.0, 15.0
 
@@ -42,7 +54,7 @@ def cli_once(runs_dir: Path) -> tuple[float, dict]:
 
 def imports_once() -> float:
     t0 = time.perf_counter()
-    subprocess.run([PY, "-c", "import torch, sklearn.decomposition, ae_core.pipeline, ae_core.analysis"], cwd=ROOT,
+    subprocess.run([PY, "-c", "import torch, sklearn.decomposition, ae_core.runs.execute, ae_core.analysis.metrics"], cwd=ROOT,
                    check=True, timeout=300, capture_output=True)
     return time.perf_counter() - t0
 

@@ -19,8 +19,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (PY, ROOT, bench_env, chromium, finish, make_synthetic_run, new_page, parse_args, proc_status, row,
-                    streamlit_server, tree_rss, wait_scatter_drawn)
+from common import (
+    PY,
+    ROOT,
+    bench_env,
+    chromium,
+    finish,
+    make_synthetic_run,
+    new_page,
+    parse_args,
+    proc_status,
+    row,
+    streamlit_server,
+    tree_rss,
+    wait_scatter_drawn,
+)
 
 TRAIN_TARGET, SERVER_TARGET = 2e9, 1.5e9
 GB = 1e9
@@ -45,7 +58,7 @@ def main():
     epochs = 1 if args.quick else 2
     with tempfile.TemporaryDirectory(prefix="aebench-") as tmp:
         runs = Path(tmp) / "runs"
-        base = peak([PY, "-c", "from ae_core.datasets import load_dataset; load_dataset('fashion-mnist')"], runs)
+        base = peak([PY, "-c", "from ae_core.data.registry import load_dataset; load_dataset('fashion-mnist')"], runs)
         train = peak([PY, "-m", "ae_core", "train", "--dataset", "fashion-mnist", "--epochs", str(epochs),
                       "--runs-dir", str(runs)], runs)
     extra["train"], extra["dataset_only"] = train, base
@@ -57,7 +70,7 @@ def main():
     # ---- server with five loaded runs
     n = 10_000 if args.quick else 70_000
     tmp = Path(tempfile.mkdtemp(prefix="aebench-"))
-    from ae_core.runs import RunStore
+    from ae_core.runs.store import RunStore
 
     store = RunStore(tmp / "runs")
     ids = [make_synthetic_run(store, "fashion-mnist", {"n_samples": n} if args.quick else None, seed=i) for i in range(5)]

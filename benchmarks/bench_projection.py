@@ -1,6 +1,6 @@
 """Projections (issue 5.5).
 
-- PCA of 70,000 x 32 through `ae_core.projection.project`; baseline,
+- PCA of 70,000 x 32 through `ae_core.analysis.projection.project`; baseline,
   interleaved: the minimum work (centre, 32x32 covariance, eigh, one matmul).
 - UMAP of 10,000 points: first call in a fresh process (import + numba
   compile + fit, in a subprocess) and warm (a second fit in that process),
@@ -31,7 +31,7 @@ UMAP_CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
-from ae_core.projection import project
+from ae_core.analysis.projection import project
 Z = np.load(sys.argv[1])
 t1 = time.perf_counter()
 project(Z, "umap")
@@ -45,7 +45,7 @@ print(json.dumps({"first": t2 - t0, "first_fit_only": t2 - t1, "warm": t3 - t2, 
 """
 
 
-# What a server does: its UMAP helper process (ae_core.projector, started with the server) compiles
+# What a server does: its UMAP helper process (ae_core.analysis.projection_process, started with the server) compiles
 # UMAP in the background; then the first UMAP a person asks for, through the helper. The helper
 # shares this child's stderr, where it says when the warm-up is done.
 UMAP_WARMED_CHILD = """
@@ -53,8 +53,8 @@ import json, os, sys, tempfile, time
 import numpy as np
 log = tempfile.NamedTemporaryFile(delete=False)
 os.dup2(log.fileno(), 2)  # the helper inherits this stderr
-from ae_core.projection import project
-from ae_core.projector import WARM_UP_DONE, Projector
+from ae_core.analysis.projection import project
+from ae_core.analysis.projection_process import WARM_UP_DONE, Projector
 t0 = time.perf_counter()
 helper = Projector(delay=0.0).start()
 while WARM_UP_DONE not in open(log.name).read():
@@ -72,7 +72,7 @@ def codes(n: int):
     import numpy as np
     from sklearn.decomposition import PCA
 
-    from ae_core.datasets import load_dataset
+    from ae_core.data.registry import load_dataset
 
     ds = load_dataset("fashion-mnist", n_samples=n)
     Z = PCA(32, random_state=0).fit_transform(ds.X / 255.0).astype(np.float32)
@@ -91,9 +91,15 @@ def main():
     started = time.perf_counter()
     import numpy as np
 
-    from ae_core.projection import (TSNE_EXAGGERATION_ITER, TSNE_ITER, UMAP_LARGE_EPOCHS, UMAP_SMALL, cached_projection,
-                                    project)
-    from ae_core.runs import RunStore
+    from ae_core.analysis.projection import (
+        TSNE_EXAGGERATION_ITER,
+        TSNE_ITER,
+        UMAP_LARGE_EPOCHS,
+        UMAP_SMALL,
+        cached_projection,
+        project,
+    )
+    from ae_core.runs.store import RunStore
 
     rows, notes, extra = [], [], {}
     # ---- PCA 70,000 x 32
@@ -143,7 +149,7 @@ def main():
         rows.append(row(f"UMAP {n:,} points, the first request after the server's start-up warm-up", w["first_request"],
                         baseline=u["first_fit_only"], baseline_name="first call without the warm-up",
                         target=f"≤ {UMAP_TARGET:g} s", passed=w["first_request"] <= UMAP_TARGET,
-                        note=f"the warm-up (the server's UMAP helper process, ae_core.projector, started 5 s after "
+                        note=f"the warm-up (the server's UMAP helper process, ae_core.analysis.projection_process, started 5 s after "
                              f"the server's first page) "
                              f"took {w['warm_up']:.1f} s; a request during it waits for the rest"))
         rows.append(row(f"UMAP {n:,} points, first call in a fresh process", u["first"], baseline=u["warm"],

@@ -48,7 +48,7 @@ class Clock:
 
     def tick(self) -> bool:
         """Record due checkpoints; True when the last one is done (stop training)."""
-        from ae_core.training import evaluate
+        from ae_core.model.training import evaluate
 
         while self.todo and self.elapsed() >= self.todo[0]:
             t = self.todo.pop(0)
@@ -60,7 +60,7 @@ class Clock:
 
     def finish(self):
         """The recipe stopped on its own: its final model's error holds for the remaining budgets."""
-        from ae_core.training import evaluate
+        from ae_core.model.training import evaluate
 
         if self.todo:
             err = evaluate(self.model, self.X_test)["mse"]
@@ -72,9 +72,10 @@ class Clock:
 def data(name: str):
     import torch
 
-    from ae_core.datasets import load_dataset
-    from ae_core.pipeline import make_config, model_config_from_dict, train_config_from_dict
-    from ae_core.preprocessing import Scaler, split_indices
+    from ae_core.data.preprocessing import Scaler, split_indices
+    from ae_core.data.registry import load_dataset
+    from ae_core.runs.execute import model_config_from_dict, train_config_from_dict
+    from ae_core.runs.spec import make_config
 
     ds = load_dataset(name)
     split = split_indices(ds.n_samples, ds.y, seed=0)
@@ -83,7 +84,7 @@ def data(name: str):
     t = {k: torch.from_numpy(X[getattr(split, k)]) for k in ("train", "val", "test")}
 
     def configs(latent_dim=None, budget=None):
-        from ae_core.runconfig import budget_overrides
+        from ae_core.runs.spec import budget_overrides
 
         train = budget_overrides(ds, budget) if budget else None
         cfg = make_config(name, "vanilla", model={"latent_dim": latent_dim}, train=train, ds=ds)
@@ -93,8 +94,8 @@ def data(name: str):
 
 
 def run_ours(mcfg, tcfg, t, checkpoints):
-    from ae_core.models import Autoencoder
-    from ae_core.training import Callback, Trainer, TrainingCancelled
+    from ae_core.model.networks import Autoencoder
+    from ae_core.model.training import Callback, Trainer, TrainingCancelled
 
     model = Autoencoder(mcfg, seed=0)
     clock = Clock(model, t["test"], checkpoints)
@@ -113,7 +114,7 @@ def run_ours(mcfg, tcfg, t, checkpoints):
 def run_plain(mcfg, t, checkpoints, seed=0):
     import torch
 
-    from ae_core.models import Autoencoder
+    from ae_core.model.networks import Autoencoder
 
     torch.manual_seed(seed)
     model = Autoencoder(mcfg, seed=seed).train()

@@ -31,8 +31,8 @@ TARGET_PLAIN, TARGET_CEIL = 1.0, 0.60
 def setup(kind: str, n: int):
     import torch
 
-    from ae_core.config import TrainConfig, model_config_for
-    from ae_core.models import Autoencoder
+    from ae_core.model.config import TrainConfig, model_config_for
+    from ae_core.model.networks import Autoencoder
 
     if kind == "dense-784":
         mcfg = model_config_for("vanilla", n_features=784, image_shape=(28, 28), hidden=(256, 128), latent_dim=2)
@@ -51,7 +51,7 @@ def setup(kind: str, n: int):
 
 
 def ours_fn(mcfg, tcfg, X, X_val, Autoencoder):
-    from ae_core.training import Trainer
+    from ae_core.model.training import Trainer
 
     def run():
         model = Autoencoder(mcfg, seed=0)

@@ -356,11 +356,12 @@ def make_synthetic_run(store, dataset: str = "fashion-mnist", options: dict | No
     codes placed as class blobs (so a scatter looks like one). Returns the run id."""
     import numpy as np
 
-    from ae_core.analysis import encode, reconstruct, reconstruction_errors
-    from ae_core.datasets import load_dataset
-    from ae_core.models import Autoencoder
-    from ae_core.pipeline import make_config, model_config_from_dict, save_weights
-    from ae_core.preprocessing import Scaler, split_indices
+    from ae_core.analysis.metrics import encode, reconstruct, reconstruction_errors
+    from ae_core.data.preprocessing import Scaler, split_indices
+    from ae_core.data.registry import load_dataset
+    from ae_core.model.networks import Autoencoder
+    from ae_core.runs.execute import model_config_from_dict, save_weights
+    from ae_core.runs.spec import make_config
 
     ds = load_dataset(dataset, **dict(options or {}))
     config = make_config(dataset, variant, options, model={"latent_dim": latent_dim}, ds=ds)

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ae_core.pipeline import execute_run  # noqa: E402
-from ae_core.runconfig import make_config  # noqa: E402
-from ae_core.runs import RunStore  # noqa: E402
+from ae_core.runs.execute import execute_run  # noqa: E402
+from ae_core.runs.spec import make_config  # noqa: E402
+from ae_core.runs.store import RunStore  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, serve_app  # noqa: E402
 
 PAGES = [("home", ""), ("train", "train"), ("latent", "latent"), ("reconstructions", "reconstructions"),

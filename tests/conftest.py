@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ae_core.pipeline import execute_run, make_config
-from ae_core.runs import RunStore
+from ae_core.runs.execute import execute_run
+from ae_core.runs.spec import make_config
+from ae_core.runs.store import RunStore
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ae_core.analysis import describe_ratio, knn_accuracy, pca_baseline, reconstruction_errors, trust
+from ae_core.analysis.metrics import describe_ratio, knn_accuracy, pca_baseline, reconstruction_errors, trust
 
 
 def test_describe_ratio_says_how_much_better():

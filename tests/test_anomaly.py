@@ -1,4 +1,4 @@
-"""ae_core.anomaly: thresholds, ROC/PR, frames and exports; one-class training in ae_core.pipeline."""
+"""ae_core.analysis.anomaly: thresholds, ROC/PR, frames and exports; one-class training in ae_core.runs.execute."""
 
 from __future__ import annotations
 
@@ -8,31 +8,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ae_core.anomaly import (
+from ae_core.analysis.anomaly import (
     anomaly_truth,
     confusion_counts,
-    error_histogram_figure,
     error_histogram_frame,
     flag,
     flagged_csv,
     flagged_frame,
     most_anomalous,
     one_class_setup,
-    pr_figure,
-    roc_figure,
     roc_pr,
     row_hover,
     scatter_coordinates,
-    score_scatter_figure,
     threshold_from_contamination,
     threshold_from_percentile,
     tile_titles,
 )
-from ae_core.datasets import load_dataset
+from ae_core.data.preprocessing import split_indices
+from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
-from ae_core.pipeline import load_run, restrict_to_classes
-from ae_core.preprocessing import split_indices
-from ae_core.runs import RunStore
+from ae_core.figures.anomaly import error_histogram_figure, pr_figure, roc_figure, score_scatter_figure
+from ae_core.runs.execute import restrict_to_classes
+from ae_core.runs.loaded import load_run
+from ae_core.runs.store import RunStore
 
 ERR = np.arange(1, 101, dtype=float)  # 1..100
 
@@ -130,7 +128,7 @@ def test_one_class_run_scores_left_out_classes(tmp_path):
     store = RunStore(tmp_path / "runs")
     cfg = one_class_setup("digits", [0, 1], train={"epochs": 4, "evolution_samples": 50})
     rid = store.create(cfg).id
-    from ae_core.pipeline import execute_run
+    from ae_core.runs.execute import execute_run
 
     assert execute_run(store, rid) == "done", store.get(rid).error
     run = load_run(store, rid)

@@ -1,5 +1,5 @@
 """The Home and Train pages (Streamlit AppTest, through app.py) and the pure
-helpers behind them (ae_core.plots_training)."""
+helpers behind them (ae_core.figures.training)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ae_core.datasets import load_dataset
+from ae_core.data.preview import dataset_facts, preview_table
+from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
-from ae_core.plots_training import (
+from ae_core.figures.training import image_mosaic, loss_curve_figure, sample_grid_figure
+from ae_core.model.config import parse_sizes
+from ae_core.runs.summary import (
     comparison_table,
-    dataset_facts,
     first_line,
     format_duration,
-    image_mosaic,
-    loss_curve_figure,
-    parse_sizes,
-    preview_table,
     progress_view,
     run_counts,
     runs_table,
-    sample_grid_figure,
     training_facts,
 )
 from tests.conftest import app_text
@@ -163,7 +160,7 @@ def test_runs_table_and_counts(trained_store):
 
 
 def test_runs_table_active_run_has_no_metrics(store):
-    from ae_core.pipeline import make_config
+    from ae_core.runs.spec import make_config
 
     rec = store.create(make_config("wine", "vanilla"))
     store.update(rec.id, status="running", progress={"fraction": 0.25})
@@ -246,9 +243,9 @@ def test_train_tabular_dataset_previews_rows(store):
 
 def test_train_absent_image_set_shows_where_to_put_files(store, monkeypatch, tmp_path):
     monkeypatch.setenv("AE_OFFLINE", "1")
-    import ae_core.image_files
+    import ae_core.data.image_files
 
-    monkeypatch.setattr(ae_core.image_files, "REPO", tmp_path)  # no files under data/mnist
+    monkeypatch.setattr(ae_core.data.image_files, "REPO", tmp_path)  # no files under data/mnist
     at = _train(_app())
     at.selectbox(key="train_dataset").set_value("mnist").run()
     assert not at.exception
@@ -294,7 +291,7 @@ def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(f
     saw the new run carries the old run in the URL and the picker's old value (seen in the load
     test: the page went back to the old run for good). The picker moves to a new widget key, so
     the stale value has no widget to land on, and the new run wins over the stale URL."""
-    from ae_core.runconfig import make_config
+    from ae_core.runs.spec import make_config
 
     old = store.create(make_config("wine", "vanilla"))
     at = _app()
@@ -335,7 +332,7 @@ def test_train_shows_anomaly_auc_for_outlier_run(trained_store):
 
 
 def test_train_failed_run_shows_first_line_of_error(store):
-    from ae_core.pipeline import make_config
+    from ae_core.runs.spec import make_config
 
     rec = store.create(make_config("wine", "vanilla"))
     store.update(rec.id, status="failed", finished=time.time(),
@@ -421,7 +418,7 @@ def test_a_link_to_a_deleted_run_says_so_and_shows_the_newest(store):
 
 
 def test_home_delete_says_when_an_uploaded_csv_goes_too(store):
-    from ae_core.upload import save_upload
+    from ae_core.runs.upload import save_upload
 
     csv = save_upload(store.root, "sales.csv", b"a,b,c\n1,2,3\n4,5,6\n")
     rec = store.create({"dataset": {"name": "csv", "options": {"path": str(csv)}, "display": "sales"},

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ae_core import upload
-from ae_core.pipeline import execute_run
+from ae_core.runs import upload
+from ae_core.runs.execute import execute_run
 from tests.conftest import app_text
 from tests.test_upload import table_csv
 
@@ -147,7 +147,7 @@ def test_umap_waits_for_a_click(finished_csv_run):
 
 
 def test_coordinates_csv_matches_the_download_contract(finished_csv_run, store):
-    from ae_core.pipeline import load_run
+    from ae_core.runs.loaded import load_run
 
     out = pd.read_csv(io.BytesIO(upload.coordinates_csv(load_run(store, finished_csv_run))))
     assert len(out) == 120 and list(out.columns[:3]) == ["row", "ae_1", "ae_2"]

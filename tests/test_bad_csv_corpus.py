@@ -29,9 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ae_core import upload
-from ae_core.datasets import load_dataset
+from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
+from ae_core.runs import upload
 
 REPO = Path(__file__).resolve().parent.parent
 EMBED_TIMEOUT = 120  # seconds per file; the slowest (100,050 rows) takes ~10 s on 2 cores

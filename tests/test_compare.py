@@ -1,13 +1,13 @@
-"""ae_core.compare: the metrics table of several runs, the best per column, and the 2-D code view."""
+"""ae_core.analysis.compare: the metrics table of several runs, the best per column, and the 2-D code view."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ae_core.compare import best_index, code_view, finished, metrics_table
+from ae_core.analysis.compare import best_index, code_view, finished, metrics_table
 from ae_core.errors import InputError
-from ae_core.runs import RunRecord, RunStore
+from ae_core.runs.store import RunRecord, RunStore
 
 
 def _rec(run_id, metrics, status="done", variant="vanilla", k=2):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ae_core.datasets import DEFAULT_DATASET, REGISTRY, load_dataset
+from ae_core.data.registry import DEFAULT_DATASET, REGISTRY, load_dataset
 from ae_core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def test_default_is_digits_as_8x8_images():
 
 
 def test_digits_are_scikit_learns_read_without_importing_it():
-    code = ("import sys; from ae_core.datasets import load_dataset; d = load_dataset('digits'); "
+    code = ("import sys; from ae_core.data.registry import load_dataset; d = load_dataset('digits'); "
             "print(d.X.shape, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -42,7 +42,7 @@ def test_digits_are_scikit_learns_read_without_importing_it():
 
 
 def test_digits_fall_back_to_scikit_learns_loader_where_its_file_moved(monkeypatch):
-    import ae_core.datasets as datasets
+    import ae_core.data.registry as datasets
 
     monkeypatch.setattr(datasets, "_sklearn_digits_file", lambda: None)
     from sklearn.datasets import load_digits
@@ -79,7 +79,7 @@ def test_csv_dataset_keeps_label_out_of_features(tmp_path):
 
 
 def test_deferred_rows_stay_unread_until_used_and_then_read_only():
-    from ae_core.datasets import Dataset, Deferred
+    from ae_core.data.registry import Dataset, Deferred
 
     calls = []
 
@@ -95,7 +95,7 @@ def test_deferred_rows_stay_unread_until_used_and_then_read_only():
 
 
 def test_deferred_rows_of_another_shape_are_refused():
-    from ae_core.datasets import Dataset, Deferred
+    from ae_core.data.registry import Dataset, Deferred
 
     ds = Dataset(name="d", X=Deferred(lambda: np.ones((2, 2), np.float32), (3, 2)), kind="image", description="")
     with pytest.raises(InputError, match="changed while in use"):

@@ -1,4 +1,4 @@
-"""ae_core.denoising: PSNR/SSIM against known values, corruption, comparisons and metrics on tiny runs."""
+"""ae_core.analysis.denoising: PSNR/SSIM against known values, corruption, comparisons and metrics on tiny runs."""
 
 from __future__ import annotations
 
@@ -8,26 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ae_core.denoising import (
+from ae_core.analysis.denoising import (
     SSIM_K1,
     add_noise,
     batch_psnr,
     batch_ssim,
-    comparison_figure,
     comparison_frame,
     denoise_comparison,
     denoising_metrics,
-    metrics_bar_figure,
     pick_plain_run,
     prefer_denoising,
     psnr,
     quality_curve,
-    quality_curve_figure,
     ssim,
 )
 from ae_core.errors import InputError
-from ae_core.pipeline import load_run
-from ae_core.runs import RunStore
+from ae_core.figures.denoising import comparison_figure, metrics_bar_figure, quality_curve_figure
+from ae_core.runs.loaded import load_run
+from ae_core.runs.store import RunStore
 from tests.conftest import train_tiny
 
 RNG = np.random.default_rng(0)

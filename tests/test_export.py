@@ -1,4 +1,4 @@
-"""ae_core.export: the run bundle unzips, its weights give the same codes, its command reproduces the config."""
+"""ae_core.runs.export: the run bundle unzips, its weights give the same codes, its command reproduces the config."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from safetensors.torch import load as load_safetensors
 
-from ae_core.analysis import encode
+from ae_core.analysis.metrics import encode
 from ae_core.cli import build_parser
-from ae_core.config import model_config_from_dict
+from ae_core.data.preprocessing import Scaler
 from ae_core.errors import InputError
-from ae_core.export import bundle_filename, coordinates_frame, reproduce_command, run_bundle
-from ae_core.models import Autoencoder
-from ae_core.pipeline import dataset_from_config, make_config
-from ae_core.preprocessing import Scaler
-from ae_core.runs import RunStore
+from ae_core.model.config import model_config_from_dict
+from ae_core.model.networks import Autoencoder
+from ae_core.runs.export import bundle_filename, coordinates_frame, reproduce_command, run_bundle
+from ae_core.runs.spec import dataset_from_config, make_config
+from ae_core.runs.store import RunStore
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_reproduce_command_for_a_csv_quotes_the_path():
 
 
 def test_coordinates_csv_defuses_formula_labels_but_not_numbers():
-    from ae_core.latent import safe_csv
+    from ae_core.analysis.latent import safe_csv
 
     frame = coordinates_frame(np.array([[-1.5, 2.0], [0.5, -3.0]]), np.array([0, 2]), np.array(["=HYPERLINK(x)", "ok"]))
     back = pd.read_csv(io.BytesIO(safe_csv(frame)))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ae_core.errors import InputError
-from ae_core.housekeeping import delete_runs
-from ae_core.runs import RunStore
-from ae_core.upload import save_upload
+from ae_core.runs.housekeeping import delete_runs
+from ae_core.runs.store import RunStore
+from ae_core.runs.upload import save_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Tests for ae_core.image_files: IDX reading/writing, local sets, fake downloads."""
+"""Tests for ae_core.data.image_files: IDX reading/writing, local sets, fake downloads."""
 
 import gzip
 import hashlib
@@ -8,9 +8,9 @@ import urllib.error
 import numpy as np
 import pytest
 
-from ae_core import image_files
+from ae_core.data import image_files
+from ae_core.data.image_files import IDX_FILES, load_image_set, read_idx, write_idx
 from ae_core.errors import InputError
-from ae_core.image_files import IDX_FILES, load_image_set, read_idx, write_idx
 
 
 @pytest.fixture(autouse=True)
@@ -200,7 +200,7 @@ def test_download_not_attempted_when_disallowed(tmp_path):
 
 @pytest.mark.parametrize("layout", ["idx", "npz"])
 def test_image_dataset_reads_labels_now_and_pixels_on_first_use(tmp_path, monkeypatch, layout):
-    from ae_core.datasets import load_dataset
+    from ae_core.data.registry import load_dataset
 
     arrays = tiny_set()
     if layout == "idx":
@@ -221,7 +221,7 @@ def test_image_dataset_reads_labels_now_and_pixels_on_first_use(tmp_path, monkey
 
 
 def test_image_dataset_with_damaged_pixels_fails_on_use_with_the_file_named(tmp_path):
-    from ae_core.datasets import load_dataset
+    from ae_core.data.registry import load_dataset
 
     write_set(tmp_path, tiny_set())
     (tmp_path / IDX_FILES[2]).write_bytes(b"\x1f\x8b" + b"not gzip at all")
@@ -232,7 +232,7 @@ def test_image_dataset_with_damaged_pixels_fails_on_use_with_the_file_named(tmp_
 
 
 def test_image_dataset_refuses_labels_that_do_not_match_the_images(tmp_path):
-    from ae_core.datasets import load_dataset
+    from ae_core.data.registry import load_dataset
 
     x_train, y_train, x_test, y_test = tiny_set()
     write_set(tmp_path, (x_train, y_train, x_test, y_test[:2]))

@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from ae_core.jobs import JobManager, pid_alive
-from ae_core.pipeline import load_run, make_config
-from ae_core.runs import RunStore
+from ae_core.processes import pid_alive
+from ae_core.runs.jobs import JobManager
+from ae_core.runs.loaded import load_run
+from ae_core.runs.spec import make_config
+from ae_core.runs.store import RunStore
 
 pytestmark = pytest.mark.slow
 
@@ -68,9 +70,9 @@ def test_killed_worker_becomes_interrupted_and_manager_keeps_working(manager):
     assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     assert "stopped unexpectedly" in manager.store.get(rec.id).error
     # The last checkpoint is still there and loads into a model.
-    from ae_core.config import model_config_from_dict
-    from ae_core.models import Autoencoder
-    from ae_core.pipeline import load_checkpoint
+    from ae_core.model.config import model_config_from_dict
+    from ae_core.model.networks import Autoencoder
+    from ae_core.runs.execute import load_checkpoint
 
     tensors, meta = load_checkpoint(manager.store, rec.id)
     model = Autoencoder(model_config_from_dict(manager.store.get(rec.id).config["model"]))
@@ -184,11 +186,12 @@ def test_preload_imports_everything_a_run_imports(tmp_path):
     or scipy (1.4 s of a 2.7 s digits run when the run imported them itself)."""
     code = (
         "import sys\n"
-        "from ae_core import pipeline\n"
-        "from ae_core.runs import RunStore\n"
+        "from ae_core.runs import execute as pipeline\n"
+        "from ae_core.runs.spec import make_config\n"
+        "from ae_core.runs.store import RunStore\n"
         "pipeline.preload()\n"
         "store = RunStore(sys.argv[1])\n"
-        "rec = store.create(pipeline.make_config('digits', 'vanilla', train={'epochs': 2}))\n"
+        "rec = store.create(make_config('digits', 'vanilla', train={'epochs': 2}))\n"
         "before = set(sys.modules)\n"
         "assert pipeline.execute_run(store, rec.id) == 'done', store.get(rec.id).error\n"
         "late = sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('sklearn', 'scipy'))\n"
@@ -206,8 +209,8 @@ def test_a_server_that_exits_while_a_worker_is_starting_leaves_no_traceback(tmp_
     code = (
         "import sys, threading, time\n"
         "import multiprocessing.util as mu\n"
-        "from ae_core.jobs import JobManager\n"
-        "from ae_core.runs import RunStore\n"
+        "from ae_core.runs.jobs import JobManager\n"
+        "from ae_core.runs.store import RunStore\n"
         "spawned = threading.Event()\n"
         "real = mu.spawnv_passfds\n"
         "def slow(path, args, fds):\n"

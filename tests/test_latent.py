@@ -1,4 +1,4 @@
-"""ae_core.latent: the tables, images and frames behind the Latent-space page."""
+"""ae_core.analysis.latent: the tables, images and frames behind the Latent-space page."""
 
 import io
 from types import SimpleNamespace
@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ae_core import latent as lat
-from ae_core.datasets import Dataset
+from ae_core.analysis import latent as lat
+from ae_core.data.registry import Dataset
 from ae_core.errors import InputError
-from ae_core.pipeline import load_run
+from ae_core.runs.loaded import load_run
 
 
 @pytest.fixture

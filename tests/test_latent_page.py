@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from ae_core.pipeline import load_run, make_config
+from ae_core.runs.loaded import load_run
+from ae_core.runs.spec import make_config
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -134,8 +135,7 @@ def test_heavy_tabs_run_only_when_opened(trained_store):
 
 
 def test_raw_input_view_draws_a_subsample_of_a_big_run(trained_store, monkeypatch):
-    from ae_core import latent as lat
-
+    from ae_core.analysis import latent as lat
     _, ids = trained_store
     monkeypatch.setattr(lat, "VIEW_MAX", 500)
     at = open_page({"run": ids["digits"]})

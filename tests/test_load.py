@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ae_core.runs import RunStore
+from ae_core.runs.store import RunStore
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ae_core.config import PRESETS, model_config_for
 from ae_core.errors import InputError
-from ae_core.models import Autoencoder, corrupt
+from ae_core.model.config import PRESETS, model_config_for
+from ae_core.model.networks import Autoencoder, corrupt
 
 VARIANTS = list(PRESETS)
 

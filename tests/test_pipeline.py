@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ae_core.analysis import encode
+from ae_core.analysis.metrics import encode
 from ae_core.errors import InputError
-from ae_core.pipeline import execute_run, load_run, make_config
+from ae_core.runs.execute import execute_run
+from ae_core.runs.loaded import load_run
+from ae_core.runs.spec import make_config
 from tests.conftest import train_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +69,7 @@ def test_same_config_same_seed_same_metrics(store):
 
 
 def test_diverging_run_fails_with_reason(store, monkeypatch):
-    import ae_core.training as training
+    import ae_core.model.training as training
 
     # Force a NaN loss at the first batch: the guard must turn it into a readable failure.
     real = training.Trainer.fit
@@ -87,7 +89,7 @@ def test_unwritable_store_fails_run_with_reason(store, monkeypatch):
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("ae_core.pipeline.atomic_write_bytes", refuse)
+    monkeypatch.setattr("ae_core.runs.execute.atomic_write_bytes", refuse)
     assert execute_run(store, rec.id) == "failed"
     err = store.get(rec.id).error
     assert "could not write the run's files" in err and "writable" in err
@@ -136,18 +138,18 @@ def test_loading_a_run_for_its_codes_imports_no_torch(trained_store):
     store, ids = trained_store
     code = (
         "import sys\n"
-        "from ae_core.loaded import load_run\n"
-        "from ae_core.latent import latent_frame\n"
-        "from ae_core.runs import RunStore\n"
+        "from ae_core.runs.loaded import load_run\n"
+        "from ae_core.analysis.latent import latent_frame\n"
+        "from ae_core.runs.store import RunStore\n"
         f"run = load_run(RunStore({str(store.root)!r}), {ids['digits']!r})\n"
         "frame = latent_frame(run)\n"
         "assert len(frame) == len(run.latent) == 1797, len(frame)\n"
-        "from ae_core.latent import decode_plane, decode_point, latent_range\n"  # the tab below the scatter
+        "from ae_core.analysis.latent import decode_plane, decode_point, latent_range\n"  # the tab below the scatter
         "plane = decode_plane(run.decoder, latent_range(run.latent), 5)\n"
         "point = decode_point(run.decoder, [0.0, 0.0])\n"
         "heavy = ('torch', 'sklearn', 'scipy')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
-        "from ae_core.analysis import encode\n"
+        "from ae_core.analysis.metrics import encode\n"
         "import numpy as np\n"
         "np.testing.assert_array_equal(encode(run.model, run.X), run.latent)\n"  # the model still builds on use
         "np.testing.assert_allclose(plane, decode_plane(run.model, latent_range(run.latent), 5), atol=1e-5)\n"
@@ -162,8 +164,8 @@ def test_loading_a_run_for_its_codes_imports_no_torch(trained_store):
 def test_a_dense_runs_numpy_decoder_is_its_torch_decoder(store, variant):
     """Every dense variant decodes in numpy (`run.decoder`) exactly as its torch model does, dropout layers,
     the VAE's decoder and the sigmoid output included; large codes do not overflow."""
-    from ae_core.analysis import decode
-    from ae_core.loaded import ArrayDecoder
+    from ae_core.analysis.metrics import decode
+    from ae_core.runs.loaded import ArrayDecoder
 
     run_id = train_tiny(store, "digits", variant, model={"hidden": [24, 12], "dropout": 0.2})
     run = load_run(store, run_id)

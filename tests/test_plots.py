@@ -1,4 +1,4 @@
-"""ae_core.plots: figure builders return the right traces, sizes and escaped text."""
+"""ae_core.figures.common: figure builders return the right traces, sizes and escaped text."""
 
 import base64
 import json
@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ae_core import plots
 from ae_core.errors import InputError
+from ae_core.figures import common as plots
 
 
 def decode_png(uri: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""ae_core.projection: codes to 2-D/3-D coordinates, and their cache in a run's folder."""
+"""ae_core.analysis.projection: codes to 2-D/3-D coordinates, and their cache in a run's folder."""
 
 import sys
 import types
@@ -6,9 +6,9 @@ import types
 import numpy as np
 import pytest
 
-from ae_core import projection
+from ae_core.analysis import projection
+from ae_core.analysis.projection import cache_name, cached_projection, place_by_neighbours, project, subsample_note
 from ae_core.errors import InputError
-from ae_core.projection import cache_name, cached_projection, place_by_neighbours, project, subsample_note
 
 
 def blobs(n=120, d=5, seed=0):

@@ -1,4 +1,4 @@
-"""The UMAP helper process (ae_core.projector): answers, errors, a dead helper, the warm-up's log line.
+"""The UMAP helper process (ae_core.analysis.projection_process): answers, errors, a dead helper, the warm-up's log line.
 
 The helper is a real spawned process; it runs cheap stand-ins from this module instead of UMAP
 (numba's first compile takes most of a minute), named by "module:function" as the app names its own.
@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
+from ae_core.analysis.projection import cached_projection, project
+from ae_core.analysis.projection_process import WARM_UP_DONE, Projector
 from ae_core.errors import InputError
-from ae_core.projection import cached_projection, project
-from ae_core.projector import WARM_UP_DONE, Projector
-from ae_core.runs import RunStore
+from ae_core.runs.store import RunStore
 
 HERE = __name__  # "tests.test_projector": importable by the helper, which gets this sys.path
 

@@ -1,4 +1,4 @@
-"""ae_core.reconstruction and its figures: samples, per-feature errors, interpolation,
+"""ae_core.analysis.reconstruction and its figures: samples, per-feature errors, interpolation,
 prior samples, code size versus error, compression in words."""
 
 from __future__ import annotations
@@ -9,19 +9,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ae_core import reconstruction as rc
-from ae_core.analysis import reconstruct, reconstruction_errors
-from ae_core.config import model_config_for
+from ae_core.analysis import reconstruction as rc
+from ae_core.analysis.metrics import reconstruct, reconstruction_errors
 from ae_core.errors import InputError
-from ae_core.models import Autoencoder
-from ae_core.pipeline import load_run
-from ae_core.plots_recon import feature_error_figure, image_rows_figure, latent_scatter_figure, rate_distortion_figure
-from ae_core.runs import RunRecord
+from ae_core.figures.reconstruction import (
+    feature_error_figure,
+    image_rows_figure,
+    latent_scatter_figure,
+    rate_distortion_figure,
+)
+from ae_core.model.config import model_config_for
+from ae_core.model.networks import Autoencoder
+from ae_core.runs.loaded import load_run
+from ae_core.runs.store import RunRecord
 
 
 @pytest.fixture(scope="module")
 def runs(trained_root):
-    from ae_core.runs import RunStore
+    from ae_core.runs.store import RunStore
 
     root, ids = trained_root
     store = RunStore(root)
@@ -258,7 +263,7 @@ def test_pca_errors_precomputed_are_reused():
 
 
 def test_subsample_keeps_small_sets_whole_and_is_seeded():
-    from ae_core.plots_recon import subsample
+    from ae_core.figures.reconstruction import subsample
 
     assert subsample(10, 20).tolist() == list(range(10))
     a = subsample(100, 10, seed=1)

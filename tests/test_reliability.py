@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
-import shutil
 import textwrap
 import time
 from pathlib import Path
@@ -19,9 +19,10 @@ import pytest
 from safetensors.torch import load_file
 
 from ae_core.errors import InputError
-from ae_core.jobs import JobManager
-from ae_core.pipeline import load_run, make_config
-from ae_core.runs import RunStore
+from ae_core.runs.jobs import JobManager
+from ae_core.runs.loaded import load_run
+from ae_core.runs.spec import make_config
+from ae_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -133,7 +134,7 @@ _HOOK = textwrap.dedent('''
 
     class _Hook(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
-            if name != "ae_core.training":
+            if name != "ae_core.model.training":
                 return None
             sys.meta_path.remove(self)
             spec = importlib.machinery.PathFinder.find_spec(name, path)
@@ -221,10 +222,9 @@ def test_sigkill_mid_epoch_leaves_a_loadable_checkpoint_and_resumes_with_the_sam
     assert integrity(store) == "ok"
 
     # The last good checkpoint loads into a model with plain safetensors.
-    from ae_core.config import model_config_from_dict
-    from ae_core.models import Autoencoder
-
-    from ae_core.pipeline import load_checkpoint
+    from ae_core.model.config import model_config_from_dict
+    from ae_core.model.networks import Autoencoder
+    from ae_core.runs.execute import load_checkpoint
 
     checkpoint = load_checkpoint(store, rec.id)  # safetensors.torch.load_file + the JSON beside it
     assert checkpoint is not None, sorted(p.name for p in store.folder(rec.id).iterdir())

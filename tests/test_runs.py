@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ae_core.errors import InputError
-from ae_core.runs import RunStore
+from ae_core.runs.store import RunStore
 
 
 def _config():

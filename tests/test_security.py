@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ae_core import upload
-from ae_core.pipeline import execute_run, load_run
+from ae_core.runs import upload
+from ae_core.runs.execute import execute_run
+from ae_core.runs.loaded import load_run
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -126,7 +127,7 @@ def hostile_csv(n: int = 60) -> bytes:
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
     """A finished CSV run on `hostile_csv`, label column SCRIPT; (store root, run id)."""
-    from ae_core.runs import RunStore
+    from ae_core.runs.store import RunStore
 
     root = tmp_path_factory.mktemp("hostile") / "runs"
     store = RunStore(root)
@@ -279,7 +280,7 @@ def _formula_cells(data: bytes) -> list[str]:
 
 @pytest.fixture(scope="module")
 def hostile_loaded(hostile_run):
-    from ae_core.runs import RunStore
+    from ae_core.runs.store import RunStore
 
     root, run_id = hostile_run
     return RunStore(root), load_run(RunStore(root), run_id)
@@ -293,8 +294,7 @@ def test_exports_contain_the_hostile_text(hostile_loaded):
 
 
 def test_latent_coordinates_csv_is_neutralised(hostile_loaded):
-    from ae_core import latent as lat
-
+    from ae_core.analysis import latent as lat
     _, run = hostile_loaded
     frame = lat.latent_frame(run)
     assert set(FORMULAS) <= set(frame[lat.LABEL])
@@ -307,8 +307,7 @@ def test_upload_joined_coordinates_csv_is_neutralised(hostile_loaded):
 
 
 def test_anomaly_flagged_rows_csv_is_neutralised(hostile_loaded):
-    from ae_core import anomaly
-
+    from ae_core.analysis import anomaly
     _, run = hostile_loaded
     data = anomaly.flagged_csv(run, threshold=-1.0)  # every row flagged
     assert len(pd.read_csv(io.BytesIO(data))) == run.dataset.n_samples
@@ -316,7 +315,7 @@ def test_anomaly_flagged_rows_csv_is_neutralised(hostile_loaded):
 
 
 def test_run_bundle_coordinates_csv_is_neutralised(hostile_loaded):
-    from ae_core.export import run_bundle
+    from ae_core.runs.export import run_bundle
 
     store, run = hostile_loaded
     with zipfile.ZipFile(io.BytesIO(run_bundle(store, run.id))) as z:

@@ -1,4 +1,4 @@
-"""Tests for ae_core.tabular: real-world CSV in, finite float32 matrix and report out."""
+"""Tests for ae_core.data.tabular: real-world CSV in, finite float32 matrix and report out."""
 
 import gzip
 import io
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ae_core.data.tabular import PreparationReport, prepare_table, read_csv
 from ae_core.errors import InputError
-from ae_core.tabular import PreparationReport, prepare_table, read_csv
 
 
 def make_csv(header, rows, sep=","):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from ae_core.config import PRESETS, TrainConfig, model_config_for
-from ae_core.datasets import load_dataset
-from ae_core.models import Autoencoder
-from ae_core.preprocessing import Scaler, split_indices
-from ae_core.training import Callback, Trainer, TrainingCancelled, TrainingDiverged, evaluate
+from ae_core.data.preprocessing import Scaler, split_indices
+from ae_core.data.registry import load_dataset
+from ae_core.model.config import PRESETS, TrainConfig, model_config_for
+from ae_core.model.networks import Autoencoder
+from ae_core.model.training import Callback, Trainer, TrainingCancelled, TrainingDiverged, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_early_stopping_restores_best_weights(digits_tensors):
     model, result = _fit(ds, X_tr[:40], X_va, epochs=300, patience=3, batch_size=8, lr=1e-2)
     assert result.stop_reason.startswith("early stopping")
     assert len(result.history) < 300
-    from ae_core.training import evaluate
+    from ae_core.model.training import evaluate
 
     best = min(e["val_loss"] for e in result.history)
     assert math.isclose(evaluate(model, X_va)["loss"], best, rel_tol=1e-4)

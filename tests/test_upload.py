@@ -1,4 +1,4 @@
-"""Tests for ae_core.upload: storing an uploaded CSV, checking it, the quick run, the export and the hover text."""
+"""Tests for ae_core.runs.upload: storing an uploaded CSV, checking it, the quick run, the export and the hover text."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ae_core import upload
+from ae_core.analysis.projection import cached_projection
 from ae_core.errors import InputError
-from ae_core.pipeline import execute_run, load_run
-from ae_core.projection import cached_projection
-from ae_core.runs import RunStore
+from ae_core.runs import upload
+from ae_core.runs.execute import execute_run
+from ae_core.runs.loaded import load_run
+from ae_core.runs.store import RunStore
 
 
 def table_csv(n: int = 120, seed: int = 0) -> bytes:
@@ -253,8 +254,7 @@ def test_hover_columns_shows_at_most_max_cols_and_says_how_many_more():
 
 
 def test_scatter_tooltip_shows_file_values_escaped(csv_run):
-    from ae_core import plots
-
+    from ae_core.figures import common as plots
     run, _ = csv_run
     cols, note = upload.hover_columns(run)
     colour, _kind = upload.colour_values(run, "kind")

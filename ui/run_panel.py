@@ -11,8 +11,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ae_core.errors import InputError
-from ae_core.plots_training import comparison_table, first_line, loss_curve_figure, progress_view, training_facts
-from ae_core.runs import RunRecord
+from ae_core.figures.training import loss_curve_figure
+from ae_core.runs.store import RunRecord
+from ae_core.runs.summary import comparison_table, first_line, progress_view, training_facts
 from ui import state
 
 POLL_SECONDS = 1.0  # a training run's panel
@@ -116,7 +117,7 @@ def show_failure(rec: RunRecord) -> None:
 
 def run_result(rec: RunRecord, link_to_latent: bool = True) -> None:
     """A finished run: AE vs PCA in one sentence and a table, how training went, loss curves."""
-    from ae_core.analysis import describe_ratio
+    from ae_core.analysis.metrics import describe_ratio
 
     m = rec.metrics or {}
     st.success(f"**Finished** — {rec.label()}", icon=":material/check_circle:")

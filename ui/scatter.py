@@ -7,7 +7,7 @@ of JavaScript inside the page and gets the points as one binary payload
 It draws, pans, zooms, shows a tooltip, toggles classes in its legend and
 selects by lasso, box or click; the selection comes back as row numbers.
 The same figure as a Plotly chart (for scripts and the HTML download) is
-`ae_core.plots.latent_scatter`.
+`ae_core.figures.common.latent_scatter`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import streamlit as st
 from plotly.colors import sequential
 
 from ae_core.errors import InputError
-from ae_core.plots import MAX_CATEGORIES, _short, colour_classes, colour_limits, palette
+from ae_core.figures.common import MAX_CATEGORIES, _short, colour_classes, colour_limits, palette
 
 LEGEND_MAX = 200  # categories beyond this share a grey "other" entry in the legend
 
@@ -143,7 +143,7 @@ def pack(coords, colour=None, *, selected=(), **options) -> bytes:
     title, colour_title, axis_titles, height, hover_digits, file_name : the chart's texts and size
     note : a last, constant tooltip line
     image : (PNG data URI, (x0, x1), (y0, y1)): a picture drawn under the points, spanning that
-        rectangle of data coordinates (`ae_core.plots.plane_picture`)
+        rectangle of data coordinates (`ae_core.figures.common.plane_picture`)
     pick : a click chooses a point (state "point" = {"x", "y"}) instead of selecting; the points
         are drawn as rings (the chosen point)
 

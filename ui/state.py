@@ -8,9 +8,9 @@ import os
 
 import streamlit as st
 
+from ae_core.analysis.projection_process import WARM_UP_DONE, Projector  # noqa: F401 (WARM_UP_DONE: the log line benchmarks wait for)
 from ae_core.errors import InputError
-from ae_core.projector import WARM_UP_DONE, Projector  # noqa: F401 (WARM_UP_DONE: the log line benchmarks wait for)
-from ae_core.runs import RunRecord, RunStore, default_root, validate_run_id
+from ae_core.runs.store import RunRecord, RunStore, default_root, validate_run_id
 
 RUN_KEY = "run"
 
@@ -26,7 +26,7 @@ def store() -> RunStore:
 
 @st.cache_resource(show_spinner=False)
 def _manager(root: str, max_parallel: int):
-    from ae_core.jobs import JobManager  # no torch here: the worker imports it
+    from ae_core.runs.jobs import JobManager  # no torch here: the worker imports it
 
     # The standby worker (torch and scikit-learn imported, waiting for a run) starts 3 s after the manager, so
     # its imports do not share the two cores with the server's first page (app.py starts the manager there).
@@ -64,7 +64,7 @@ def _projector():
 
 
 def start_projector() -> None:
-    """Once per server: the UMAP helper process (ae_core.projector), which compiles UMAP in the
+    """Once per server: the UMAP helper process (ae_core.analysis.projection_process), which compiles UMAP in the
     background a few seconds after start-up, away from the server's own interpreter.
     `AE_WARM_UP=0` (tests) runs UMAP in the server's process instead, compiled on first use."""
     _projector()
@@ -78,7 +78,7 @@ def umap_fit():
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=5)
 def _loaded(root: str, run_id: str, updated: float):
-    from ae_core.loaded import load_run
+    from ae_core.runs.loaded import load_run
 
     return load_run(_store(root), run_id)
 

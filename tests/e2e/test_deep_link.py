@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ae_core.runs import RunStore
+from ae_core.runs.store import RunStore
 from tests.conftest import train_tiny
 from tests.e2e.conftest import serve_app
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ae_core.runs import RunStore
+from ae_core.runs.store import RunStore
 from tests.conftest import train_tiny
 from tests.e2e.conftest import app_server, nav, no_exception, start_long_run, wait_idle
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from ae_core.jobs import pid_alive
-from ae_core.runs import RunStore
+from ae_core.processes import pid_alive
+from ae_core.runs.store import RunStore
 from tests.conftest import train_tiny
 from tests.e2e.conftest import TRAIN_TIMEOUT, app_server, no_exception, start_long_run
 

@@ -1,0 +1,401 @@
+"""Real-world CSV -> numeric feature matrix, plus a report of every decision.
+
+Two steps, both usable on their own:
+
+* :func:`read_csv` (in :mod:`ae_core.data.csv_io`, re-exported here) turns bytes of
+  unknown origin into a DataFrame, whatever the encoding and delimiter.
+* :func:`prepare_table` turns that frame into a float32 matrix for the
+  autoencoder: numeric-looking text becomes numbers, useless columns are
+  dropped with a reason, small categoricals are one-hot encoded, and the
+  :class:`PreparationReport` records it all so the CLI and the app can show
+  the user exactly what happened to their file.
+
+Missing values stay NaN here: imputation is fitted later on the training split
+only, so the test split never leaks into the medians.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ae_core.data.csv_io import DELIMITER_NAMES as _DELIMITER_NAMES
+from ae_core.data.csv_io import DELIMITERS, MIN_ROWS, read_csv
+from ae_core.data.csv_io import clean_headers as _clean_headers
+from ae_core.errors import InputError
+
+__all__ = ["DELIMITERS", "MIN_ROWS", "MIN_FEATURES", "PreparationReport", "PreparedTable", "prepare_table", "read_csv"]
+
+MAX_CATEGORIES = 10  # one-hot up to this many distinct values; beyond it is free text
+MIN_FEATURES = 2
+ABSURD = 1e30  # |x| above this becomes missing: squares must stay finite when scaling
+
+
+@dataclass(frozen=True)
+class PreparationReport:
+    """What :func:`prepare_table` did to a table, in words a person can check.
+
+    Attributes
+    ----------
+    n_rows_read, n_rows_kept, n_columns_read : int
+        Data rows in the input, rows in the output matrix, columns in the input.
+    kept : tuple of str
+        Feature names of the output matrix (one-hot features as ``col=value``).
+    dropped : tuple of (column, reason)
+        Columns not used, e.g. ``("id", "id-like: unique integer per row")``.
+    converted : tuple of (column, how)
+        Columns whose values were transformed (numeric text, one-hot, booleans).
+    n_imputed : int
+        Missing cells in the matrix; filled later with training-split medians.
+    encoding, delimiter : str
+        As detected by :func:`read_csv` (``"n/a"`` for a DataFrame input).
+    notes : tuple of str
+        Anything else worth knowing (ragged lines, sampling, dropped rows).
+    label_column : str or None
+        The column used as labels, never as a feature.
+    """
+
+    n_rows_read: int
+    n_rows_kept: int
+    n_columns_read: int
+    kept: tuple[str, ...]
+    dropped: tuple[tuple[str, str], ...]
+    converted: tuple[tuple[str, str], ...]
+    n_imputed: int
+    encoding: str
+    delimiter: str
+    notes: tuple[str, ...]
+    label_column: str | None
+
+    def to_dict(self) -> dict:
+        """Return a JSON-able dict (tuples become lists)."""
+        return {
+            "n_rows_read": self.n_rows_read, "n_rows_kept": self.n_rows_kept,
+            "n_columns_read": self.n_columns_read, "kept": list(self.kept),
+            "dropped": [list(d) for d in self.dropped],
+            "converted": [list(c) for c in self.converted],
+            "n_imputed": self.n_imputed, "encoding": self.encoding,
+            "delimiter": self.delimiter, "notes": list(self.notes),
+            "label_column": self.label_column,
+        }
+
+    def summary_lines(self) -> list[str]:
+        """Return plain-English lines for the CLI and the app, most important first."""
+        sep = _DELIMITER_NAMES.get(self.delimiter, self.delimiter)
+        lines = [f"Read {self.n_rows_read:,} rows x {self.n_columns_read:,} columns "
+                 f"(encoding {self.encoding}, delimiter: {sep}).",
+                 f"Using {self.n_rows_kept:,} rows and {len(self.kept):,} features."]
+        if self.label_column is not None:
+            lines.append(f"Label column '{self.label_column}' colours the plots; it is not a feature.")
+        lines += [f"Dropped '{col}': {why}." for col, why in self.dropped]
+        lines += [f"Converted '{col}': {how}." for col, how in self.converted]
+        if self.n_imputed:
+            lines.append(f"{self.n_imputed:,} missing value(s) will be filled with the "
+                         "column median of the training split.")
+        lines += [f"Note: {note}." for note in self.notes]
+        return lines
+
+
+@dataclass(frozen=True)
+class PreparedTable:
+    """A table ready for training.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows_kept, n_features), float32
+        Features; NaN where a value is missing (imputed later, on the train split).
+    feature_names : tuple of str
+    labels : ndarray of shape (n_rows_kept,), object, or None
+        The label column's values as strings.
+    row_index : ndarray of shape (n_rows_kept,), int64
+        0-based data row number of each kept row in the input (header excluded).
+    frame : DataFrame
+        The kept rows with their raw values and all columns, indexed by row_index.
+    report : PreparationReport
+    """
+
+    X: np.ndarray
+    feature_names: tuple[str, ...]
+    labels: np.ndarray | None
+    row_index: np.ndarray
+    frame: pd.DataFrame
+    report: PreparationReport
+
+
+_ID_NAME = re.compile(r"(^|[\s_.-])(id|uuid|guid|index|idx|key|row|rownum|row_?number)$|^unnamed: ?\d+$",
+                      re.IGNORECASE)
+_US_NUMBER = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
+_EU_NUMBER = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?|[+-]?\d+,\d+"
+_CURRENCY = "$\u20ac\u00a3\u00a5\u20b9"  # $ € £ ¥ ₹
+
+
+def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows: int = 100_000,
+                  random_state: int = 0) -> PreparedTable:
+    """Turn a CSV (or DataFrame) into a float32 feature matrix and a report.
+
+    Parameters
+    ----------
+    source_or_frame : path, bytes, binary file-like or DataFrame
+        Anything :func:`read_csv` takes, or a DataFrame already read.
+    label_column : str, optional
+        A column kept as string labels (for colouring) and never used as a feature.
+    max_rows : int, default=100_000
+        Larger inputs are randomly sampled down to this many rows (kept in file order).
+    random_state : int, default=0
+        Seed of that sample.
+
+    Returns
+    -------
+    PreparedTable
+
+    Raises
+    ------
+    InputError
+        Unreadable input, unknown label column, fewer than 2 usable numeric
+        features or fewer than 10 usable rows; the message says what to change.
+
+    Examples
+    --------
+    >>> csv_text = "id,a,b\\n" + "".join(f"{i},{i % 3},{i * 7 % 5}\\n" for i in range(12))
+    >>> table = prepare_table(csv_text.encode())
+    >>> table.X.shape, table.feature_names, table.report.dropped
+    ((12, 2), ('a', 'b'), (('id', 'id-like: unique integer per row'),))
+    """
+    if isinstance(source_or_frame, pd.DataFrame):
+        frame, encoding, delimiter, notes = source_or_frame.copy(), "n/a", "n/a", []
+        frame.columns, renamed = _clean_headers([str(c) for c in frame.columns], True)
+        frame.index = pd.RangeIndex(len(frame), name="row")
+        notes.extend(renamed)
+    else:
+        frame, encoding, delimiter, notes = read_csv(source_or_frame)
+    n_rows_read, n_columns_read = len(frame), len(frame.columns)
+    if label_column is not None and label_column not in frame.columns:
+        if label_column.strip() not in frame.columns:
+            shown = ", ".join(f"'{c}'" for c in frame.columns[:30])
+            more = f" and {len(frame.columns) - 30} more" if len(frame.columns) > 30 else ""
+            raise InputError(f"Label column '{label_column}' is not in the file. Available "
+                             f"columns: {shown}{more}. Pick one of these, or use no label column.")
+        label_column = label_column.strip()
+    if max_rows < MIN_ROWS:
+        raise InputError(f"max_rows must be at least {MIN_ROWS}; got {max_rows}.")
+    if n_rows_read < MIN_ROWS:
+        # Decided before looking at columns: with a row or two every column looks
+        # constant, and "add numeric columns" would be the wrong advice.
+        raise InputError(f"Only {n_rows_read} data row(s); at least {MIN_ROWS} are needed to train and "
+                         "validate. Add more rows below the header.")
+    if len(frame) > max_rows:
+        keep = np.sort(np.random.default_rng(random_state).choice(len(frame), max_rows, replace=False))
+        frame = frame.iloc[keep]
+        notes.append(f"sampled {max_rows:,} of {n_rows_read:,} rows at random (row cap max_rows={max_rows:,})")
+
+    columns = [c for c in frame.columns if c != label_column]
+    numeric, parsed, converted, dropped, onehot, text_present = _split_columns(frame, columns, delimiter)
+    values, kept_numeric, dropped_numeric, n_absurd = _clean_numeric(frame, numeric, parsed, n_rows_read)
+    dropped.update(dropped_numeric)
+    if n_absurd:
+        notes.append(f"{n_absurd:,} infinite or absurdly large value(s) (|x| > 1e30) treated as missing")
+
+    # Assemble features in the file's column order.
+    names, blocks = [], []
+    numeric_pos = {c: j for j, c in enumerate(numeric)}
+    for c in columns:
+        if c in kept_numeric:
+            names.append(c)
+            blocks.append(values[:, numeric_pos[c]][:, None])
+        elif c in onehot:
+            cats, matrix = onehot[c]
+            names += [f"{c}={v}" for v in cats]
+            blocks.append(matrix)
+    n = len(frame)
+    X = np.hstack(blocks).astype(np.float32) if blocks else np.empty((n, 0), np.float32)
+    if len(names) < MIN_FEATURES:
+        _raise_too_few_features(names, dropped, delimiter)
+
+    # Rows with nothing to learn from (blank lines, ",,,") carry no information.
+    used_text = [c for c in onehot]
+    empty_rows = np.isnan(values[:, [numeric_pos[c] for c in kept_numeric]]).all(axis=1)
+    if used_text:
+        empty_rows &= ~np.column_stack([text_present[c] for c in used_text]).any(axis=1)
+    if empty_rows.any():
+        notes.append(f"{int(empty_rows.sum()):,} row(s) with no feature values dropped")
+        X, frame = X[~empty_rows], frame.iloc[~empty_rows]
+    if len(frame) < MIN_ROWS:
+        raise InputError(f"Only {len(frame)} usable row(s); at least {MIN_ROWS} are needed to "
+                         "train and validate. Add more rows (rows with no numeric values do not count).")
+
+    labels = _labels(frame[label_column]) if label_column is not None else None
+    report = PreparationReport(
+        n_rows_read=n_rows_read, n_rows_kept=len(frame), n_columns_read=n_columns_read,
+        kept=tuple(names), dropped=tuple((c, dropped[c]) for c in columns if c in dropped),
+        converted=tuple((c, converted[c]) for c in columns if c in converted and c not in dropped),
+        n_imputed=int(np.isnan(X).sum()), encoding=encoding, delimiter=delimiter,
+        notes=tuple(notes), label_column=label_column)
+    return PreparedTable(X=np.ascontiguousarray(X), feature_names=tuple(names), labels=labels,
+                         row_index=frame.index.to_numpy(dtype=np.int64), frame=frame, report=report)
+
+
+def _split_columns(frame: pd.DataFrame, columns: list[str], delimiter: str):
+    """Sort columns into numeric (native or parsed from text), one-hot and dropped."""
+    numeric, parsed, converted, dropped, onehot, text_present = [], {}, {}, {}, {}, {}
+    n = len(frame)
+    for c in columns:
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s):
+            parsed[c] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            converted[c] = "true/false as 1/0"
+            numeric.append(c)
+            continue
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s):
+            numeric.append(c)
+            continue
+        number = _parse_numeric_text(s, decimal_comma=delimiter == ";")
+        if number is not None:
+            parsed[c], converted[c] = number
+            numeric.append(c)
+            continue
+        t = _as_text(s)
+        present = t.notna().to_numpy()
+        counts = t.value_counts()
+        if not present.any():
+            dropped[c] = "empty: no values"
+        elif len(counts) == 1:
+            dropped[c] = f"constant: every value is '{counts.index[0]}'"
+        elif len(counts) == present.sum() >= 0.9 * n and n > MAX_CATEGORIES:
+            # Unique per row: a code if short tokens, prose if long or spaced.
+            prose = (counts.index.str.len() > 20) | counts.index.str.contains(r"\s")
+            dropped[c] = ("free text: a different value in every row" if prose.mean() > 0.5
+                          else "id-like: a different value in every row")
+        elif len(counts) <= MAX_CATEGORIES:
+            cats = sorted(counts.index, key=str)
+            onehot[c] = (cats, np.column_stack([(t == v).to_numpy(dtype=bool) for v in cats]))
+            shown = ", ".join(f"'{c}={v}'" for v in cats[:3]) + (", ..." if len(cats) > 3 else "")
+            missing = f"; {n - present.sum():,} missing value(s) are 0 in every indicator" if not present.all() else ""
+            converted[c] = f"one-hot encoded {len(cats)} categories as features {shown}{missing}"
+            text_present[c] = present
+        else:
+            dropped[c] = (f"free text: {len(counts):,} distinct values in {n:,} rows "
+                          f"(categories are one-hot encoded only up to {MAX_CATEGORIES})")
+    return numeric, parsed, converted, dropped, onehot, text_present
+
+
+_NA_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", "--", "?", "missing", "\u2014"}
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Values as stripped strings; NaN for missing, blank and NA-like cells."""
+    t = s.astype(str).str.strip()
+    return t.where(s.notna() & ~t.str.lower().isin(_NA_TOKENS))
+
+
+def _parse_numeric_text(s: pd.Series, decimal_comma: bool) -> tuple[np.ndarray, str] | None:
+    """Parse text such as '1,234', '$5', '12%', '(12)', '1.234,5' as float64.
+
+    Returns None unless at least 90% of the non-missing values parse; the rest
+    become missing. The thousands/decimal style is chosen per column by which
+    pattern more values match, and ties (e.g. only '1,234') go to decimal
+    commas when the file is ';'-separated, the European convention.
+    """
+    t = _as_text(s)
+    valid = t.notna().to_numpy()
+    if not valid.any():
+        return None
+    tv = t[valid]
+    paren = tv.str.fullmatch(r"\(.*\)").to_numpy(dtype=bool)  # accounting negative
+    core = tv.str.replace(rf"[\s{_CURRENCY}%()]", "", regex=True)
+    core = core.where(~paren, "-" + core)
+    plain = pd.to_numeric(core, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    us = core.str.fullmatch(_US_NUMBER).to_numpy(dtype=bool)
+    eu = core.str.fullmatch(_EU_NUMBER).to_numpy(dtype=bool)
+    european = eu.sum() > us.sum() or (eu.sum() == us.sum() and eu.any() and decimal_comma)
+    if european:
+        alt_text, grouped, style = core.str.replace(".", "", regex=False).str.replace(",", ".", regex=False), eu, "decimal commas"
+    else:
+        alt_text, grouped, style = core.str.replace(",", "", regex=False), us, "thousands separators"
+    alt = pd.to_numeric(alt_text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.where(grouped, alt, plain)
+    ok = ~np.isnan(values)
+    if ok.sum() < 0.9 * len(values) or not ok.any():
+        return None
+    markers = {
+        style: grouped,
+        "currency symbols": tv.str.contains(f"[{_CURRENCY}]").to_numpy(dtype=bool),
+        "percent signs (12% -> 12)": tv.str.contains("%", regex=False).to_numpy(dtype=bool),
+        "accounting negatives (12) -> -12": paren,
+        "surrounding spaces": (s[valid].astype(str) != tv).to_numpy(dtype=bool),
+    }
+    kinds = [k for k, m in markers.items() if (m & ok).any()]
+    special = np.flatnonzero(np.any([m & ok for m in markers.values()], axis=0))
+    i = special[0] if len(special) else np.flatnonzero(ok)[0]
+    how = f"parsed text as numbers{' (' + ', '.join(kinds) + ')' if kinds else ''}, e.g. '{tv.iloc[i]}' -> {values[i]:g}"
+    if not ok.all():
+        how += (f"; {(~ok).sum():,} non-numeric value(s) such as '{tv.iloc[np.flatnonzero(~ok)[0]]}' "
+                "treated as missing")
+    out = np.full(len(s), np.nan)
+    out[valid] = values
+    return out, how
+
+
+def _clean_numeric(frame: pd.DataFrame, numeric: list[str], parsed: dict, n_total: int):
+    """Stack numeric columns as float64, blank out inf/absurd values, drop useless ones.
+
+    Vectorised over columns so that thousands of columns stay fast.
+    """
+    n = len(frame)
+    A = np.empty((n, len(numeric)))
+    native = [j for j, c in enumerate(numeric) if c not in parsed]
+    if native:
+        A[:, native] = frame[[numeric[j] for j in native]].to_numpy(dtype=np.float64, na_value=np.nan)
+    for j, c in enumerate(numeric):
+        if c in parsed:
+            A[:, j] = parsed[c]
+    with np.errstate(invalid="ignore"):
+        absurd = ~(np.abs(A) <= ABSURD) & ~np.isnan(A)
+    A[absurd] = np.nan
+    present = ~np.isnan(A)
+    lo, hi = np.fmin.reduce(A, axis=0), np.fmax.reduce(A, axis=0)  # NaN-skipping, no warnings
+    integer = ((A == np.round(A)) | ~present).all(axis=0)
+    named = np.array([bool(_ID_NAME.search(c)) for c in numeric], dtype=bool)
+    # A few missing ids (blank lines, a footer) must not hide an id column.
+    candidate = (present.sum(axis=0) >= 0.9 * n) & (lo != hi) & (integer | named) & (n > MAX_CATEGORIES)
+    unique = np.zeros(len(numeric), dtype=bool)
+    if candidate.any():  # sorting puts NaN last, and NaN != x, so only present values count
+        unique[candidate] = (np.diff(np.sort(A[:, candidate], axis=0), axis=0) != 0).all(axis=0)
+    dropped = {}
+    for j, c in enumerate(numeric):
+        if not present[:, j].any():
+            dropped[c] = "empty: no usable values"
+        elif lo[j] == hi[j]:
+            dropped[c] = f"constant: every value is {lo[j]:g}"
+        elif unique[j] and integer[j] and hi[j] - lo[j] < n_total:
+            dropped[c] = "id-like: unique integer per row"  # a row counter, maybe sampled
+        elif unique[j] and named[j]:
+            dropped[c] = "id-like: named like an id, with a unique value per row"
+    kept = {c for c in numeric if c not in dropped}
+    return A, kept, dropped, int(absurd.sum())
+
+
+def _raise_too_few_features(names: list[str], dropped: dict, delimiter: str):
+    found = f"found {len(names)}" + (f" ({', '.join(repr(c) for c in names)})" if names else "")
+    why = "; ".join(f"'{c}' ({r})" for c, r in list(dropped.items())[:8])
+    more = f" and {len(dropped) - 8} more" if len(dropped) > 8 else ""
+    sep = _DELIMITER_NAMES.get(delimiter, delimiter)
+    raise InputError(f"The table needs at least {MIN_FEATURES} numeric columns; {found}. " + (f"Dropped: {why}{more}. " if why else "")
+                     + "Add numeric columns, or check that the file's delimiter "
+                     f"(read as: {sep}) and the label column are right.")
+
+
+def _labels(s: pd.Series) -> np.ndarray:
+    """Label values as strings; integer-valued floats print without '.0'."""
+    missing = s.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(v)
+        text = v.astype(str)
+        if (v[finite] == np.round(v[finite])).all() and (np.abs(v[finite]) < 2**53).all():
+            text = np.where(finite, np.where(finite, v, 0).astype(np.int64).astype(str), text)
+    else:
+        text = s.astype(str).to_numpy(dtype=object)
+    return np.where(missing, "(missing)", text).astype(object)

@@ -1,0 +1,195 @@
+"""Configuration of a model and of its training, and the variant presets.
+
+Variants are orthogonal switches on one `ModelConfig` (architecture, VAE,
+sparsity, input corruption); "vanilla", "sparse", "denoising", "variational" and
+"convolutional" are presets of these switches. Both configs are frozen: they are
+hashable (they can key a cache) and are stored verbatim with every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ae_core.errors import InputError
+
+NOISE_KINDS = ("gaussian", "salt-and-pepper", "masking")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_features: int = 64  # flattened input size
+    image_shape: tuple[int, int] | None = None  # (h, w) for image data; needed by conv
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (256, 128)  # dense encoder widths; the decoder mirrors them
+    arch: str = "dense"  # dense | conv
+    conv_channels: tuple[int, ...] = (16, 32)  # one stride-2 conv per entry
+    variational: bool = False  # VAE: Gaussian code, reparameterised, KL to N(0, I)
+    beta: float = 1.0  # weight of the KL term (beta-VAE)
+    sparsity: float = 0.0  # weight of the L1 penalty on the code; 0 = off
+    noise: str = "gaussian"  # input corruption during training (denoising)
+    noise_level: float = 0.0  # 0 = off; std for gaussian, fraction of pixels otherwise
+    output: str = "sigmoid"  # sigmoid (+BCE) for inputs in [0, 1]; linear (+MSE) for standardised
+    dropout: float = 0.0
+
+    def validate(self) -> ModelConfig:
+        """Raise InputError for values a user could have typed wrong."""
+        if self.latent_dim < 1 or self.latent_dim > 1024:
+            raise InputError(f"latent size must be between 1 and 1024, got {self.latent_dim}.")
+        if self.latent_dim >= self.n_features and self.sparsity == 0 and self.noise_level == 0:
+            # An overcomplete plain AE can learn the identity; say so rather than train it.
+            raise InputError(
+                f"latent size {self.latent_dim} is not smaller than the {self.n_features} input "
+                "features, so a plain autoencoder can just copy its input. Use a smaller latent "
+                "size, or add a sparsity penalty or input noise."
+            )
+        if any(h < 1 for h in self.hidden):
+            raise InputError(f"hidden layer sizes must be positive, got {list(self.hidden)}.")
+        if self.arch not in ("dense", "conv"):
+            raise InputError(f"architecture must be 'dense' or 'conv', got {self.arch!r}.")
+        if self.arch == "conv" and self.image_shape is None:
+            raise InputError(
+                "the convolutional variant needs image data; this dataset is tabular. "
+                "Pick the vanilla, sparse, denoising or variational variant instead."
+            )
+        if self.arch == "conv" and min(self.image_shape) < 2 ** len(self.conv_channels):
+            raise InputError(
+                f"images of {self.image_shape[0]}x{self.image_shape[1]} are too small for "
+                f"{len(self.conv_channels)} stride-2 conv layers; use fewer conv channels."
+            )
+        if self.noise not in NOISE_KINDS:
+            raise InputError(f"noise must be one of {', '.join(NOISE_KINDS)}; got {self.noise!r}.")
+        if not 0.0 <= self.noise_level <= 1.0:
+            raise InputError(f"noise level must be between 0 and 1, got {self.noise_level}.")
+        if not 0.0 <= self.sparsity <= 10.0:
+            raise InputError(f"sparsity weight must be between 0 and 10, got {self.sparsity}.")
+        if not 0.0 <= self.beta <= 100.0:
+            raise InputError(f"beta must be between 0 and 100, got {self.beta}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if self.output not in ("sigmoid", "linear"):
+            raise InputError(f"output must be 'sigmoid' or 'linear', got {self.output!r}.")
+        return self
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.0  # L2 penalty through AdamW
+    patience: int = 6  # early stopping: epochs without validation improvement
+    lr_factor: float = 0.5  # ReduceLROnPlateau factor
+    lr_patience: int = 2  # epochs without improvement before the learning rate drops
+    seed: int = 0
+    evolution_samples: int = 2000  # fixed subset whose codes are stored after every epoch
+    max_seconds: float | None = None  # wall-clock budget; None = no limit
+    # "plateau": halve the LR when validation stalls. "cosine": anneal the LR to 1% along
+    # a cosine over the run (over wall-clock time when max_seconds is set, else epochs).
+    schedule: str = "plateau"
+    # Before the first step: output bias at the training rows' mean, first layer centred on it
+    # (Autoencoder.init_from_data). Off gives PyTorch's default initialisation.
+    data_init: bool = True
+
+    def validate(self) -> TrainConfig:
+        if not 1 <= self.epochs <= 10_000:
+            raise InputError(f"epochs must be between 1 and 10000, got {self.epochs}.")
+        if not 1 <= self.batch_size <= 65_536:
+            raise InputError(f"batch size must be between 1 and 65536, got {self.batch_size}.")
+        if not 0.0 < self.lr <= 1.0:
+            raise InputError(f"learning rate must be in (0, 1], got {self.lr}.")
+        if not 0.0 <= self.weight_decay <= 1.0:
+            raise InputError(f"weight decay must be in [0, 1], got {self.weight_decay}.")
+        if self.schedule not in ("plateau", "cosine"):
+            raise InputError(f"schedule must be 'plateau' or 'cosine', got {self.schedule!r}.")
+        if self.max_seconds is not None and not 0 < self.max_seconds <= 86_400:
+            raise InputError(f"time budget must be between 0 and 86400 seconds, got {self.max_seconds}.")
+        if self.patience < 1:
+            raise InputError(f"early-stopping patience must be at least 1, got {self.patience}.")
+        if not 0 <= self.seed <= 2**31 - 1:
+            raise InputError(f"seed must be between 0 and 2147483647, got {self.seed}.")
+        return self
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str  # one sentence: what it is for
+    model: dict = field(default_factory=dict)  # ModelConfig overrides
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset("vanilla", "A plain undercomplete autoencoder: the baseline to compare everything with."),
+        Preset(
+            "sparse",
+            "Adds an L1 penalty on the code so that few units fire per input: more interpretable features.",
+            {"sparsity": 0.05},
+        ),
+        Preset(
+            "denoising",
+            "Corrupts the input while training and learns to restore it: robust features and a denoiser.",
+            {"noise": "gaussian", "noise_level": 0.3},
+        ),
+        Preset(
+            "variational",
+            "Learns a smooth Gaussian code you can sample from to generate new data (a VAE).",
+            {"variational": True, "beta": 1.0},
+        ),
+        Preset(
+            "convolutional",
+            "Convolutions for images: fewer weights and sharper reconstructions than dense layers.",
+            {"arch": "conv"},
+        ),
+    ]
+}
+
+
+def model_config_for(variant: str, **overrides) -> ModelConfig:
+    """The ModelConfig of a preset, with explicit overrides applied last.
+
+    Overrides equal to None are ignored, so CLI flags left unset keep the preset.
+    """
+    if variant not in PRESETS:
+        raise InputError(f"unknown variant {variant!r}; choose one of: {', '.join(PRESETS)}.")
+    values = dict(PRESETS[variant].model)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = set(values) - names
+    if unknown:
+        raise InputError(f"unknown model setting(s): {', '.join(sorted(unknown))}.")
+    for key in ("hidden", "conv_channels", "image_shape"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    return ModelConfig(**values)
+
+
+def config_to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def model_config_from_dict(d: dict) -> ModelConfig:
+    d = dict(d)
+    for key in ("hidden", "conv_channels", "image_shape"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    return ModelConfig(**d)
+
+
+def train_config_from_dict(d: dict) -> TrainConfig:
+    return TrainConfig(**d)
+
+
+def parse_sizes(text: str, what: str = "hidden sizes") -> tuple[int, ...]:
+    """'256, 128' -> (256, 128). Raises InputError on anything else."""
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise InputError(f"{what}: give at least one layer width, e.g. 256,128.")
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not a comma-separated list of whole numbers, e.g. 256,128.") from None
+    if any(s < 1 or s > 8192 for s in sizes):
+        raise InputError(f"{what}: every width must be between 1 and 8192, got {list(sizes)}.")
+    return sizes

@@ -1,0 +1,239 @@
+"""Autoencoder variants behind one module API.
+
+One `Autoencoder` module is built from a `ModelConfig`: a dense or convolutional
+encoder/decoder pair, optionally variational (Kingma & Welling 2014, "Auto-Encoding
+Variational Bayes"), optionally with an L1 penalty on the code (sparse AE) and
+input corruption while training (Vincent et al. 2008, denoising AE). Every
+variant's `forward` returns the reconstruction plus named loss terms, so one
+trainer runs them all. Inputs are always flat `(B, n_features)`; the conv
+variant reshapes to `(B, 1, h, w)` inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ae_core.model.config import ModelConfig
+
+
+@dataclass
+class Output:
+    recon: torch.Tensor  # (B, n_features), in the data's scaled space
+    z: torch.Tensor  # (B, latent_dim): the code (the mean for a VAE)
+    losses: dict[str, torch.Tensor]  # named scalar terms; "loss" is their weighted sum
+
+
+def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Corrupt a batch for denoising: gaussian noise, salt-and-pepper or masking.
+
+    Values are clipped to [0, 1] only for data in [0, 1] (the textbook setting,
+    noise factor 0.5 then clip); standardised tabular data is left unclipped.
+    """
+    if level <= 0:
+        return x
+    if kind == "gaussian":
+        noisy = x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        if x.min() >= 0 and x.max() <= 1:
+            noisy = noisy.clamp(0.0, 1.0)
+        return noisy
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    if kind == "masking":
+        return torch.where(u < level, torch.zeros_like(x), x)
+    if kind == "salt-and-pepper":
+        lo, hi = (0.0, 1.0) if x.min() >= 0 and x.max() <= 1 else (float(x.min()), float(x.max()))
+        out = torch.where(u < level / 2, torch.full_like(x, lo), x)
+        return torch.where((u >= level / 2) & (u < level), torch.full_like(x, hi), out)
+    raise ValueError(f"unknown noise kind {kind!r}")
+
+
+def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        layers.append(nn.ReLU())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class DenseEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, n_out: int):
+        super().__init__()
+        self.body = _mlp([cfg.n_features, *cfg.hidden], cfg.dropout)
+        width = cfg.hidden[-1] if cfg.hidden else cfg.n_features
+        self.head = nn.Linear(width, n_out)
+
+    def forward(self, x):  # (B, F) -> (B, n_out)
+        return self.head(self.body(x))
+
+
+class DenseDecoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        hidden = list(reversed(cfg.hidden))
+        self.body = _mlp([cfg.latent_dim, *hidden], cfg.dropout)
+        self.head = nn.Linear(hidden[-1] if hidden else cfg.latent_dim, cfg.n_features)
+
+    def forward(self, z):  # (B, D) -> (B, F) logits / linear values
+        return self.head(self.body(z))
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 3x3 convolutions, then a linear layer to the code."""
+
+    def __init__(self, cfg: ModelConfig, n_out: int):
+        super().__init__()
+        h, w = cfg.image_shape
+        chans = [1, *cfg.conv_channels]
+        self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, stride=2, padding=1) for i in range(len(chans) - 1))
+        self.shapes = [(h, w)]  # spatial size before each conv; the decoder retraces them
+        for _ in self.convs:
+            h, w = (h + 1) // 2, (w + 1) // 2
+            self.shapes.append((h, w))
+        self.flat = chans[-1] * h * w
+        self.head = nn.Linear(self.flat, n_out)
+
+    def forward(self, x):  # (B, 1, H, W) -> (B, n_out)
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        return self.head(x.flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, shapes: list[tuple[int, int]]):
+        super().__init__()
+        chans = [1, *cfg.conv_channels]
+        self.shapes = shapes
+        self.top = chans[-1]
+        self.fc = nn.Linear(cfg.latent_dim, chans[-1] * shapes[-1][0] * shapes[-1][1])
+        self.deconvs = nn.ModuleList(
+            nn.ConvTranspose2d(chans[i + 1], chans[i], 3, stride=2, padding=1) for i in reversed(range(len(chans) - 1))
+        )
+
+    def forward(self, z):  # (B, D) -> (B, 1, H, W) logits
+        h, w = self.shapes[-1]
+        x = F.relu(self.fc(z)).view(-1, self.top, h, w)
+        for i, deconv in enumerate(self.deconvs):
+            # output_size resolves the odd/even ambiguity of stride-2 transposed convs.
+            x = deconv(x, output_size=self.shapes[-2 - i])
+            if i < len(self.deconvs) - 1:
+                x = F.relu(x)
+        return x
+
+
+class Autoencoder(nn.Module):
+    """Encoder, decoder and the loss terms of every variant.
+
+    `encode` gives the code (the mean for a VAE), `decode` maps codes back to the
+    data space (after the output activation), `forward` returns an `Output`.
+    """
+
+    def __init__(self, cfg: ModelConfig, seed: int | None = None):
+        super().__init__()
+        self.cfg = cfg.validate()
+        n_out = 2 * cfg.latent_dim if cfg.variational else cfg.latent_dim
+        # A seed makes the initial weights reproducible without touching the global RNG.
+        with torch.random.fork_rng(enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            if cfg.arch == "conv":
+                self.encoder = ConvEncoder(cfg, n_out)
+                self.decoder = ConvDecoder(cfg, self.encoder.shapes)
+            else:
+                self.encoder = DenseEncoder(cfg, n_out)
+                self.decoder = DenseDecoder(cfg)
+        self.noise_generator: torch.Generator | None = None  # set by the trainer for determinism
+
+    def _encode_raw(self, x):  # (B, F) -> (B, n_out)
+        if self.cfg.arch == "conv":
+            x = x.view(-1, 1, *self.cfg.image_shape)
+        return self.encoder(x)
+
+    def _decode_raw(self, z):  # (B, D) -> (B, F) before the output activation
+        return self.decoder(z).flatten(1)
+
+    def _activate(self, raw):
+        return torch.sigmoid(raw) if self.cfg.output == "sigmoid" else raw
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        h = self._encode_raw(x)
+        return h[:, : self.cfg.latent_dim]  # the mean for a VAE
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x); logvar is zero for a deterministic AE."""
+        h = self._encode_raw(x)
+        d = self.cfg.latent_dim
+        if not self.cfg.variational:
+            return h, torch.zeros_like(h)
+        return h[:, :d], h[:, d:].clamp(-12.0, 12.0)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self._activate(self._decode_raw(z))
+
+    @torch.no_grad()
+    def init_from_data(self, X: torch.Tensor) -> None:
+        """Start from the training rows' mean, before the first step (the Trainer calls this).
+
+        The decoder's output bias is set so that the untrained model already outputs the mean input
+        (through the sigmoid for data in [0, 1]), and the encoder's first layer is shifted so that it
+        sees inputs centred on that mean (LeCun et al. 1998, "Efficient BackProp": centred inputs
+        condition the first layer). A convolution has one bias per channel, so the conv variant uses
+        the mean over all pixels. The function the network computes at initialisation is otherwise
+        unchanged. Measured in benchmarks/FINDINGS.md ("What was fixed").
+        """
+        X = X.reshape(len(X), -1).float()  # (N, F)
+        mean = X.mean(0)  # (F,)
+        if self.cfg.arch == "conv":
+            mean = mean.mean().expand(1)  # (1,): one output channel
+            first, out = self.encoder.convs[0], self.decoder.deconvs[-1]
+            shift = first.weight.sum(dim=(1, 2, 3)) * mean  # (C,): W applied to a constant image
+        else:
+            first = self.encoder.body[0] if len(self.encoder.body) else self.encoder.head
+            out = self.decoder.head
+            shift = first.weight @ mean  # (H,)
+        first.bias.sub_(shift)
+        target = torch.logit(mean.clamp(1e-3, 1 - 1e-3)) if self.cfg.output == "sigmoid" else mean
+        out.bias.copy_(target)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode codes drawn from the prior N(0, I): generation (VAE)."""
+        z = torch.randn(n, self.cfg.latent_dim, generator=generator)
+        return self.decode(z)
+
+    def forward(self, x: torch.Tensor) -> Output:
+        cfg = self.cfg
+        x_in = corrupt(x, cfg.noise, cfg.noise_level, self.noise_generator) if self.training else x
+        mu, logvar = self.encode_distribution(x_in)  # (B, D) each
+        if cfg.variational and self.training:
+            # Reparameterisation trick: z = mu + sigma * eps keeps z differentiable in mu, sigma.
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=self.noise_generator)
+        else:
+            z = mu
+        raw = self._decode_raw(z)  # (B, F)
+        recon = self._activate(raw)
+        # Per-sample sums, batch means: the scale at which the KL term is derived.
+        if cfg.output == "sigmoid":
+            rec = F.binary_cross_entropy_with_logits(raw, x, reduction="none").sum(1).mean()
+        else:
+            rec = F.mse_loss(raw, x, reduction="none").sum(1).mean()
+        losses = {"reconstruction": rec}
+        total = rec
+        if cfg.variational:
+            kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+            losses["kl"] = kl
+            total = total + cfg.beta * kl
+        if cfg.sparsity > 0:
+            l1 = z.abs().sum(1).mean()
+            losses["sparsity"] = l1
+            total = total + cfg.sparsity * l1
+        losses["loss"] = total
+        return Output(recon=recon, z=mu, losses=losses)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+

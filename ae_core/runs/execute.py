@@ -1,0 +1,232 @@
+"""From a run's config to a finished run, and from a finished run back to a
+model ready for inference.
+
+`execute_run` is what the background worker and `python -m ae_core train` both
+call: load the dataset, split 70/15/15, fit the scaler on train, train, compute
+metrics, write the artifacts. `ae_core.runs.loaded.load_run` gives a `LoadedRun`
+the pages use; loading one needs no torch.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save
+
+from ae_core.analysis.metrics import encode, model_errors, run_metrics
+from ae_core.data.preprocessing import Scaler, Split, split_indices
+from ae_core.data.registry import Dataset
+from ae_core.errors import InputError
+from ae_core.model.config import model_config_from_dict, train_config_from_dict
+from ae_core.model.networks import Autoencoder
+from ae_core.model.training import Callback, Trainer, TrainingCancelled, TrainingDiverged
+from ae_core.runs.loaded import WEIGHTS
+from ae_core.runs.spec import dataset_from_config
+from ae_core.runs.store import RunStore, atomic_write_bytes
+
+CHECKPOINT_SECONDS = 2.0
+
+# ---- weights -------------------------------------------------------------------
+
+
+def save_weights(model: torch.nn.Module, path) -> None:
+    """safetensors, written atomically: a crash leaves the previous file intact."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, save(state))
+
+
+# ---- executing a run ----------------------------------------------------------
+
+
+class StoreProgress(Callback):
+    """Writes progress into the run store, checkpoints each epoch, polls cancel.
+
+    Store writes are throttled to a few per second: SQLite is fast, but not free.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, epochs: int, evolution: tuple[np.ndarray, list] | None = None):
+        self.store, self.run_id, self.epochs = store, run_id, epochs
+        self.t0 = time.time()
+        self.last_write = 0.0
+        self.last_cancel_check = 0.0
+        self.last_checkpoint = 0.0
+        self.history: list[dict] = []
+        self.evolution = evolution  # (X subset, list of codes per epoch)
+
+    def _progress(self, trainer, epoch, batch, n_batches, extra=None):
+        done = ((epoch - 1) + batch / n_batches) / self.epochs
+        elapsed = time.time() - self.t0
+        p = {"epoch": epoch, "epochs": self.epochs, "batch": batch, "batches": n_batches,
+             "fraction": round(done, 4), "elapsed": round(elapsed, 2), "lr": trainer.lr,
+             "eta": round(elapsed / done - elapsed, 1) if done > 0 else None, "history": self.history[-200:]}
+        p.update(extra or {})
+        self.store.update(self.run_id, progress=p)
+        self.last_write = time.time()
+
+    def on_batch_end(self, trainer, epoch, batch, n_batches, loss):
+        if time.time() - self.last_write > 0.3:
+            self._progress(trainer, epoch, batch, n_batches, {"batch_loss": loss})
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.history.append({k: round(v, 6) if isinstance(v, float) else v for k, v in logs.items()})
+        if self.evolution is not None:
+            X_evo, codes = self.evolution
+            codes.append(encode(trainer.model, X_evo).astype(np.float32))
+            trainer.model.train()
+        # Every epoch on small data would spend more time writing than training:
+        # at most one checkpoint per CHECKPOINT_SECONDS, and always the first epoch.
+        if time.time() - self.last_checkpoint >= CHECKPOINT_SECONDS:
+            self.save_checkpoint(trainer)
+        self._progress(trainer, epoch, 1, 1)
+
+    def save_checkpoint(self, trainer) -> None:
+        """Everything to resume after this epoch: weights, optimizer, RNG.
+
+        The tensors go to a new file named by epoch; then the JSON that names
+        it is replaced; only then is the previous file removed. A crash at any
+        point leaves a JSON pointing at a complete file.
+        """
+        tensors, meta = trainer.checkpoint()
+        name = f"checkpoint-{meta['epoch']}.safetensors"
+        atomic_write_bytes(self.store.path(self.run_id, name), save(tensors))
+        if self.evolution is not None:
+            self.store.write_array(self.run_id, "evolution_partial.npy", np.stack(self.evolution[1]))
+        previous = self.store.read_json(self.run_id, "checkpoint.json")
+        self.store.write_json(self.run_id, "checkpoint.json", {**meta, "file": name})
+        if previous and previous.get("file") not in (None, name):
+            self.store.path(self.run_id, previous["file"]).unlink(missing_ok=True)
+        self.last_checkpoint = time.time()
+
+    def should_stop(self, trainer):
+        if time.time() - self.last_cancel_check < 0.25:
+            return False
+        self.last_cancel_check = time.time()
+        return self.store.cancel_requested(self.run_id)
+
+
+def restrict_to_classes(split: Split, ds: Dataset, train_classes) -> Split:
+    """One-class training: train and validate on `train_classes` only.
+
+    Rows of the other classes never train; they join the test split, so the
+    test rows hold every class and the left-out classes are the anomalies.
+    `train_classes` empty or None leaves the split as it is.
+    """
+    if not train_classes:
+        return split
+    if ds.y is None:
+        raise InputError("training on chosen classes needs a labelled dataset; this one has no classes.")
+    normal = np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
+    train, val = split.train[normal[split.train]], split.val[normal[split.val]]
+    if len(train) < 10 or len(val) < 1:
+        raise InputError(f"only {len(train)} training rows belong to the chosen classes; choose more classes.")
+    moved = np.concatenate([split.train[~normal[split.train]], split.val[~normal[split.val]]])
+    return Split(train, val, np.sort(np.concatenate([split.test, moved])))
+
+
+def anomaly_truth(ds: Dataset, train_classes=None) -> np.ndarray | None:
+    """Which rows are known anomalies: classes left out of one-class training, else labelled outliers."""
+    if train_classes:
+        return ~np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
+    return None if ds.is_outlier is None else np.asarray(ds.is_outlier, bool)
+
+
+def load_checkpoint(store: RunStore, run_id: str) -> tuple[dict, dict] | None:
+    """The last saved checkpoint of a run (tensors, meta), or None if it has none."""
+    meta = store.read_json(run_id, "checkpoint.json")
+    if meta is None or not store.has(run_id, meta.get("file", "")):
+        return None
+    return load_file(str(store.path(run_id, meta["file"]))), meta
+
+
+def _tensors(ds: Dataset, split: Split, scaler: Scaler):
+    X = scaler.transform(ds.X)
+    return X, torch.from_numpy(X[split.train]), torch.from_numpy(X[split.val])
+
+
+def preload() -> None:
+    """Import what `execute_run` imports lazily (scikit-learn's split, PCA, kNN, trustworthiness and
+    metrics: 1.4 s here), for a worker started ahead of its run (ae_core.runs.jobs.standby_main). The
+    modules stay lazy elsewhere: pages that open a run must not pay for them."""
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.manifold  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
+
+
+def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
+    """Train run `run_id` to completion; returns the final status.
+
+    User-caused failures (bad data, divergence) end as 'failed' with their
+    message; a cancel ends as 'cancelled'; anything else is 'failed' with the
+    error and its traceback, so nothing is ever stuck 'running'.
+    """
+    rec = store.get(run_id)
+    try:
+        config = rec.config
+        ds = dataset_from_config(config)
+        mcfg = model_config_from_dict(config["model"])
+        tcfg = train_config_from_dict(config["train"])
+        split = restrict_to_classes(split_indices(ds.n_samples, ds.y, seed=tcfg.seed), ds, config.get("train_classes"))
+        scaler = Scaler.fit(ds.X[split.train], ds.scaling, ds.value_range)
+        X, X_train, X_val = _tensors(ds, split, scaler)
+        rng = np.random.default_rng(tcfg.seed)
+        evo_idx = np.sort(rng.choice(ds.n_samples, min(tcfg.evolution_samples, ds.n_samples), replace=False))
+        model = Autoencoder(mcfg, seed=tcfg.seed)
+        resume = load_checkpoint(store, run_id)
+        if resume is not None:
+            # Frames beyond the checkpoint's epoch (a crash between the two writes) are dropped.
+            codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
+        else:
+            codes = [encode(model, X[evo_idx])]  # epoch 0: the untrained code
+        progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes))
+        if resume is not None:
+            progress.history = list(resume[1]["history"])
+        store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": []})
+        result = Trainer(model, tcfg, [progress, *callbacks]).fit(X_train, X_val, resume=resume)
+        store.write_json(run_id, "scaler.json", scaler.to_dict())
+        save_weights(model, store.path(run_id, WEIGHTS))
+        store.write_json(run_id, "history.json", result.history)
+        split_code = np.zeros(ds.n_samples, np.int8)
+        split_code[split.val], split_code[split.test] = 1, 2
+        store.write_array(run_id, "split.npy", split_code)
+        Z = encode(model, X)
+        store.write_array(run_id, "latent.npy", Z.astype(np.float32))
+        store.write_array(run_id, "recon_error.npy", model_errors(model, X).astype(np.float32))
+        store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
+        store.write_array(run_id, "evolution_index.npy", evo_idx.astype(np.int64))
+        y, is_anomaly = ds.y, anomaly_truth(ds, config.get("train_classes"))
+        if config.get("train_classes"):
+            y = None  # a kNN trained on the normal classes alone cannot name the others
+        metrics = run_metrics(
+            model, X[split.train], X[split.test],
+            None if y is None else y[split.train], None if y is None else y[split.test],
+            None if is_anomaly is None else is_anomaly[split.test], seed=tcfg.seed,
+        )
+        metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
+                       train_seconds=round(result.seconds, 3), n_params=sum(p.numel() for p in model.parameters()),
+                       best_val_loss=min(h["val_loss"] for h in result.history))
+        store.write_json(run_id, "metrics.json", metrics)
+        for path in store.folder(run_id).glob("checkpoint*"):
+            path.unlink(missing_ok=True)  # finished: the final weights supersede them
+        store.path(run_id, "evolution_partial.npy").unlink(missing_ok=True)
+        store.update(run_id, status="done", metrics=metrics, finished=time.time(),
+                     progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
+        return "done"
+    except TrainingCancelled:
+        store.update(run_id, status="cancelled", finished=time.time(), error="cancelled by the user")
+        return "cancelled"
+    except (InputError, TrainingDiverged) as exc:
+        store.update(run_id, status="failed", finished=time.time(), error=str(exc))
+        return "failed"
+    except OSError as exc:
+        store.update(run_id, status="failed", finished=time.time(),
+                     error=f"could not write the run's files: {exc}. Check free disk space and that {store.root} is writable.")
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - a worker must never leave a run stuck 'running'
+        store.update(run_id, status="failed", finished=time.time(),
+                     error=f"internal error: {type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}")
+        return "failed"
