@@ -28,12 +28,9 @@ every possible threshold, and the precision-recall curve shows what share of the
 """
 )
 
-runs = state.store().list(status="done")
-if not runs:
-    st.info("No finished runs yet. Train one first; the *Sensors with outliers* dataset has labelled outliers, "
-            "and any labelled dataset can be trained on its normal classes only from this page.", icon=":material/info:")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+runs = state.finished_runs_or_stop("No finished runs yet. Train one first; the *Sensors with outliers* dataset has "
+                                   "labelled outliers, and any labelled dataset can be trained on its normal classes "
+                                   "only from this page.")
 
 from ae_core.analysis import anomaly as an  # noqa: E402 - imports torch; only once there is a run to look at
 from ae_core.figures import anomaly as anf  # noqa: E402
@@ -44,13 +41,9 @@ if st.session_state.get(SWITCH_TO):  # a one-class run just finished: show it (b
     st.session_state[PICKER] = st.session_state.pop(SWITCH_TO)
     state.select_run(st.session_state[PICKER])
 rec = state.run_picker(runs, key=PICKER)
-try:
-    run = state.loaded_run(rec)
-    errors, split = run.recon_error, run.split
-    truth = an.anomaly_truth(run)
-except InputError as exc:
-    st.error(str(exc))
-    st.stop()
+run = state.loaded_run_or_stop(rec)
+errors, split = run.recon_error, run.split
+truth = an.anomaly_truth(run)
 normal = an.normal_classes(run)
 names = list(run.dataset.class_names or [])
 if normal:
@@ -64,17 +57,16 @@ if how == "percentile":
     pct = state.kept_widget(st.slider, "Percentile of training errors", 99.0, "anomaly_pct", min_value=80.0,
                             max_value=99.9, step=0.1,
                             help="Rows whose error is above this percentile of the training rows' errors are flagged.")
-    threshold = an.threshold_from_percentile(errors[split == 0], pct)
 else:
-    pct_c = state.kept_widget(st.slider, "Expected share of anomalies (%)", 3.0, "anomaly_contamination",
-                              min_value=0.1, max_value=20.0, step=0.1)
-    threshold = an.threshold_from_contamination(errors, pct_c / 100)
+    pct = state.kept_widget(st.slider, "Expected share of anomalies (%)", 3.0, "anomaly_contamination",
+                            min_value=0.1, max_value=20.0, step=0.1)
+threshold = an.threshold_for(errors, split, how, pct)
 flags = an.flag(errors, threshold)
-test = split == 2
+test = an.held_out_rows(split)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Threshold (score)", f"{threshold:.4g}")
 m2.metric(f"Flagged of {len(flags):,} rows", f"{flags.sum():,}")
-m3.metric(f"Flagged of {test.sum():,} test rows", f"{flags[test].sum():,}")
+m3.metric(f"Flagged of {len(test):,} test rows", f"{flags[test].sum():,}")
 if truth is not None:
     cc = an.confusion_counts(flags[test], truth[test])
     m4.metric(f"Caught of {cc['tp'] + cc['fn']:,} known (test)", f"{cc['tp']:,}",
@@ -88,9 +80,10 @@ log_x = state.kept_widget(g2.toggle, "Log scale", True, "anomaly_log")
 st.plotly_chart(anf.error_histogram_figure(an.error_histogram_frame(run, group), threshold, log_x), key="anomaly_hist")
 
 # ---- ROC / PR ---------------------------------------------------------------------------------
-if truth is not None and 0 < truth[test].sum() < test.sum():
+graded = an.graded_truth(truth, split)
+if graded is not None:
     st.subheader("How well does the score find the known anomalies?")
-    curves = an.roc_pr(errors[test], truth[test])
+    curves = an.roc_pr(errors[test], graded)
     r1, r2 = st.columns(2)
     r1.plotly_chart(anf.roc_figure(curves), key="anomaly_roc")
     r2.plotly_chart(anf.pr_figure(curves), key="anomaly_pr")

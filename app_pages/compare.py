@@ -4,9 +4,9 @@ import functools
 
 import streamlit as st
 
-from ae_core.analysis.compare import best_index, code_view, finished, metrics_table
+from ae_core.analysis.compare import best_index, default_dataset, finished, held_out_view, metrics_table
 from ae_core.errors import InputError
-from ae_core.figures.reconstruction import latent_scatter_figure, subsample
+from ae_core.figures.reconstruction import latent_scatter_figure
 from ae_core.runs.export import bundle_filename, run_bundle
 from ui import state
 
@@ -28,16 +28,11 @@ of largest spread), so every run is drawn the same way.
 """
 )
 
-done = finished(state.store().list(status="done"))
-if not done:
-    st.info("No finished run yet. Train a model or two (for example two variants of the same dataset) to compare them.")
-    st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
-    st.stop()
+done = finished(state.finished_runs_or_stop("No finished run yet. Train a model or two (for example two variants of "
+                                            "the same dataset) to compare them.", link="Train a model"))
 
 datasets = sorted({r.dataset for r in done})
-current = state.selected_run_id()
-# The selected run's dataset, else the one with the most finished runs (most to compare).
-start = next((r.dataset for r in done if r.id == current), max(datasets, key=lambda d: sum(r.dataset == d for r in done)))
+start = default_dataset(done, state.selected_run_id())
 dataset = st.selectbox("Dataset", datasets, index=datasets.index(start), key="compare_dataset")
 candidates = [r for r in done if r.dataset == dataset]
 by_id = {r.id: r for r in candidates}
@@ -73,11 +68,7 @@ st.subheader("Their codes, test rows")
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _view(run_id: str, finished_at: float):
-    store = state.store()
-    Z, split = store.read_array(run_id, "latent.npy"), store.read_array(run_id, "split.npy")
-    Y, axes, note = code_view(store, run_id, Z)
-    rows = subsample(int((split == 2).sum()))
-    return Y[split == 2][rows], (split == 2).nonzero()[0][rows], axes, note
+    return held_out_view(state.store(), run_id)
 
 
 cols = st.columns(min(len(chosen), 3))

@@ -36,19 +36,16 @@ the column mean, which ignores the input entirely: a denoiser must beat it to be
 """
 )
 
-runs = state.store().list(status="done")
-if not runs:
-    st.info("No finished runs yet. Train one first; a **denoising** run (the *Denoising* preset) shows the most, "
-            "but any finished run can be compared here.", icon=":material/info:")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+runs = state.finished_runs_or_stop("No finished runs yet. Train one first; a **denoising** run (the *Denoising* "
+                                   "preset) shows the most, but any finished run can be compared here.")
 
 from ae_core.analysis import denoising as dn  # noqa: E402 - imports torch; only once there is a run to look at
 from ae_core.figures import denoising as dnf  # noqa: E402
 
 rec = state.run_picker(dn.prefer_denoising(runs), key="denoise_run_picker")
 cfg_model = rec.config.get("model", {})
-trained_noise = float(cfg_model.get("noise_level", 0.0))
+trained_kind, trained_level = dn.trained_noise(cfg_model)
+default_kind, default_level = dn.default_setting(cfg_model)
 plain_rec = dn.pick_plain_run(runs, rec)
 
 
@@ -73,18 +70,16 @@ def _curve(run_id: str, plain_id: str | None, kind: str):
     return dn.quality_curve(run, kind, LEVELS, baseline_runs=others, max_samples=300)
 
 
-if trained_noise > 0:
-    st.caption(f"This run was trained as a denoiser: {cfg_model.get('noise')} noise at level {trained_noise:g}.")
+if trained_level > 0:
+    st.caption(f"This run was trained as a denoiser: {trained_kind} noise at level {trained_level:g}.")
 else:
     st.caption("This run was trained on clean inputs only (no noise). A plain autoencoder still denoises somewhat; "
                "train one with the *Denoising* preset to compare.")
     st.page_link("app_pages/train.py", label="Train a denoising run", icon=":material/model_training:")
 
 left, right = st.columns(2)
-kinds = list(NOISE_KINDS)
-default_kind = cfg_model.get("noise") if trained_noise > 0 and cfg_model.get("noise") in kinds else "gaussian"
-kind = state.kept_choice(left.selectbox, "Noise type", kinds, default_kind, "denoise_kind")
-level = state.kept_widget(right.slider, "Noise level", min(max(trained_noise or 0.3, 0.05), 0.9), "denoise_level",
+kind = state.kept_choice(left.selectbox, "Noise type", NOISE_KINDS, default_kind, "denoise_kind")
+level = state.kept_widget(right.slider, "Noise level", default_level, "denoise_level",
                           min_value=0.05, max_value=0.9, step=0.05,
                           help="Standard deviation for gaussian noise (data in [0, 1] or in standard deviations); "
                                "the fraction of values hit for salt-and-pepper and masking.")
@@ -109,10 +104,9 @@ else:
                "and the autoencoder's restoration of the noisy one.")
 
 st.subheader("Across the test set")
-is_image = "psnr" in metrics.columns
-metric_names = ["psnr", "ssim", "mse"] if is_image else ["mse"]
+metric_names = dn.measures(metrics)
 metric = state.kept_choice(st.radio, "Measure", metric_names, "psnr", "denoise_metric", horizontal=True,
-                           format_func=lambda m: dnf.METRIC_LABELS[m]) if is_image else "mse"
+                           format_func=lambda m: dnf.METRIC_LABELS[m]) if len(metric_names) > 1 else "mse"
 c1, c2 = st.columns([1, 1])
 c1.dataframe(
     metrics[["title", *metric_names]], hide_index=True,
@@ -122,12 +116,12 @@ c1.dataframe(
                    "mse": st.column_config.NumberColumn("MSE", format="%.4f")},
 )
 c2.plotly_chart(dnf.metrics_bar_figure(metrics, metric), key="denoise_bars")
-best = metrics[metrics.family != "input"].sort_values(metric, ascending=metric == "mse").iloc[0]
+best = dn.best_method(metrics, metric)
 st.markdown(f"**Best at this setting:** {best['title']} ({dnf.METRIC_LABELS[metric].split(' (')[0]} "
             f"{best[metric]:.3g}; the noisy input scores {metrics.iloc[0][metric]:.3g}).")
 if plain_rec is not None:
     st.caption(f"Plain run compared: {plain_rec.label()} (the latest plain run of the same dataset).")
-elif trained_noise > 0:
+elif trained_level > 0:
     st.caption("No finished plain run of this dataset to compare with; train one with the *Vanilla* preset.")
 
 st.subheader("Quality against noise level")

@@ -8,8 +8,9 @@ import streamlit as st
 from ae_core.analysis import latent as lat
 from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
 from ae_core.figures import common as plots
+from ui.run_panel import run_progress_panel
 from ui.scatter import pick_point, picked_point, scatter
-from ui.state import how_it_works, loaded_run, run_picker, store, umap_fit
+from ui.state import how_it_works, loaded_run_or_stop, run_picker, store, umap_fit
 
 st.title("Latent space")
 runs = store().list()
@@ -22,30 +23,12 @@ if not runs:
 rec = run_picker(runs)
 
 if rec.status != "done":
-    try:
-        from ui.run_panel import run_progress_panel  # the shared live panel (Train page's)
-    except ImportError:
-        run_progress_panel = None
-    if run_progress_panel is not None:
-        run_progress_panel(rec.id)
-    elif rec.active:
-        @st.fragment(run_every=1.0)
-        def _progress(run_id: str):
-            r = store().get(run_id)
-            if not r.active:
-                st.rerun(scope="app")  # finished: draw the scatter without a manual reload
-            p = r.progress or {}
-            st.progress(min(1.0, float(p.get("fraction", 0.0))),
-                        text=f"{r.status} · epoch {p.get('epoch', 0)} of {p.get('epochs', '?')}")
-
-        _progress(rec.id)
-    else:
-        st.error(f"This run is {rec.status}: {rec.error or 'no error text was recorded.'}", icon=":material/error:")
+    run_progress_panel(rec.id)  # live while it trains; the reason when it failed or was cancelled
     if rec.active:
         st.caption("The latent space appears here when training finishes.")
     st.stop()
 
-run = loaded_run(rec)
+run = loaded_run_or_stop(rec)
 D, ds = run.model_config.latent_dim, run.dataset
 is_image = ds.image_shape is not None
 stamp = rec.finished or rec.updated  # a retrained run gets new arrays (as ui.state.loaded_run)

@@ -29,18 +29,11 @@ reconstructs better; PCA with $k$ components is the linear baseline at the same 
 """
 )
 
-runs = state.store().list(status="done")
-if not runs:
-    st.info("No finished run yet. Train a model first; its reconstructions appear here when it finishes.")
-    st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
-    st.stop()
+runs = state.finished_runs_or_stop("No finished run yet. Train a model first; its reconstructions appear here when it "
+                                   "finishes.", link="Train a model")
 rec = state.run_picker(runs, key="recon_run")
-try:
-    run = state.loaded_run(rec)
-    ds = run.dataset
-except InputError as exc:
-    st.error(str(exc))
-    st.stop()
+run = state.loaded_run_or_stop(rec)
+ds = run.dataset
 image = ds.image_shape is not None
 NUM = st.column_config.NumberColumn(format="%.4g")  # raw units span 0.001 to 1000s
 if "recon_seed" not in st.session_state:

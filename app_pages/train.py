@@ -6,7 +6,7 @@ from ae_core.data.preview import dataset_facts, preview_table
 from ae_core.data.registry import DEFAULT_DATASET, REGISTRY
 from ae_core.errors import InputError
 from ae_core.figures.training import sample_grid_figure
-from ae_core.model.config import NOISE_KINDS, PRESETS, parse_sizes
+from ae_core.model.config import NOISE_KINDS, PRESETS, parse_sizes, variant_problem
 from ui import state
 from ui.run_panel import run_progress_panel, run_result
 
@@ -84,9 +84,9 @@ variants = list(PRESETS)
 variant = state.kept_choice(st.radio, "Variant", variants, variants[0], "train_variant", horizontal=True,
                             format_func=str.capitalize, label_visibility="collapsed")
 st.markdown(f"_{PRESETS[variant].summary}_")
-if ds is not None and variant == "convolutional" and ds.kind != "image":
-    st.warning("Convolutions need images; this dataset is tabular. Pick another variant or an image dataset.",
-               icon=":material/block:")
+problem = None if ds is None else variant_problem(variant, ds.image_shape)
+if problem:
+    st.warning(problem[0].upper() + problem[1:], icon=":material/block:")
 
 # ---- 3. settings ------------------------------------------------------------------------
 config, config_error = None, None

@@ -125,12 +125,8 @@ if runs:
     rec = state.run_picker(runs, label="CSV run", key=state.picker_key(PICKER_KEY), where=st)
     rec = run_progress_panel(rec.id) if rec is not None else None
     if rec is not None and rec.status == "done":
-        try:
-            run = state.loaded_run(rec)
-            ds = run.dataset
-        except InputError as exc:
-            st.error(str(exc), icon=":material/error:")
-            st.stop()
+        run = state.loaded_run_or_stop(rec)
+        ds = run.dataset
         from ae_core.analysis.metrics import describe_ratio
         from ae_core.analysis.projection import cached_projection, project
 
@@ -150,9 +146,7 @@ if runs:
                            ("code 1", "code 2"), by)
             st.plotly_chart(fig, key=f"upload_code_{rec.id}")
         with right:
-            coords = upload.input_projection(run, method.lower())
-            if coords is None and method == "PCA":
-                coords = cached_projection(run.store, rec.id, run.X, "pca", 2, source="input")
+            coords = upload.input_coordinates(run, method.lower())
             if coords is None:
                 st.caption("UMAP is slower (the first time about a minute) and, like the code, has no fixed axes.")
                 if st.button("Compute UMAP", key=f"upload_umap_{rec.id}", icon=":material/scatter_plot:"):
@@ -165,9 +159,8 @@ if runs:
                 st.plotly_chart(fig, key=f"upload_{method}_{rec.id}")
         st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; "
                    "click legend entries to hide or show a group.")
-        done = tuple(p for p in ("pca", "umap") if upload.input_projection(run, p) is not None)
         st.download_button(
-            "Download coordinates with your rows (CSV)", _csv(run, rec.id, done),
+            "Download coordinates with your rows (CSV)", _csv(run, rec.id, upload.computed_projections(run)),
             file_name=f"{upload.display_name(ds.name)}-coordinates.csv", mime="text/csv",
             icon=":material/download:", on_click="ignore", key=f"upload_download_{rec.id}",
         )

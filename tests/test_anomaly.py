@@ -15,20 +15,21 @@ from ae_core.analysis.anomaly import (
     flag,
     flagged_csv,
     flagged_frame,
+    graded_truth,
     most_anomalous,
     one_class_setup,
     roc_pr,
     row_hover,
     scatter_coordinates,
+    threshold_for,
     threshold_from_contamination,
     threshold_from_percentile,
     tile_titles,
 )
-from ae_core.data.preprocessing import split_indices
+from ae_core.data.preprocessing import SplitCode, restrict_to_classes, split_indices
 from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
 from ae_core.figures.anomaly import error_histogram_figure, pr_figure, roc_figure, score_scatter_figure
-from ae_core.runs.execute import restrict_to_classes
 from ae_core.runs.loaded import load_run
 from ae_core.runs.store import RunStore
 
@@ -58,6 +59,24 @@ def test_threshold_from_contamination_flags_that_fraction():
 def test_thresholds_reject_bad_input(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_threshold_for_uses_training_rows_for_a_percentile_and_all_rows_for_contamination():
+    errors = np.arange(100, dtype=float)
+    split = np.array([SplitCode.TRAIN] * 50 + [SplitCode.TEST] * 50, np.int8)
+    assert threshold_for(errors, split, "percentile", 100.0) == 49.0  # the largest training error
+    assert threshold_for(errors, split, "contamination", 10.0) == pytest.approx(np.quantile(errors, 0.9))
+    with pytest.raises(InputError, match="'percentile' or 'contamination'"):
+        threshold_for(errors, split, "median", 50.0)
+
+
+def test_test_truth_grades_only_when_test_rows_hold_both_kinds():
+    split = np.array([SplitCode.TRAIN, SplitCode.TEST, SplitCode.TEST, SplitCode.VALIDATION, SplitCode.TEST])
+    truth = np.array([True, False, True, True, False])
+    np.testing.assert_array_equal(graded_truth(truth, split), [False, True, False])
+    assert graded_truth(None, split) is None
+    assert graded_truth(np.array([True, False, False, True, False]), split) is None  # no anomaly among the test rows
+    assert graded_truth(np.array([False, True, True, False, True]), split) is None  # nothing normal to compare
 
 
 def test_flag_is_strictly_above():

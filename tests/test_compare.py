@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ae_core.analysis.compare import best_index, code_view, finished, metrics_table
+from ae_core.analysis.compare import best_index, code_view, default_dataset, finished, held_out_view, metrics_table
+from ae_core.data.preprocessing import SplitCode
 from ae_core.errors import InputError
 from ae_core.runs.store import RunRecord, RunStore
 
 
-def _rec(run_id, metrics, status="done", variant="vanilla", k=2):
-    return RunRecord(id=run_id, created=0.0, updated=0.0, dataset="digits", variant=variant, title="",
+def _rec(run_id, metrics, status="done", variant="vanilla", k=2, dataset="digits"):
+    return RunRecord(id=run_id, created=0.0, updated=0.0, dataset=dataset, variant=variant, title="",
                      config={"model": {"latent_dim": k}}, status=status, metrics=metrics)
 
 
@@ -71,3 +72,28 @@ def test_code_view_projects_a_longer_code_with_pca_and_caches_it(tmp_path):
     assert store.has(rec.id, "proj_latent_pca_2d.npy")
     with pytest.raises(InputError, match="at least two rows"):
         code_view(store, rec.id, Z[:1])
+
+
+def test_default_dataset_is_the_selected_runs_else_the_one_with_most_runs():
+    runs = [_rec("a" * 12, A, dataset="wine"), _rec("b" * 12, A), _rec("c" * 12, B), _rec("d" * 12, B, dataset="wine"),
+            _rec("e" * 12, B, dataset="swiss-roll")]
+    assert default_dataset(runs, "e" * 12) == "swiss-roll"
+    assert default_dataset(runs, None) == "digits"  # a tie of two runs each: the first name in order
+    assert default_dataset(runs[1:], "f" * 12) == "digits"
+    with pytest.raises(InputError, match="no finished run"):
+        default_dataset([], None)
+
+
+def test_held_out_view_draws_test_rows_only_and_at_most_the_limit(tmp_path):
+    store = RunStore(tmp_path)
+    rec = store.create({"dataset": {"name": "digits"}, "variant": "vanilla", "model": {}})
+    rng = np.random.default_rng(0)
+    split = rng.choice([SplitCode.TRAIN, SplitCode.VALIDATION, SplitCode.TEST], size=400).astype(np.int8)
+    store.write_array(rec.id, "latent.npy", rng.normal(size=(400, 2)).astype(np.float32))
+    store.write_array(rec.id, "split.npy", split)
+    Y, rows, axes, _ = held_out_view(store, rec.id)
+    assert (split[rows] == SplitCode.TEST).all() and len(rows) == (split == SplitCode.TEST).sum()
+    np.testing.assert_array_equal(Y, store.read_array(rec.id, "latent.npy")[rows])
+    Y, rows, _, _ = held_out_view(store, rec.id, limit=10)
+    assert len(rows) == len(Y) == 10 and (np.diff(rows) > 0).all() and (split[rows] == SplitCode.TEST).all()
+

@@ -9,6 +9,10 @@ import pandas as pd
 import pytest
 
 from ae_core.analysis.denoising import (
+    best_method,
+    default_setting,
+    measures,
+    trained_noise,
     SSIM_K1,
     add_noise,
     batch_psnr,
@@ -202,3 +206,25 @@ def test_pick_plain_run_and_prefer_denoising(runs):
 def test_pick_plain_run_is_none_for_a_plain_run(runs):
     store, r = runs
     assert pick_plain_run(store.list(), store.get(r["plain"].id)) is None
+
+
+def test_trained_noise_and_the_setting_the_page_opens_on():
+    assert trained_noise({"noise": "masking", "noise_level": 0.4}) == ("masking", 0.4)
+    assert default_setting({"noise": "masking", "noise_level": 0.4}) == ("masking", 0.4)
+    assert trained_noise({}) == ("gaussian", 0.0)
+    assert default_setting({"noise": "masking", "noise_level": 0.0}) == ("gaussian", 0.3)  # a clean-trained run
+    assert default_setting({"noise": "gaussian", "noise_level": 1.0}) == ("gaussian", 0.9)  # the slider's range
+    assert trained_noise({"noise": "speckle", "noise_level": 0.2}) == ("gaussian", 0.2)
+
+
+def test_measures_and_best_method_follow_the_kind_of_data():
+    images = pd.DataFrame({"title": ["noisy input", "autoencoder", "median filter"],
+                           "family": ["input", "autoencoder", "classic"],
+                           "psnr": [30.0, 20.0, 18.0], "ssim": [0.2, 0.8, 0.7], "mse": [0.001, 0.01, 0.02]})
+    assert measures(images) == ["psnr", "ssim", "mse"]
+    assert measures(images.drop(columns=["psnr", "ssim"])) == ["mse"]
+    # The noisy input never wins, even where its number is best; MSE is lower-is-better, PSNR higher.
+    assert best_method(images, "psnr")["title"] == "autoencoder"
+    assert best_method(images, "mse")["title"] == "autoencoder"
+    assert best_method(images.assign(mse=[0.001, 0.03, 0.02]), "mse")["title"] == "median filter"
+

@@ -56,6 +56,21 @@ def test_conv_refused_for_tabular_data():
         Autoencoder(model_config_for("convolutional", n_features=30, image_shape=None))
 
 
+@pytest.mark.parametrize("variant", list(PRESETS))
+def test_variant_problem_warns_of_exactly_what_validation_refuses(variant):
+    """The Train form's warning (variant_problem) and the model's refusal name the same cases."""
+    from ae_core.model.config import variant_problem
+
+    for shape, n in ((None, 30), ((8, 8), 64)):
+        problem = variant_problem(variant, shape)
+        cfg = model_config_for(variant, n_features=n, image_shape=shape, latent_dim=2)
+        if problem:
+            with pytest.raises(InputError, match=problem[:30]):
+                cfg.validate()
+        else:
+            cfg.validate()
+
+
 def test_plain_overcomplete_code_is_refused():
     with pytest.raises(InputError, match="can just copy its input"):
         Autoencoder(model_config_for("vanilla", n_features=4, latent_dim=4))

@@ -88,6 +88,25 @@ def loaded_run(rec: RunRecord):
     return _loaded(str(default_root()), rec.id, rec.updated if rec.status != "done" else rec.finished or 0.0)
 
 
+def finished_runs_or_stop(message: str, link: str = "Go to Train") -> list[RunRecord]:
+    """The finished runs, newest first; with none, the page says `message`, links to Train and stops."""
+    runs = store().list(status="done")
+    if not runs:
+        st.info(message, icon=":material/info:")
+        st.page_link("app_pages/train.py", label=link, icon=":material/model_training:")
+        st.stop()
+    return runs
+
+
+def loaded_run_or_stop(rec: RunRecord):
+    """`loaded_run(rec)`, or the load's clear message (a damaged or foreign run folder) and the page stops."""
+    try:
+        return loaded_run(rec)
+    except InputError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+
+
 def selected_run_id() -> str | None:
     """The run in the URL, else the one chosen earlier in this session."""
     rid = st.query_params.get(RUN_KEY)

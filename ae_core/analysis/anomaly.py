@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ae_core.data.preprocessing import SplitCode, held_out_rows, split_names
+from ae_core.data.preprocessing import anomaly_truth as truth
 from ae_core.errors import InputError
-
-SPLIT_NAMES = {0: "train", 1: "validation", 2: "test"}
-
 
 # ---- thresholds ---------------------------------------------------------------
 
@@ -48,12 +47,31 @@ def threshold_from_contamination(errors, c: float) -> float:
     return float(np.quantile(_errors(errors), 1.0 - c))
 
 
+def threshold_for(errors, split, how: str, value: float) -> float:
+    """The page's threshold: `how` = "percentile" (of the training rows' errors, `value` in 0..100) or
+    "contamination" (the share of all rows to flag, `value` in percent)."""
+    if how == "percentile":
+        return threshold_from_percentile(np.asarray(errors)[np.asarray(split) == SplitCode.TRAIN], value)
+    if how == "contamination":
+        return threshold_from_contamination(errors, value / 100)
+    raise InputError(f"a threshold is set by 'percentile' or 'contamination', not {how!r}.")
+
+
 def flag(errors, threshold: float) -> np.ndarray:
     """True where the score is above the threshold."""
     return np.asarray(errors, np.float64) > threshold
 
 
 # ---- what the truth is --------------------------------------------------------
+
+
+def graded_truth(truth, split) -> np.ndarray | None:
+    """The known anomalies among the test rows, when they can grade a score (both anomalies and normal rows
+    among them: a ROC curve needs both); else None."""
+    if truth is None:
+        return None
+    t = np.asarray(truth, bool)[held_out_rows(split)]
+    return t if 0 < t.sum() < len(t) else None
 
 
 def normal_classes(run) -> list[int] | None:
@@ -64,8 +82,6 @@ def normal_classes(run) -> list[int] | None:
 
 def anomaly_truth(run) -> np.ndarray | None:
     """Known anomalies per row (bool), or None: classes left out of training, else the labelled outliers."""
-    from ae_core.runs.execute import anomaly_truth as truth
-
     return truth(run.dataset, normal_classes(run))
 
 
@@ -114,7 +130,7 @@ def error_histogram_frame(run, group_by: str = "split") -> pd.DataFrame:
     """One row per data row: error and the group to colour by ("split" or "class")."""
     err = np.asarray(run.recon_error, np.float64)
     if group_by == "split":
-        group = np.vectorize(SPLIT_NAMES.get)(run.split)
+        group = split_names(run.split)
     elif group_by == "class":
         labels = _labels(run)
         if labels is None:
@@ -174,7 +190,7 @@ def most_anomalous(run, n: int = 12, rows=None, n_features: int = 3) -> pd.DataF
     err = np.asarray(run.recon_error, np.float64)
     cand = np.arange(len(err)) if rows is None else np.asarray(rows, np.int64)
     top = cand[np.argsort(-err[cand], kind="stable")[: max(0, int(n))]]
-    out = pd.DataFrame({"row": top, "split": [SPLIT_NAMES[int(s)] for s in run.split[top]], "score": err[top]})
+    out = pd.DataFrame({"row": top, "split": split_names(run.split[top]), "score": err[top]})
     labels = _labels(run)
     if labels is not None:
         out["label"] = labels[top]
@@ -199,7 +215,7 @@ def flagged_frame(run, threshold: float, only_flagged: bool = True) -> pd.DataFr
     err = np.asarray(run.recon_error, np.float64)
     flags = flag(err, threshold)
     ds = run.dataset
-    frame = pd.DataFrame({"row": np.arange(len(err)), "split": [SPLIT_NAMES[int(s)] for s in run.split],
+    frame = pd.DataFrame({"row": np.arange(len(err)), "split": split_names(run.split),
                           "score": err, "flagged": flags})
     labels = _labels(run)
     if labels is not None:

@@ -4,10 +4,15 @@ per column) and 2-D views of their codes drawn the same way.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
+from ae_core.data.preprocessing import held_out_rows
 from ae_core.errors import InputError
+
+SCATTER_MAX = 5000  # test rows drawn per run: several scatters share one page
 
 # Column -> (metrics key, which is better). None: nothing to rank.
 COLUMNS = {
@@ -76,3 +81,24 @@ def code_view(store, run_id: str, Z: np.ndarray) -> tuple[np.ndarray, tuple[str,
         return project(Z, "latent"), ("z1", "z2" if Z.shape[1] == 2 else "—"), note
     Y = cached_projection(store, run_id, Z, "pca")
     return Y, ("PC1 of the code", "PC2 of the code"), f"PCA of the {Z.shape[1]}-number code"
+
+
+def default_dataset(records, current_id: str | None = None) -> str:
+    """The dataset to open on: the selected run's, else the one with the most finished runs (most to compare)."""
+    if not records:
+        raise InputError("no finished run to compare; train one first.")
+    for r in records:
+        if r.id == current_id:
+            return r.dataset
+    counts = Counter(r.dataset for r in records)
+    return max(sorted(counts), key=counts.get)
+
+
+def held_out_view(store, run_id: str, limit: int = SCATTER_MAX, seed: int = 0):
+    """A run's test rows drawn the same way as every other run's (`code_view`), at most `limit` of them
+    (a seeded random subset): (coordinates, their row numbers, axis names, how they were made)."""
+    Z, split = store.read_array(run_id, "latent.npy"), store.read_array(run_id, "split.npy")
+    Y, axes, note = code_view(store, run_id, Z)
+    rows = held_out_rows(split, limit, seed)
+    return Y[rows], rows, axes, note
+

@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import ndimage
 
 from ae_core.analysis.metrics import reconstruct
+from ae_core.data.preprocessing import SplitCode, held_out_rows
 from ae_core.errors import InputError
 from ae_core.model.config import NOISE_KINDS
 
@@ -126,14 +127,6 @@ def restore_with(other, noisy: np.ndarray, run) -> np.ndarray:
     return run.scaler.transform(other.scaler.inverse_transform(reconstruct(other.model, other.scaler.transform(raw))))
 
 
-def held_out_rows(run, max_samples: int | None = None, seed: int = 0) -> np.ndarray:
-    """Row indices of the run's test split, at most `max_samples` of them (a seeded random subset)."""
-    idx = np.flatnonzero(run.split == 2)
-    if max_samples is not None and len(idx) > max_samples:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
-    return idx
-
-
 @dataclass
 class Comparison:
     index: np.ndarray  # (n,) dataset rows
@@ -144,7 +137,7 @@ class Comparison:
 
 def denoise_comparison(run, kind: str, level: float, n: int = 8, seed: int = 0) -> Comparison:
     """Clean, noisy and denoised versions of `n` test rows (a seeded choice), in scaled units."""
-    idx = held_out_rows(run, n, seed)
+    idx = held_out_rows(run.split, n, seed)
     clean = run.X[idx]
     noisy = add_noise(clean, kind, level, seed)
     return Comparison(idx, clean, noisy, reconstruct(run.model, noisy))
@@ -170,7 +163,7 @@ def comparison_frame(run, comp: Comparison, max_features: int = 8) -> pd.DataFra
 def _pca_restorer(run, seed: int = 0):
     from sklearn.decomposition import PCA
 
-    train = run.X[run.split == 0]
+    train = run.X[run.split == SplitCode.TRAIN]
     k = max(1, min(run.model_config.latent_dim, train.shape[1], len(train)))
     pca = PCA(n_components=k, random_state=seed).fit(train)
     return lambda Xn: pca.inverse_transform(pca.transform(Xn))
@@ -202,7 +195,7 @@ def denoising_metrics(run, kind: str, level: float, baseline_runs=(), max_sample
     The same noisy rows go to every method.
     """
     ds = run.dataset
-    idx = held_out_rows(run, max_samples, seed)
+    idx = held_out_rows(run.split, max_samples, seed)
     if len(idx) == 0:
         raise InputError("this run has no test rows to measure denoising on.")
     clean = run.X[idx]
@@ -218,7 +211,7 @@ def denoising_metrics(run, kind: str, level: float, baseline_runs=(), max_sample
         rows.append(("gaussian σ=1", "classic", None, ndimage.gaussian_filter(stack, sigma=(0, 1, 1), mode="reflect")))
     rows.append(("pca", "classic", None, _pca_restorer(run, seed)(noisy)))
     if shape is None:
-        rows.append(("column mean", "classic", None, np.broadcast_to(run.X[run.split == 0].mean(axis=0), clean.shape)))
+        rows.append(("column mean", "classic", None, np.broadcast_to(run.X[run.split == SplitCode.TRAIN].mean(axis=0), clean.shape)))
     out = []
     for method, family, rid, restored in rows:
         restored = np.asarray(restored, np.float64).reshape(len(clean), -1)
@@ -267,3 +260,28 @@ def prefer_denoising(records) -> list:
     done = [r for r in records if r.status == "done"]
     noisy = [r for r in done if float(r.config.get("model", {}).get("noise_level", 0)) > 0]
     return noisy + [r for r in done if r not in noisy]
+
+
+def trained_noise(model_config: dict) -> tuple[str, float]:
+    """The noise a run was trained against as (kind, level); level 0 for a run trained on clean inputs."""
+    level = float(model_config.get("noise_level", 0.0) or 0.0)
+    kind = model_config.get("noise")
+    return (kind if kind in NOISE_KINDS else "gaussian"), level
+
+
+def default_setting(model_config: dict) -> tuple[str, float]:
+    """The noise the page opens on: what a denoising run was trained against, else gaussian at 0.3."""
+    kind, level = trained_noise(model_config)
+    return (kind if level > 0 else "gaussian"), min(max(level or 0.3, 0.05), 0.9)
+
+
+def measures(metrics: pd.DataFrame) -> list[str]:
+    """The quality measures that apply: PSNR, SSIM and MSE for images (their table has PSNR), MSE for tables."""
+    return ["psnr", "ssim", "mse"] if "psnr" in metrics.columns else ["mse"]
+
+
+def best_method(metrics: pd.DataFrame, metric: str) -> pd.Series:
+    """The best restoration at this setting by `metric`; the noisy input itself does not compete."""
+    rivals = metrics[metrics["family"] != "input"]
+    return rivals.sort_values(metric, ascending=metric == "mse").iloc[0]
+

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ae_core.analysis.metrics import decode, reconstruct
+from ae_core.data.preprocessing import split_names
 from ae_core.errors import InputError
 
-SPLIT_NAMES = np.array(["train", "validation", "test"], dtype=object)
 LABEL, ERROR, SPLIT = "label", "reconstruction error", "split"
 MAX_SHOWN = 32  # selected samples drawn as thumbnails / table rows
 VIEW_MAX = 20_000  # secondary scatters (raw input vs code) draw a random subset above this
@@ -86,7 +86,7 @@ def latent_frame(run, coords=None, method: str | None = None) -> pd.DataFrame:
     labels = run.dataset.label_names()
     if labels is not None:
         df[LABEL] = labels
-    df[SPLIT] = SPLIT_NAMES[np.asarray(run.split, dtype=np.int64)]
+    df[SPLIT] = split_names(run.split)
     df[ERROR] = np.asarray(run.recon_error, dtype=np.float64)
     extra = _data_columns(run, reserved=set(df.columns))
     out = pd.concat([df, extra], axis=1) if len(extra.columns) else df

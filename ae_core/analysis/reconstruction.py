@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from ae_core.analysis.metrics import decode, encode, pca_baseline, reconstruct, reconstruction_errors
+from ae_core.data.preprocessing import held_out_rows
 from ae_core.errors import InputError
 
 HOW = ("random", "by class", "best", "worst")
 CODE_SIZES = (2, 4, 8, 16, 32)
-TEST = 2  # split code of the held-out test rows (0 train, 1 validation, 2 test)
 
 
 # ---- samples and their reconstructions ----------------------------------------------
@@ -45,11 +45,6 @@ class SampleSet:
     reconstructed: np.ndarray
     error: np.ndarray
     labels: np.ndarray | None
-
-
-def held_out_rows(split: np.ndarray) -> np.ndarray:
-    """Row numbers of the held-out test split."""
-    return np.flatnonzero(np.asarray(split) == TEST)
 
 
 def pick_samples(run, how: str = "random", n: int = 8, cls: str | None = None, seed: int = 0) -> SampleSet:

@@ -9,10 +9,15 @@ a run: nothing is pickled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ae_core.errors import InputError
+
+if TYPE_CHECKING:
+    from ae_core.data.registry import Dataset
 
 CLIP = 10.0  # standardised values beyond +-10 sd are clipped: one wild cell must not dominate the loss
 
@@ -81,11 +86,41 @@ class Scaler:
         return cls(d["kind"], lo=float(d["lo"]), hi=float(d["hi"]), **arrays)
 
 
+class SplitCode(IntEnum):
+    """Which split a row is in, as a run stores it per row (`split.npy`, `LoadedRun.split`)."""
+
+    TRAIN = 0
+    VALIDATION = 1
+    TEST = 2
+
+
+SPLIT_NAMES = np.array([c.name.lower() for c in SplitCode], dtype=object)  # indexed by a code array
+
+
+def split_names(codes) -> np.ndarray:
+    """'train' / 'validation' / 'test' per row, from the per-row codes."""
+    return SPLIT_NAMES[np.asarray(codes, dtype=np.int64)]
+
+
+def held_out_rows(codes, max_samples: int | None = None, seed: int = 0) -> np.ndarray:
+    """Row numbers of the held-out test split; at most `max_samples` of them (a seeded random subset)."""
+    idx = np.flatnonzero(np.asarray(codes) == SplitCode.TEST)
+    if max_samples is not None and len(idx) > max_samples:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_samples, replace=False))
+    return idx
+
+
 @dataclass(frozen=True)
 class Split:
     train: np.ndarray  # int64 row indices
     val: np.ndarray
     test: np.ndarray
+
+    def codes(self, n: int) -> np.ndarray:
+        """The per-row split codes (SplitCode) of n rows."""
+        out = np.full(n, SplitCode.TRAIN, np.int8)
+        out[self.val], out[self.test] = SplitCode.VALIDATION, SplitCode.TEST
+        return out
 
 
 def split_indices(n: int, y: np.ndarray | None = None, seed: int = 0, val: float = 0.15, test: float = 0.15) -> Split:
@@ -106,3 +141,29 @@ def split_indices(n: int, y: np.ndarray | None = None, seed: int = 0, val: float
     y_rest = None if y is None else y[rest]
     tr, va = train_test_split(rest, test_size=val / (1 - test), random_state=seed, stratify=_strat(y_rest))
     return Split(np.sort(tr), np.sort(va), np.sort(te))
+
+
+def restrict_to_classes(split: Split, ds: Dataset, train_classes) -> Split:
+    """One-class training: train and validate on `train_classes` only.
+
+    Rows of the other classes never train; they join the test split, so the
+    test rows hold every class and the left-out classes are the anomalies.
+    `train_classes` empty or None leaves the split as it is.
+    """
+    if not train_classes:
+        return split
+    if ds.y is None:
+        raise InputError("training on chosen classes needs a labelled dataset; this one has no classes.")
+    normal = np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
+    train, val = split.train[normal[split.train]], split.val[normal[split.val]]
+    if len(train) < 10 or len(val) < 1:
+        raise InputError(f"only {len(train)} training rows belong to the chosen classes; choose more classes.")
+    moved = np.concatenate([split.train[~normal[split.train]], split.val[~normal[split.val]]])
+    return Split(train, val, np.sort(np.concatenate([split.test, moved])))
+
+
+def anomaly_truth(ds: Dataset, train_classes=None) -> np.ndarray | None:
+    """Which rows are known anomalies: classes left out of one-class training, else labelled outliers."""
+    if train_classes:
+        return ~np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
+    return None if ds.is_outlier is None else np.asarray(ds.is_outlier, bool)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
 METRIC_LABELS = {"psnr": "PSNR (dB, higher is better)", "ssim": "SSIM (1 = identical)", "mse": "MSE (lower is better)"}
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from ae_core.errors import InputError
 
 NOISE_KINDS = ("gaussian", "salt-and-pepper", "masking")
+CONV_NEEDS_IMAGES = ("the convolutional variant needs image data; this dataset is tabular. "
+                     "Pick the vanilla, sparse, denoising or variational variant instead.")
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,7 @@ class ModelConfig:
         if self.arch not in ("dense", "conv"):
             raise InputError(f"architecture must be 'dense' or 'conv', got {self.arch!r}.")
         if self.arch == "conv" and self.image_shape is None:
-            raise InputError(
-                "the convolutional variant needs image data; this dataset is tabular. "
-                "Pick the vanilla, sparse, denoising or variational variant instead."
-            )
+            raise InputError(CONV_NEEDS_IMAGES)
         if self.arch == "conv" and min(self.image_shape) < 2 ** len(self.conv_channels):
             raise InputError(
                 f"images of {self.image_shape[0]}x{self.image_shape[1]} are too small for "
@@ -144,6 +143,14 @@ PRESETS: dict[str, Preset] = {
         ),
     ]
 }
+
+
+def variant_problem(variant: str, image_shape) -> str | None:
+    """Why `variant` cannot train on data of this shape (None: it can). The Train form warns with it
+    before Start; `ModelConfig.validate` refuses the same case."""
+    if PRESETS[variant].model.get("arch") == "conv" and image_shape is None:
+        return CONV_NEEDS_IMAGES
+    return None
 
 
 def model_config_for(variant: str, **overrides) -> ModelConfig:

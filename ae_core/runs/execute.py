@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from ae_core.analysis.metrics import encode, model_errors, run_metrics
-from ae_core.data.preprocessing import Scaler, Split, split_indices
+from ae_core.data.preprocessing import Scaler, Split, anomaly_truth, restrict_to_classes, split_indices
 from ae_core.data.registry import Dataset
 from ae_core.errors import InputError
 from ae_core.model.config import model_config_from_dict, train_config_from_dict
@@ -107,32 +107,6 @@ class StoreProgress(Callback):
         return self.store.cancel_requested(self.run_id)
 
 
-def restrict_to_classes(split: Split, ds: Dataset, train_classes) -> Split:
-    """One-class training: train and validate on `train_classes` only.
-
-    Rows of the other classes never train; they join the test split, so the
-    test rows hold every class and the left-out classes are the anomalies.
-    `train_classes` empty or None leaves the split as it is.
-    """
-    if not train_classes:
-        return split
-    if ds.y is None:
-        raise InputError("training on chosen classes needs a labelled dataset; this one has no classes.")
-    normal = np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
-    train, val = split.train[normal[split.train]], split.val[normal[split.val]]
-    if len(train) < 10 or len(val) < 1:
-        raise InputError(f"only {len(train)} training rows belong to the chosen classes; choose more classes.")
-    moved = np.concatenate([split.train[~normal[split.train]], split.val[~normal[split.val]]])
-    return Split(train, val, np.sort(np.concatenate([split.test, moved])))
-
-
-def anomaly_truth(ds: Dataset, train_classes=None) -> np.ndarray | None:
-    """Which rows are known anomalies: classes left out of one-class training, else labelled outliers."""
-    if train_classes:
-        return ~np.isin(ds.y, np.asarray(train_classes, dtype=np.int64))
-    return None if ds.is_outlier is None else np.asarray(ds.is_outlier, bool)
-
-
 def load_checkpoint(store: RunStore, run_id: str) -> tuple[dict, dict] | None:
     """The last saved checkpoint of a run (tensors, meta), or None if it has none."""
     meta = store.read_json(run_id, "checkpoint.json")
@@ -190,9 +164,7 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         store.write_json(run_id, "scaler.json", scaler.to_dict())
         save_weights(model, store.path(run_id, WEIGHTS))
         store.write_json(run_id, "history.json", result.history)
-        split_code = np.zeros(ds.n_samples, np.int8)
-        split_code[split.val], split_code[split.test] = 1, 2
-        store.write_array(run_id, "split.npy", split_code)
+        store.write_array(run_id, "split.npy", split.codes(ds.n_samples))
         Z = encode(model, X)
         store.write_array(run_id, "latent.npy", Z.astype(np.float32))
         store.write_array(run_id, "recon_error.npy", model_errors(model, X).astype(np.float32))

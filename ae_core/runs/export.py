@@ -22,16 +22,15 @@ import numpy as np
 import pandas as pd
 
 from ae_core.analysis.latent import safe_csv
+from ae_core.data.preprocessing import split_names
 from ae_core.errors import InputError
 from ae_core.runs.loaded import WEIGHTS
-
-SPLIT_NAMES = np.array(["train", "validation", "test"], dtype=object)
 
 
 def coordinates_frame(latent: np.ndarray, split: np.ndarray, labels=None) -> pd.DataFrame:
     """row, split, label, z1..zD: one line per dataset row."""
     latent = np.asarray(latent)
-    df = pd.DataFrame({"row": np.arange(len(latent)), "split": SPLIT_NAMES[np.asarray(split, dtype=int)],
+    df = pd.DataFrame({"row": np.arange(len(latent)), "split": split_names(split),
                        "label": np.asarray(labels, dtype=object) if labels is not None else ""})
     for j in range(latent.shape[1]):
         df[f"z{j + 1}"] = latent[:, j]

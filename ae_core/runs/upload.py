@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ae_core.analysis.latent import SPLIT_NAMES, safe_csv
-from ae_core.analysis.projection import cache_name
+from ae_core.analysis.latent import safe_csv
+from ae_core.analysis.projection import cache_name, cached_projection
 from ae_core.data.csv_io import DELIMITER_NAMES, read_csv
+from ae_core.data.preprocessing import split_names
 from ae_core.data.registry import MAX_CLASSES
 from ae_core.data.tabular import PreparationReport, prepare_table
 from ae_core.errors import InputError
@@ -173,6 +174,20 @@ def input_projection(run, method: str) -> np.ndarray | None:
     return Y if Y is not None and len(Y) == run.dataset.n_samples else None
 
 
+def input_coordinates(run, method: str) -> np.ndarray | None:
+    """What the page draws beside the code: PCA of the input (computed and cached on first use: it takes
+    milliseconds), or UMAP's when it was computed (None until the person asks for it: it takes a minute)."""
+    Y = input_projection(run, method)
+    if Y is None and method == "pca":
+        Y = cached_projection(run.store, run.id, run.X, "pca", 2, source="input")
+    return Y
+
+
+def computed_projections(run) -> tuple[str, ...]:
+    """The input projections computed so far: they are columns of the download, so they key its cache."""
+    return tuple(m for m in _EXTRA_METHODS if input_projection(run, m) is not None)
+
+
 def joined_coordinates(run) -> pd.DataFrame:
     """Each kept input row with its coordinates, one line per row.
 
@@ -192,7 +207,7 @@ def joined_coordinates(run) -> pd.DataFrame:
         if Y is not None:
             out.update({f"{method}_1": Y[:, 0], f"{method}_2": Y[:, 1]})
     out["reconstruction_error"] = run.recon_error
-    out["split"] = SPLIT_NAMES[np.asarray(run.split, dtype=int)]
+    out["split"] = split_names(run.split)
     coords = pd.DataFrame(out)
     if ds.columns is None:
         return coords
