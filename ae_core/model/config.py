@@ -21,7 +21,7 @@ CONV_NEEDS_IMAGES = ("the convolutional variant needs image data; this dataset i
 @dataclass(frozen=True)
 class ModelConfig:
     n_features: int = 64  # flattened input size
-    image_shape: tuple[int, int] | None = None  # (h, w) for image data; needed by conv
+    image_shape: tuple[int, ...] | None = None  # (h, w) grey or (h, w, c) colour image data; needed by conv
     latent_dim: int = 2
     hidden: tuple[int, ...] = (256, 128)  # dense encoder widths; the decoder mirrors them
     arch: str = "dense"  # dense | conv
@@ -33,6 +33,11 @@ class ModelConfig:
     noise_level: float = 0.0  # 0 = off; std for gaussian, fraction of pixels otherwise
     output: str = "sigmoid"  # sigmoid (+BCE) for inputs in [0, 1]; linear (+MSE) for standardised
     dropout: float = 0.0
+
+    @property
+    def channels(self) -> int:
+        """Colour channels per pixel: 1 for (h, w) images, c for (h, w, c)."""
+        return self.image_shape[2] if self.image_shape is not None and len(self.image_shape) == 3 else 1
 
     def validate(self) -> ModelConfig:
         """Raise InputError for values a user could have typed wrong."""
@@ -51,7 +56,7 @@ class ModelConfig:
             raise InputError(f"architecture must be 'dense' or 'conv', got {self.arch!r}.")
         if self.arch == "conv" and self.image_shape is None:
             raise InputError(CONV_NEEDS_IMAGES)
-        if self.arch == "conv" and min(self.image_shape) < 2 ** len(self.conv_channels):
+        if self.arch == "conv" and min(self.image_shape[:2]) < 2 ** len(self.conv_channels):
             raise InputError(
                 f"images of {self.image_shape[0]}x{self.image_shape[1]} are too small for "
                 f"{len(self.conv_channels)} stride-2 conv layers; use fewer conv channels."

@@ -87,8 +87,8 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig, n_out: int):
         super().__init__()
-        h, w = cfg.image_shape
-        chans = [1, *cfg.conv_channels]
+        h, w = cfg.image_shape[:2]
+        chans = [cfg.channels, *cfg.conv_channels]
         self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, stride=2, padding=1) for i in range(len(chans) - 1))
         self.shapes = [(h, w)]  # spatial size before each conv; the decoder retraces them
         for _ in self.convs:
@@ -97,7 +97,7 @@ class ConvEncoder(nn.Module):
         self.flat = chans[-1] * h * w
         self.head = nn.Linear(self.flat, n_out)
 
-    def forward(self, x):  # (B, 1, H, W) -> (B, n_out)
+    def forward(self, x):  # (B, C, H, W) -> (B, n_out)
         for conv in self.convs:
             x = F.relu(conv(x))
         return self.head(x.flatten(1))
@@ -106,7 +106,7 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig, shapes: list[tuple[int, int]]):
         super().__init__()
-        chans = [1, *cfg.conv_channels]
+        chans = [cfg.channels, *cfg.conv_channels]
         self.shapes = shapes
         self.top = chans[-1]
         self.fc = nn.Linear(cfg.latent_dim, chans[-1] * shapes[-1][0] * shapes[-1][1])
@@ -114,7 +114,7 @@ class ConvDecoder(nn.Module):
             nn.ConvTranspose2d(chans[i + 1], chans[i], 3, stride=2, padding=1) for i in reversed(range(len(chans) - 1))
         )
 
-    def forward(self, z):  # (B, D) -> (B, 1, H, W) logits
+    def forward(self, z):  # (B, D) -> (B, C, H, W) logits
         h, w = self.shapes[-1]
         x = F.relu(self.fc(z)).view(-1, self.top, h, w)
         for i, deconv in enumerate(self.deconvs):
@@ -150,11 +150,13 @@ class Autoencoder(nn.Module):
 
     def _encode_raw(self, x):  # (B, F) -> (B, n_out)
         if self.cfg.arch == "conv":
-            x = x.view(-1, 1, *self.cfg.image_shape)
+            h, w = self.cfg.image_shape[:2]
+            x = x.view(-1, h, w, self.cfg.channels).permute(0, 3, 1, 2)  # rows store pixels channel-last
         return self.encoder(x)
 
     def _decode_raw(self, z):  # (B, D) -> (B, F) before the output activation
-        return self.decoder(z).flatten(1)
+        out = self.decoder(z)
+        return (out.permute(0, 2, 3, 1) if self.cfg.arch == "conv" else out).flatten(1)
 
     def _activate(self, raw):
         return torch.sigmoid(raw) if self.cfg.output == "sigmoid" else raw
@@ -188,9 +190,9 @@ class Autoencoder(nn.Module):
         X = X.reshape(len(X), -1).float()  # (N, F)
         mean = X.mean(0)  # (F,)
         if self.cfg.arch == "conv":
-            mean = mean.mean().expand(1)  # (1,): one output channel
+            mean = mean.view(-1, self.cfg.channels).mean(0)  # (C_in,): one value per colour channel
             first, out = self.encoder.convs[0], self.decoder.deconvs[-1]
-            shift = first.weight.sum(dim=(1, 2, 3)) * mean  # (C,): W applied to a constant image
+            shift = first.weight.sum(dim=(2, 3)) @ mean  # (C,): W applied to a constant image
         else:
             first = self.encoder.body[0] if len(self.encoder.body) else self.encoder.head
             out = self.decoder.head
