@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="train for this long with a cosine schedule over the budget (overrides epochs)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to train: auto takes a CUDA GPU, then Apple's MPS, then the CPU")
     t.add_argument("--runs-dir", help="run store folder (default: $AE_RUNS_DIR or data/runs)")
     t.add_argument("--json", action="store_true", help="print the run's metrics as JSON on the last line")
 
@@ -145,6 +147,7 @@ class _ProjectionProgress:
 
 def cmd_train(args) -> int:
     from ae_core.analysis.metrics import describe_ratio
+    from ae_core.model.device import resolve_device
     from ae_core.runs.execute import execute_run
     from ae_core.runs.spec import make_config
     from ae_core.runs.store import RunStore
@@ -165,7 +168,8 @@ def cmd_train(args) -> int:
             raise InputError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}.")
         train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget),
                  **{k: v for k, v in train.items() if v is not None}}
-    config = make_config(dataset, args.variant, options, model=model, train=train)
+    config = make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
+    resolve_device(args.device)  # here, before a run is created: no GPU where one was asked for is exit 2
     store = RunStore(args.runs_dir)
     rec = store.create(config)
     store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
@@ -182,7 +186,7 @@ def cmd_train(args) -> int:
         raise InputError(rec.error.splitlines()[0] if rec.error else f"run ended {status}")
     m = rec.metrics
     print(f"run {rec.id}: {rec.dataset} · {rec.variant} · {m['latent_dim']}-D code, "
-          f"{m['epochs_run']} epochs in {m['train_seconds']:.1f} s ({m['stop_reason']})")
+          f"{m['epochs_run']} epochs in {m['train_seconds']:.1f} s on {m['device']} ({m['stop_reason']})")
     print(f"test reconstruction MSE {m['test_mse']:.4f}; PCA at the same code size {m['pca_mse']:.4f}")
     print(describe_ratio(m["ae_pca_ratio"], rec.variant))
     if "knn_accuracy" in m:

@@ -46,6 +46,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     patience : int, default=6
     random_state : int or None, default=None
     verbose : bool, default=False
+    device : {"auto", "cpu", "cuda", "mps"}, default="auto"
+        Where to train and infer: "auto" takes a CUDA GPU, then Apple's MPS, then the CPU.
 
     Attributes
     ----------
@@ -57,11 +59,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     history_ : list of dict
         Per-epoch train/validation loss and learning rate.
     n_epochs_ : int
+    device_ : str
+        The device the model was trained on, and infers on.
     """
 
     def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=50, batch_size=None, learning_rate=2e-3,
                  noise_level=None, sparsity=None, beta=None, scaling="auto", validation_fraction=0.15, patience=6,
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, device="auto"):
         self.variant = variant
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -76,6 +80,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     # ---- input handling ----------------------------------------------------------
 
@@ -112,12 +117,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         from ae_core.data.preprocessing import Scaler
         from ae_core.model.config import TrainConfig, model_config_for
+        from ae_core.model.device import resolve_device
         from ae_core.model.networks import Autoencoder as Module
         from ae_core.model.training import Trainer
         from ae_core.runs.spec import dataset_defaults
 
         Xf = self._flatten(X, reset=True)
         n, d = Xf.shape
+        device = resolve_device(self.device)
         if not isinstance(self.latent_dim, (int, np.integer)) or self.latent_dim < 1:
             raise InputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}.")
         if self.latent_dim >= d and self.variant in ("vanilla", "convolutional", "variational"):
@@ -155,7 +162,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                            patience=self.patience, seed=seed)
         callbacks = [_Verbose()] if self.verbose else []
         self.model_ = Module(cfg, seed=seed)
-        result = Trainer(self.model_, tcfg, callbacks).fit(torch.from_numpy(X_train), torch.from_numpy(X_val))
+        result = Trainer(self.model_, tcfg, callbacks, device=device).fit(torch.from_numpy(X_train), torch.from_numpy(X_val))
+        self.device_ = str(device)
         self.history_ = result.history
         self.n_epochs_ = len(result.history)
         self._n_features_out = int(self.latent_dim)

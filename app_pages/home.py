@@ -81,7 +81,7 @@ def _runs_section() -> None:
         hide_index=True,
         placeholder="—",  # metrics of runs that have not finished
         column_order=["open", "dataset", "variant", "latent", "status", "progress", "test_error",
-                      "ae_pca_ratio", "knn_accuracy", "when"],
+                      "ae_pca_ratio", "knn_accuracy", "trained_on", "when"],
         column_config={
             "open": st.column_config.LinkColumn("Open", display_text="latent space", width="small",
                                                 help="Open this run on the Latent space page"),
@@ -96,6 +96,7 @@ def _runs_section() -> None:
                                                           help="Below 1: the autoencoder reconstructs better than PCA at the same code size"),
             "knn_accuracy": st.column_config.NumberColumn("kNN accuracy", format="percent",
                                                           help="5-nearest-neighbour classifier on the code, test rows"),
+            "trained_on": st.column_config.TextColumn("Trained on", help="local (this server) or a Ray node, and the device"),
             "when": st.column_config.DatetimeColumn("Started", format="distance"),
         },
     )

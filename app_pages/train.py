@@ -121,6 +121,9 @@ if ds is not None:
         beta = state.kept_widget(st.number_input, "β (weight of the KL term; variational only)",
                                  float(preset.get("beta", 1.0)), f"beta_{k}", step=0.1,
                                  disabled=variant != "variational")
+        device = state.kept_choice(st.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
+                                   help="Where the run trains. auto: a GPU where there is one (CUDA, then Apple's MPS), "
+                                        "else the CPU. With the Ray executor, the device of the cluster's worker.")
     try:
         from ae_core.runs.spec import make_config
 
@@ -129,16 +132,20 @@ if ds is not None:
         if variant == "variational":
             model["beta"] = float(beta)
         train = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "seed": int(seed)}
-        config = make_config(ds_name, variant, model=model, train=train, ds=ds)
+        config = make_config(ds_name, variant, model=model, train=train, ds=ds, device=device)
     except InputError as exc:
         config_error = str(exc)
 
 if config_error:
     st.error(f"**Cannot start:** {config_error}", icon=":material/error:")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None, key="train_start"):
-    rec = state.manager().submit(config)
-    state.follow_run(PICKER_KEY, rec.id)  # the picker below shows the new run
-    st.toast(f"Started {rec.label()}", icon=":material/rocket_launch:")
+    try:
+        rec = state.manager().submit(config)
+    except InputError as exc:  # refused: a viewer's session, or too many starts from this tab
+        st.error(str(exc), icon=":material/block:")
+    else:
+        state.follow_run(PICKER_KEY, rec.id)  # the picker below shows the new run
+        st.toast(f"Started {rec.label()}", icon=":material/rocket_launch:")
 
 # ---- 4. the selected run ------------------------------------------------------------------
 st.divider()

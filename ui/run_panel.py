@@ -68,7 +68,7 @@ def _panel(run_id: str, initial_status: str) -> None:
             pos = state.manager().queue_position(run_id)
             head.markdown(f"**Queued** — {rec.label()}" + (f" · position {pos} in the queue" if pos else ""))
         else:
-            head.markdown(f"**Training** — {rec.label()}")
+            head.markdown(f"**Training** — {rec.label()}" + (f" · on {view.where}" if view.where else ""))
         if not rec.cancel_requested and cancel_col.button("Cancel", key=f"cancel_{run_id}",
                                                           icon=":material/stop_circle:", width="stretch"):
             state.manager().cancel(run_id)

@@ -26,9 +26,10 @@ def _batched(model, fn, A: np.ndarray, width: int) -> np.ndarray:
     import torch  # lazily: pages that only show metrics must not pay for torch
 
     model.eval()
+    dev = next(model.parameters()).device  # a model still on its training GPU (epoch snapshots) infers there
     with torch.inference_mode():
         # np.require copies a batch of a read-only (shared) array: torch wants writable memory.
-        out = [fn(torch.from_numpy(np.require(A[i : i + BATCH], np.float32, "W"))).numpy()
+        out = [fn(torch.from_numpy(np.require(A[i : i + BATCH], np.float32, "W")).to(dev)).float().cpu().numpy()
                for i in range(0, len(A), BATCH)]
     return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 

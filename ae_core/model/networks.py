@@ -36,11 +36,11 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
     if level <= 0:
         return x
     if kind == "gaussian":
-        noisy = x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        noisy = x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         if x.min() >= 0 and x.max() <= 1:
             noisy = noisy.clamp(0.0, 1.0)
         return noisy
-    u = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     if kind == "masking":
         return torch.where(u < level, torch.zeros_like(x), x)
     if kind == "salt-and-pepper":
@@ -212,7 +212,7 @@ class Autoencoder(nn.Module):
         mu, logvar = self.encode_distribution(x_in)  # (B, D) each
         if cfg.variational and self.training:
             # Reparameterisation trick: z = mu + sigma * eps keeps z differentiable in mu, sigma.
-            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=self.noise_generator)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=self.noise_generator, dtype=mu.dtype, device=mu.device)
         else:
             z = mu
         raw = self._decode_raw(z)  # (B, F)

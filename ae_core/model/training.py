@@ -13,6 +13,7 @@ per-sample DataLoader being many times slower on CPU for in-memory data.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,18 @@ class Callback:
 
     def should_stop(self, trainer: Trainer) -> bool:
         return False
+
+
+def _to_device(X: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """X on `dev` once, for the whole run, when it fits in a quarter of the GPU's free memory; else X
+    stays in (pinned) host memory and each batch is copied (the model, activations and optimizer need the rest)."""
+    if dev.type == "cpu" or X.device == dev:
+        return X
+    if dev.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(dev)
+        if X.numel() * X.element_size() > free / 4:
+            return X.pin_memory()
+    return X.to(dev)
 
 
 @dataclass
@@ -82,13 +95,16 @@ class Trainer:
     callbacks : sequence of Callback
     progress_every : int
         Call `on_batch_end` every this many batches (and on the last one).
+    device : str or torch.device
+        Where to train (`ae_core.model.device.resolve_device` picks one); the model stays there after `fit`.
     """
 
-    def __init__(self, model, config: TrainConfig, callbacks=(), progress_every: int = 5):
+    def __init__(self, model, config: TrainConfig, callbacks=(), progress_every: int = 5, device="cpu"):
         self.model = model
         self.config = config.validate()
         self.callbacks = list(callbacks)
         self.progress_every = progress_every
+        self.device = torch.device(device)
         self.optimizer: torch.optim.Optimizer | None = None
 
     @property
@@ -106,13 +122,13 @@ class Trainer:
         stopping and scheduler state). Called from `on_epoch_end` callbacks.
         """
         s = self._state
-        tensors = {f"model.{k}": v.detach().clone() for k, v in self.model.state_dict().items()}
+        tensors = {f"model.{k}": v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         if s["best_state"] is not None:
-            tensors.update({f"best.{k}": v for k, v in s["best_state"].items()})
+            tensors.update({f"best.{k}": v.cpu() for k, v in s["best_state"].items()})
         opt = self.optimizer.state_dict()
         for idx, st in opt["state"].items():
             for key, value in st.items():
-                tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).detach().clone()
+                tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
         tensors["rng"] = self._gen.get_state()
         meta = {
             "epoch": s["epoch"], "history": s["history"], "best_val": s["best_val"], "bad_epochs": s["bad_epochs"],
@@ -123,7 +139,7 @@ class Trainer:
 
     def _restore(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        best = {k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("best.")}
         opt_state: dict[int, dict] = {}
         for k, v in tensors.items():
             if k.startswith("opt."):
@@ -131,7 +147,10 @@ class Trainer:
                 opt_state.setdefault(int(idx), {})[key] = v
         self.optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
         self._scheduler.load_state_dict(meta["scheduler"])
-        self._gen.set_state(tensors["rng"])
+        try:
+            self._gen.set_state(tensors["rng"])
+        except RuntimeError:  # a checkpoint from another kind of device: its generator state does not fit ours
+            self._gen.manual_seed(self.config.seed + meta["epoch"])
         self._state.update(epoch=meta["epoch"], history=list(meta["history"]), best_val=meta["best_val"],
                            bad_epochs=meta["bad_epochs"], best_epoch=meta["best_epoch"], best_state=best or None,
                            start=time.perf_counter() - meta.get("elapsed", 0.0))
@@ -151,10 +170,19 @@ class Trainer:
 
     def fit(self, X_train: torch.Tensor, X_val: torch.Tensor, resume: tuple[dict, dict] | None = None) -> TrainResult:
         """Train; with `resume` (a `checkpoint()`), continue after its epoch with the same history."""
-        cfg, model = self.config, self.model
+        cfg, model, dev = self.config, self.model, self.device
         torch.manual_seed(cfg.seed)
-        gen = self._gen = torch.Generator().manual_seed(cfg.seed)
+        model.to(dev)
+        X_train, X_val = _to_device(X_train, dev), _to_device(X_val, dev)
+        # The generator lives on the training device, so shuffles and noise are drawn there (the same seed
+        # gives the same run on the same kind of device; on CPU exactly as before devices existed).
+        gen = self._gen = torch.Generator(device=dev).manual_seed(cfg.seed)
         model.noise_generator = gen
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN time its conv algorithms once
+        # bfloat16 matmuls and convs on a GPU that has them; the loss terms and the optimizer stay float32.
+        amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
         if cfg.data_init and resume is None:
             model.init_from_data(X_train)  # a resumed run has its weights already
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
@@ -179,11 +207,12 @@ class Trainer:
         for epoch in range(s["epoch"] + 1, cfg.epochs + 1):
             model.train()
             t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=gen)
+            perm = torch.randperm(n, generator=gen, device=dev).to(X_train.device)
             total = 0.0
             for b in range(n_batches):
-                xb = X_train[perm[b * bs : (b + 1) * bs]]  # (B, F)
-                loss = model(xb).losses["loss"]
+                xb = X_train[perm[b * bs : (b + 1) * bs]].to(dev, non_blocking=True)  # (B, F)
+                with autocast():
+                    loss = model(xb).losses["loss"].float()
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     raise TrainingDiverged(
@@ -201,7 +230,7 @@ class Trainer:
                         cb.on_batch_end(self, epoch, b + 1, n_batches, loss_value)
                     if self._stop_requested():
                         raise TrainingCancelled()
-            val = evaluate(model, X_val)
+            val = evaluate(model, X_val.to(dev))
             if not math.isfinite(val["loss"]):
                 raise TrainingDiverged(
                     f"training diverged (loss became NaN at epoch {epoch}) — lower the learning rate (now {self.lr:g})."

@@ -9,6 +9,7 @@ the pages use; loading one needs no torch.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 
@@ -21,11 +22,14 @@ from ae_core.data.preprocessing import Scaler, Split, anomaly_truth, restrict_to
 from ae_core.data.registry import Dataset
 from ae_core.errors import InputError
 from ae_core.model.config import model_config_from_dict, train_config_from_dict
+from ae_core.model.device import describe_device, resolve_device
 from ae_core.model.networks import Autoencoder
 from ae_core.model.training import Callback, Trainer, TrainingCancelled, TrainingDiverged
 from ae_core.runs.loaded import WEIGHTS
 from ae_core.runs.spec import dataset_from_config
 from ae_core.runs.store import RunStore, atomic_write_bytes
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 2.0
 
@@ -34,7 +38,7 @@ CHECKPOINT_SECONDS = 2.0
 
 def save_weights(model: torch.nn.Module, path) -> None:
     """safetensors, written atomically: a crash leaves the previous file intact."""
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}  # loadable without a GPU
     atomic_write_bytes(path, save(state))
 
 
@@ -47,7 +51,9 @@ class StoreProgress(Callback):
     Store writes are throttled to a few per second: SQLite is fast, but not free.
     """
 
-    def __init__(self, store: RunStore, run_id: str, epochs: int, evolution: tuple[np.ndarray, list] | None = None):
+    def __init__(self, store: RunStore, run_id: str, epochs: int, evolution: tuple[np.ndarray, list] | None = None,
+                 info: dict | None = None):
+        self.info = dict(info or {})  # shown with every progress write: where the run trains, on which device
         self.store, self.run_id, self.epochs = store, run_id, epochs
         self.t0 = time.time()
         self.last_write = 0.0
@@ -62,7 +68,7 @@ class StoreProgress(Callback):
         p = {"epoch": epoch, "epochs": self.epochs, "batch": batch, "batches": n_batches,
              "fraction": round(done, 4), "elapsed": round(elapsed, 2), "lr": trainer.lr,
              "eta": round(elapsed / done - elapsed, 1) if done > 0 else None, "history": self.history[-200:]}
-        p.update(extra or {})
+        p.update(self.info, **(extra or {}))
         self.store.update(self.run_id, progress=p)
         self.last_write = time.time()
 
@@ -131,7 +137,7 @@ def preload() -> None:
     import sklearn.neighbors  # noqa: F401
 
 
-def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
+def execute_run(store: RunStore, run_id: str, callbacks=(), where: str = "local") -> str:
     """Train run `run_id` to completion; returns the final status.
 
     User-caused failures (bad data, divergence) end as 'failed' with their
@@ -156,11 +162,14 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
             codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
         else:
             codes = [encode(model, X[evo_idx])]  # epoch 0: the untrained code
-        progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes))
+        device = resolve_device(config.get("device", "auto"))
+        info = {"device": describe_device(device), "where": where}
+        progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes), info)
         if resume is not None:
             progress.history = list(resume[1]["history"])
-        store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": []})
-        result = Trainer(model, tcfg, [progress, *callbacks]).fit(X_train, X_val, resume=resume)
+        store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": [], **info})
+        result = Trainer(model, tcfg, [progress, *callbacks], device=device).fit(X_train, X_val, resume=resume)
+        model.cpu()  # what follows (codes, errors, metrics) is what a CPU-only server computes from the saved run
         store.write_json(run_id, "scaler.json", scaler.to_dict())
         save_weights(model, store.path(run_id, WEIGHTS))
         store.write_json(run_id, "history.json", result.history)
@@ -180,6 +189,7 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
         )
         metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
                        train_seconds=round(result.seconds, 3), n_params=sum(p.numel() for p in model.parameters()),
+                       epoch_seconds=round(float(np.median([h["seconds"] for h in result.history])), 4), **info,
                        best_val_loss=min(h["val_loss"] for h in result.history))
         store.write_json(run_id, "metrics.json", metrics)
         for path in store.folder(run_id).glob("checkpoint*"):
@@ -199,6 +209,7 @@ def execute_run(store: RunStore, run_id: str, callbacks=()) -> str:
                      error=f"could not write the run's files: {exc}. Check free disk space and that {store.root} is writable.")
         return "failed"
     except Exception as exc:  # noqa: BLE001 - a worker must never leave a run stuck 'running'
+        log.exception("run %s failed", run_id)
         store.update(run_id, status="failed", finished=time.time(),
                      error=f"internal error: {type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}")
         return "failed"

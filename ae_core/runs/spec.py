@@ -11,6 +11,7 @@ import dataclasses
 from ae_core.data.registry import Dataset, load_dataset
 from ae_core.errors import InputError
 from ae_core.model.config import TrainConfig, model_config_for
+from ae_core.model.device import check_device_name
 
 DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
 
@@ -25,8 +26,10 @@ def dataset_defaults(ds: Dataset) -> dict:
 
 
 def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | None = None,
-                model: dict | None = None, train: dict | None = None, ds: Dataset | None = None) -> dict:
-    """A run config: a JSON-able dict with the dataset spec, variant, model and training settings.
+                model: dict | None = None, train: dict | None = None, ds: Dataset | None = None,
+                device: str = "auto") -> dict:
+    """A run config: a JSON-able dict with the dataset spec, variant, model and training settings,
+    and the device to train on ('auto', 'cpu', 'cuda', 'mps'; whether it exists is checked where the run trains).
 
     Validates everything it can without training; raises InputError.
     """
@@ -45,7 +48,8 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
         raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
     tcfg = TrainConfig(**{"epochs": defaults["epochs"], "batch_size": defaults["batch_size"], **train}).validate()
     spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
-    return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg)}
+    return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg),
+            "device": check_device_name(device)}
 
 
 def dataset_from_config(config: dict) -> Dataset:

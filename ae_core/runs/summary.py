@@ -37,6 +37,13 @@ class ProgressView:
     eta: str
     lr: str
     last_val_loss: str
+    where: str = ""  # 'local · cpu', 'ray 10.0.0.5 GPU 1 · cuda:0 (NVIDIA H100 80GB HBM3)'; '' until it starts
+
+
+def placement(info: dict | None) -> str:
+    """Where a run trains or trained, from its progress or metrics: the executor's place and the device."""
+    info = info or {}
+    return " · ".join(str(info[k]) for k in ("where", "device") if info.get(k))
 
 
 def progress_view(progress: dict | None, status: str = "running") -> ProgressView:
@@ -63,6 +70,7 @@ def progress_view(progress: dict | None, status: str = "running") -> ProgressVie
         eta="—" if status != "running" else format_duration(p.get("eta")),
         lr="—" if lr is None else f"{lr:.2g}",
         last_val_loss="—" if val is None else f"{val:.4g}",
+        where=placement(p),
     )
 
 
@@ -109,8 +117,12 @@ def training_facts(metrics: dict) -> list[tuple[str, str]]:
         facts.append(("best epoch", str(metrics["best_epoch"])))
     if "train_seconds" in metrics:
         facts.append(("training time", format_duration(metrics["train_seconds"])))
+    if metrics.get("epoch_seconds"):
+        facts.append(("time per epoch", f"{float(metrics['epoch_seconds']):.3g} s"))
     if "n_params" in metrics:
         facts.append(("parameters", f"{int(metrics['n_params']):,}"))
+    if placement(metrics):
+        facts.append(("trained on", placement(metrics)))
     if metrics.get("stop_reason"):
         facts.append(("stopped because", str(metrics["stop_reason"])))
     return facts
@@ -122,7 +134,7 @@ def runs_table(records: list[RunRecord], link_prefix: str = "latent") -> pd.Data
     `progress` is the fraction done (1 for finished runs); metrics are NaN until a run is done.
     """
     cols = ["open", "dataset", "variant", "latent", "status", "progress", "test_error", "ae_pca_ratio",
-            "knn_accuracy", "when", "id"]
+            "knn_accuracy", "trained_on", "when", "id"]
     rows = []
     for r in records:
         m = r.metrics or {}
@@ -137,6 +149,7 @@ def runs_table(records: list[RunRecord], link_prefix: str = "latent") -> pd.Data
             "test_error": m.get("test_mse", np.nan),
             "ae_pca_ratio": m.get("ae_pca_ratio", np.nan),
             "knn_accuracy": m.get("knn_accuracy", np.nan),
+            "trained_on": placement(m) or placement(r.progress),
             "when": pd.Timestamp(r.created, unit="s", tz="UTC"),
             "id": r.id,
         })
