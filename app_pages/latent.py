@@ -146,7 +146,7 @@ def decode_the_plane():
         # Our chart, not Plotly's: the page's first view loads no Plotly at all (a new tab draws sooner).
         picture = _plane_picture(run, rec.id, stamp, z_range, n)
         (a1, b1), (a2, b2) = picture[1:]
-        h, w = ds.image_shape
+        h, w = ds.image_shape[:2]
         square = (b1 - a1) * h / ((b2 - a2) * w)  # on-screen length of a z2 unit per z1 unit: square cells
         pick_point((z1, z2), picture, key=f"lat_pick_{rec.id}",
                    on_pick=partial(_move_sliders, f"lat_pick_{rec.id}", f"lat_z1_{rec.id}", f"lat_z2_{rec.id}", z_range),

@@ -174,7 +174,10 @@ def _quality(clean: np.ndarray, other: np.ndarray, image_shape) -> dict:
     if image_shape is not None:
         shape = (len(clean), *image_shape)
         q["psnr"] = float(batch_psnr(clean, other).mean())
-        q["ssim"] = float(batch_ssim(clean.reshape(shape), np.asarray(other, np.float64).reshape(shape)).mean())
+        a, b = np.asarray(clean, np.float64).reshape(shape), np.asarray(other, np.float64).reshape(shape)
+        if len(shape) == 4:  # RGB: the mean SSIM of the channels, each an (h, w) image
+            a, b = (np.moveaxis(v, 3, 1).reshape(-1, *shape[1:3]) for v in (a, b))
+        q["ssim"] = float(batch_ssim(a, b).mean())
     return q
 
 
@@ -207,8 +210,10 @@ def denoising_metrics(run, kind: str, level: float, baseline_runs=(), max_sample
             rows.append(("plain run", "autoencoder", other.id, restore_with(other, noisy, run)))
     if shape is not None:
         stack = noisy.reshape(len(noisy), *shape)
-        rows.append(("median 3x3", "classic", None, ndimage.median_filter(stack, size=(1, 3, 3), mode="reflect")))
-        rows.append(("gaussian σ=1", "classic", None, ndimage.gaussian_filter(stack, sigma=(0, 1, 1), mode="reflect")))
+        rgb = (1,) * (len(shape) - 2)  # filter each colour channel on its own
+        rows.append(("median 3x3", "classic", None, ndimage.median_filter(stack, size=(1, 3, 3, *rgb), mode="reflect")))
+        rows.append(("gaussian σ=1", "classic", None,
+                     ndimage.gaussian_filter(stack, sigma=(0, 1, 1, *(0,) * len(rgb)), mode="reflect")))
     rows.append(("pca", "classic", None, _pca_restorer(run, seed)(noisy)))
     if shape is None:
         rows.append(("column mean", "classic", None, np.broadcast_to(run.X[run.split == SplitCode.TRAIN].mean(axis=0), clean.shape)))

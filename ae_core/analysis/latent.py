@@ -155,7 +155,7 @@ def rows_from_selection(selection) -> list[int]:
 
 
 def as_images(X_scaled, image_shape) -> np.ndarray:
-    """Scaled image rows (n, h*w) as (n, h, w) in [0, 1]."""
+    """Scaled image rows (n, h*w[*3]) as (n, h, w[, 3]) in [0, 1]."""
     X_scaled = np.asarray(X_scaled, dtype=np.float32)
     return np.clip(X_scaled, 0, 1).reshape(len(X_scaled), *image_shape)
 
@@ -163,8 +163,9 @@ def as_images(X_scaled, image_shape) -> np.ndarray:
 def as_thumbnail(x_scaled, image_shape, px: int = 220) -> np.ndarray:
     """One scaled image row as a uint8 picture about `px` pixels wide: dark ink on white, each
     pixel a sharp square (a browser would blur an 8x8 digit scaled up smoothly)."""
-    img = 1.0 - as_images(np.asarray(x_scaled)[None], image_shape)[0]
-    k = max(1, px // max(image_shape))
+    img = as_images(np.asarray(x_scaled)[None], image_shape)[0]
+    img = 1.0 - img if img.ndim == 2 else img  # colour pictures as they are
+    k = max(1, px // max(image_shape[:2]))
     return (img.repeat(k, axis=0).repeat(k, axis=1) * 255 + 0.5).astype(np.uint8)
 
 

@@ -73,12 +73,12 @@ class Dataset:
     description: str
     y: np.ndarray | None = None  # int64 class index per row
     class_names: tuple[str, ...] | None = None
-    image_shape: tuple[int, int] | None = None
+    image_shape: tuple[int, ...] | None = None  # (h, w) grey or (h, w, 3) colour; rows store pixels channel-last
     value_range: tuple[float, float] | None = None  # images: the fixed pixel range
     feature_names: tuple[str, ...] = ()
     is_outlier: np.ndarray | None = None  # bool per row, where outliers are known
     columns: pd.DataFrame | None = None  # extra per-row values to colour by (raw CSV rows, roll position)
-    report: object | None = None  # tabular.PreparationReport for CSVs
+    report: object | None = None  # tabular.PreparationReport for CSVs, image_folder.ImageReport for images
     title: str = ""
     row_index: np.ndarray | None = None  # CSVs: 0-based data row number in the file of each kept row
 
@@ -266,6 +266,25 @@ def load_csv_dataset(source, label_column: str | None = None, name: str = "csv",
     )
 
 
+def load_image_dataset(path, side: int | None = None, colour: str = "auto", name: str = "images", **_) -> Dataset:
+    """A folder or zip of a person's images as a Dataset (`image_folder.read_images`), the report attached."""
+    from ae_core.data.image_folder import read_images
+
+    ims = read_images(path, side=side, colour=colour)
+    n, shape = len(ims.X), ims.image_shape
+    y, class_names = ims.labels, ims.class_names or None
+    if class_names is not None and len(class_names) > MAX_CLASSES:
+        y = class_names = None  # a folder per image, say: not classes a legend can show
+    what = f"{len(class_names)} classes" if class_names else "unlabelled"
+    return Dataset(
+        name=name, title=f"Images: {name}", kind="image",
+        description=f"{n:,} of your images, {shape[0]}x{shape[1]} {'RGB' if len(shape) == 3 else 'grey'} pixels, {what}.",
+        X=ims.X.reshape(n, -1).astype(np.float32), y=y, class_names=class_names, image_shape=shape,
+        value_range=(0.0, 255.0), feature_names=tuple(f"px{i}" for i in range(int(np.prod(shape)))),
+        columns=pd.DataFrame({"file": ims.names}), report=ims.report,
+    )
+
+
 REGISTRY: dict[str, DatasetInfo] = {
     d.name: d
     for d in [
@@ -284,7 +303,8 @@ DEFAULT_DATASET = "digits"
 
 
 def load_dataset(name: str, **options) -> Dataset:
-    """Load a built-in dataset by name, or a CSV with name="csv" and path=...
+    """Load a built-in dataset by name, a CSV with name="csv" and path=..., or a folder or zip of images
+    with name="images", path=... (and side=..., colour=...).
 
     Raises InputError for an unknown name or unusable input.
     """
@@ -293,6 +313,11 @@ def load_dataset(name: str, **options) -> Dataset:
         if path is None:
             raise InputError("a CSV dataset needs a file path.")
         return load_csv_dataset(path, name=options.pop("display_name", Path(path).stem), **options)
+    if name == "images":
+        path = options.pop("path", None)
+        if path is None:
+            raise InputError("an image dataset needs the path of a folder or a zip of images.")
+        return load_image_dataset(path, name=options.pop("display_name", Path(path).stem), **options)
     if name not in REGISTRY:
         raise InputError(f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)} (or upload a CSV).")
     return REGISTRY[name].loader(**options)

@@ -296,34 +296,38 @@ def _natural_key(s: str):
 
 
 def png_data_uri(grey) -> str:
-    """An 8-bit greyscale PNG of a 2-D array in [0, 1], as a data URI (no imaging library needed)."""
+    """An 8-bit PNG of a 2-D (grey) or (h, w, 3) (RGB) array in [0, 1], as a data URI (no imaging library needed)."""
     a = (np.clip(np.nan_to_num(np.asarray(grey, np.float64), nan=1.0), 0, 1) * 255 + 0.5).astype(np.uint8)
-    h, w = a.shape
+    h, w = a.shape[:2]
+    colour_type = 2 if a.ndim == 3 else 0  # PNG colour types: 0 grey, 2 RGB
     raw = b"".join(b"\x00" + a[i].tobytes() for i in range(h))  # filter byte 0 per scanline
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _check_images(images, ndim: int) -> np.ndarray:
+    """`ndim` dimensions of grey images, or one more ending in 3 for RGB."""
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != ndim or 0 in images.shape:
+    rgb = images.ndim == ndim + 1 and images.shape[-1] == 3
+    if (images.ndim != ndim and not rgb) or 0 in images.shape:
         raise InputError(f"expected an image array with {ndim} dimensions, got shape {images.shape}.")
     return images
 
 
 def _mosaic(images: np.ndarray, ncols: int, gap: int, title_gap: int, invert: bool, scale: int) -> np.ndarray:
-    """(n, h, w) -> one (H, W) canvas of upscaled cells on white, row-major."""
-    n, h, w = images.shape
+    """(n, h, w) -> one (H, W) canvas of upscaled cells on white, row-major; (n, h, w, 3) -> (H, W, 3).
+    `invert` applies to grey images only: colour photos are shown as they are."""
+    n, h, w = images.shape[:3]
     nrows = -(-n // ncols)
     ch, cw = h * scale, w * scale
-    canvas = np.ones((nrows * (ch + gap + title_gap) - gap, ncols * (cw + gap) - gap), np.float32)
+    canvas = np.ones((nrows * (ch + gap + title_gap) - gap, ncols * (cw + gap) - gap, *images.shape[3:]), np.float32)
     cells = np.clip(images, 0, 1)
-    cells = 1.0 - cells if invert else cells
+    cells = 1.0 - cells if invert and images.ndim == 3 else cells
     cells = cells.repeat(scale, axis=1).repeat(scale, axis=2)
     for i in range(n):
         r, c = divmod(i, ncols)
@@ -333,7 +337,7 @@ def _mosaic(images: np.ndarray, ncols: int, gap: int, title_gap: int, invert: bo
 
 
 def _image_figure(canvas: np.ndarray, height: int) -> go.Figure:
-    H, W = canvas.shape
+    H, W = canvas.shape[:2]
     fig = go.Figure(go.Image(source=png_data_uri(canvas), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
     fig.update_xaxes(visible=False, range=[-0.5, W - 0.5])
     fig.update_yaxes(visible=False, range=[H - 0.5, -0.5], scaleanchor="x", scaleratio=1)
@@ -346,14 +350,14 @@ def image_grid(images, titles=None, ncols: int = 8, invert: bool = True, cell_px
 
     Parameters
     ----------
-    images : array of shape (n, h, w), values in [0, 1]
+    images : array of shape (n, h, w) or (n, h, w, 3) (RGB), values in [0, 1]
     titles : None or n short strings drawn above the cells (escaped)
     ncols : cells per row
-    invert : draw 1 as black (ink) and 0 as white
+    invert : draw 1 as black (ink) and 0 as white (grey images only)
     cell_px : how many screen pixels a cell is wide; sets the figure's width and height
     """
     images = _check_images(images, 3)
-    n, h, w = images.shape
+    n, h, w = images.shape[:3]
     ncols = max(1, min(ncols, n))
     scale = max(1, -(-THUMB_PX // max(h, w)))
     title_gap = 0 if titles is None else max(6, (h * scale) // 4)
@@ -376,7 +380,7 @@ def image_grid(images, titles=None, ncols: int = 8, invert: bool = True, cell_px
 
 
 def _plane_images(images, z1_values, z2_values) -> np.ndarray:
-    """A decoded plane's (n_rows, n_cols, h, w) images, checked against its axis values."""
+    """A decoded plane's (n_rows, n_cols, h, w[, 3]) images, checked against its axis values."""
     images = _check_images(images, 4)
     nr, nc = images.shape[:2]
     if len(z1_values) != nc or len(z2_values) != nr:
@@ -397,9 +401,9 @@ def decoded_plane(images, z1_values, z2_values, marker: tuple[float, float] | No
     marker : an optional (z1, z2) point to mark on the plane
     """
     images = _plane_images(images, z1_values, z2_values)
-    nr, nc, h, w = images.shape
+    nr, nc, h, w = images.shape[:4]
     scale = max(1, -(-28 // max(h, w)))
-    canvas = _mosaic(images.reshape(nr * nc, h, w), nc, gap=0, title_gap=0, invert=invert, scale=scale)
+    canvas = _mosaic(images.reshape(nr * nc, *images.shape[2:]), nc, gap=0, title_gap=0, invert=invert, scale=scale)
     ch, cw = h * scale, w * scale
     fig = _image_figure(canvas, height=720)
     fig.update_layout(margin=dict(l=60, r=10, t=10, b=50))
@@ -422,8 +426,8 @@ def plane_picture(images, z1_values, z2_values, invert: bool = True):
     extent of the picture: each cell is centred on its code value and one step wide.
     """
     images = _plane_images(images, z1_values, z2_values)
-    nr, nc, h, w = images.shape
-    canvas = _mosaic(images.reshape(nr * nc, h, w), nc, gap=0, title_gap=0, invert=invert, scale=1)
+    nr, nc, h, w = images.shape[:4]
+    canvas = _mosaic(images.reshape(nr * nc, *images.shape[2:]), nc, gap=0, title_gap=0, invert=invert, scale=1)
 
     def extent(values):
         v = np.asarray(values, np.float64)
