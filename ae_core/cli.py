@@ -31,6 +31,12 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _image_options(p) -> None:
+    p.add_argument("--side", type=int, help="images: square side in pixels, 8-128 (default: from the images, at most 64)")
+    p.add_argument("--colour", default="auto", choices=["auto", "grayscale", "rgb"],
+                   help="images: colour mode (auto: RGB when any image has colour)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m ae_core", description="Autoencoder Explorer engine: train, list and embed.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -42,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="digits", help="built-in name (see `datasets`) or 'csv' with --csv")
     t.add_argument("--csv", help="path of a CSV to train on (implies --dataset csv)")
     t.add_argument("--label-column", help="CSV column used for colour/labels, never as a feature")
+    t.add_argument("--images", metavar="PATH", help="a folder or .zip of images to train on (sub-folders name the classes)")
+    _image_options(t)
     t.add_argument("--variant", default="vanilla", help="vanilla | sparse | denoising | variational | convolutional")
     t.add_argument("--latent-dim", type=int)
     t.add_argument("--hidden", type=_hidden, help="dense widths, e.g. 256,128")
@@ -67,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delete these runs, their files and uploaded CSVs no other run uses "
                         "(a queued or running run is refused: cancel it first)")
 
-    e = sub.add_parser("embed", help="CSV in, low-dimensional coordinates out")
-    e.add_argument("input", help="input CSV")
+    e = sub.add_parser("embed", help="CSV or images in, low-dimensional coordinates out")
+    e.add_argument("input", nargs="?", help="input CSV")
+    e.add_argument("--images", metavar="PATH", help="a folder or .zip of images instead of a CSV")
+    _image_options(e)
     e.add_argument("--out", required=True, help="output CSV (written only on success)")
     e.add_argument("--method", default="latent", choices=["latent", "pca", "umap", "tsne"],
                    help="latent: the code itself; pca/umap/tsne: the code projected to 2-D")
@@ -153,6 +163,12 @@ def cmd_train(args) -> int:
     from ae_core.runs.store import RunStore
 
     dataset, options = args.dataset, {}
+    if args.images:
+        if args.csv:
+            raise InputError("give --csv or --images, not both.")
+        if not Path(args.images).exists():
+            raise InputError(f"no such file or folder: {args.images}")
+        dataset, options = "images", {"path": str(Path(args.images).resolve()), "side": args.side, "colour": args.colour}
     if args.csv:
         if not Path(args.csv).is_file():
             raise InputError(f"no such file: {args.csv}")
@@ -237,6 +253,10 @@ def cmd_embed(args) -> int:
     from ae_core.estimator import Autoencoder
     from ae_core.runs.store import atomic_write_bytes
 
+    if args.images:
+        return _embed_images(args)
+    if not args.input:
+        raise InputError("give an input CSV, or --images PATH for a folder or zip of images.")
     src = Path(args.input)
     if not src.is_file():
         raise InputError(f"no such file: {args.input}")
@@ -264,6 +284,37 @@ def cmd_embed(args) -> int:
         out[f"{args.method}_{j + 1}"] = coords[:, j]
     # Labels (and the label column's name) come from the user's file: defuse spreadsheet formulas.
     atomic_write_bytes(Path(args.out), safe_csv(out))
+    print(f"wrote {len(out):,} rows x {coords.shape[1]} coordinates ({args.method}) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _embed_images(args) -> int:
+    """`embed --images PATH`: one output row per image read, with its file name and class folder."""
+    import numpy as np
+    import pandas as pd
+
+    from ae_core.analysis.latent import safe_csv
+    from ae_core.analysis.projection import project
+    from ae_core.data.image_folder import read_images
+    from ae_core.estimator import Autoencoder
+    from ae_core.runs.store import atomic_write_bytes
+
+    if args.input:
+        raise InputError("give an input CSV or --images, not both.")
+    ims = read_images(args.images, side=args.side, colour=args.colour)
+    for line in ims.report.summary_lines():
+        print(line, file=sys.stderr)
+    X = ims.X.astype(np.float32) / 255.0
+    # Grey images go in as (n, h, w): the estimator then keeps the pixels' fixed [0, 1] range.
+    ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs, random_state=args.seed)
+    Z = ae.fit_transform(X if X.ndim == 3 else X.reshape(len(X), -1))
+    coords = Z if args.method == "latent" else project(Z.astype(np.float32), args.method, n_components=2, seed=args.seed)
+    out = pd.DataFrame({"row": np.arange(len(X)), "file": list(ims.names)})
+    if ims.labels is not None:
+        out["class"] = np.asarray(ims.class_names, dtype=object)[ims.labels]
+    for j in range(coords.shape[1]):
+        out[f"{args.method}_{j + 1}"] = coords[:, j]
+    atomic_write_bytes(Path(args.out), safe_csv(out))  # file and folder names are the user's: formulas defused
     print(f"wrote {len(out):,} rows x {coords.shape[1]} coordinates ({args.method}) to {args.out}", file=sys.stderr)
     return 0
 

@@ -46,6 +46,10 @@ def reproduce_command(config: dict) -> str:
         args += ["--csv", str(opts.get("path", "YOUR.csv"))]
         if opts.get("label_column"):
             args += ["--label-column", str(opts["label_column"])]
+    elif spec["name"] == "images":
+        args += ["--images", str(opts.get("path", "YOUR_IMAGES.zip")), "--colour", str(opts.get("colour") or "auto")]
+        if opts.get("side"):
+            args += ["--side", str(opts["side"])]
     else:
         args += ["--dataset", spec["name"]]
     args += ["--variant", config["variant"], "--latent-dim", str(m["latent_dim"])]
