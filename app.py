@@ -10,28 +10,38 @@ two cores the first page is drawn with: such a process took 1.1 s to start, 0.08
 def main() -> None:
     import streamlit as st
 
+    from ui import access
     from ui.fixes import apply as keep_page_switches
-    from ui.state import start_jobs, start_projector
+    from ui.state import start_jobs, start_logging, start_projector
 
+    start_logging()
     keep_page_switches()  # a sidebar click survives a live panel's timer (ui/fixes.py)
+    if access.viewers_possible():
+        # Viewers see "an error occurred", not tracebacks with paths (a server-wide setting; logs keep them).
+        st.set_option("client.showErrorDetails", "none")
     st.set_page_config(page_title="Autoencoder Explorer", page_icon=":material/hub:", layout="wide")
+    editor = access.is_editor()
     pages = {
         "Explore": [
             st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-            st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+            *([st.Page("app_pages/train.py", title="Train", icon=":material/model_training:")] if editor else []),
             st.Page("app_pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
             st.Page("app_pages/reconstructions.py", title="Reconstructions", icon=":material/compare:"),
             st.Page("app_pages/denoising.py", title="Denoising", icon=":material/blur_on:"),
             st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/crisis_alert:"),
         ],
         "Your data": [
-            st.Page("app_pages/upload.py", title="Upload CSV", icon=":material/upload_file:"),
+            # Viewers get no Upload page: st.navigation runs only the pages it lists, so a viewer's request for
+            # /upload or /train opens Home instead (ui.state refuses uploads and runs for viewers as well).
+            *([st.Page("app_pages/upload.py", title="Upload CSV", icon=":material/upload_file:")] if editor else []),
             st.Page("app_pages/compare.py", title="Compare runs", icon=":material/leaderboard:"),
         ],
     }
     start_projector()  # UMAP in a helper process that compiles it in the background, once per server
     try:
-        st.navigation(pages).run()
+        page = st.navigation(pages)
+        access.sidebar()
+        page.run()
     finally:
         # After the page has been sent (also when it stopped or switched): the job manager and, a few seconds
         # later, a worker waiting with torch imported. Created first, it cost the first page about 0.1 s.

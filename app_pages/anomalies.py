@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ae_core.errors import InputError
-from ui import state
+from ui import access, state
 
 PENDING = "anomaly_pending_run"
 SWITCH_TO = "anomaly_switch_to"
@@ -107,7 +107,7 @@ def _pending(run_id: str) -> None:
         st.error(f"The one-class run {r.status}: {r.error.splitlines()[0] if r.error else 'no reason given'}")
 
 
-if len(names) >= 2:
+if len(names) >= 2 and access.is_editor():  # it starts a run
     with st.expander("Train on normal classes only (one-class setup)", expanded=bool(st.session_state.get(PENDING))):
         st.markdown("Pick the classes that count as *normal*. A new run trains on them alone; every other class is "
                     "held out as an anomaly, so the ROC curve above shows how well it spots classes it never saw.")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from ae_core.errors import InputError
 from ae_core.model.config import NOISE_KINDS
-from ui import state
+from ui import access, state
 
 LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 N_SHOWN = 8
@@ -75,7 +75,8 @@ if trained_level > 0:
 else:
     st.caption("This run was trained on clean inputs only (no noise). A plain autoencoder still denoises somewhat; "
                "train one with the *Denoising* preset to compare.")
-    st.page_link("app_pages/train.py", label="Train a denoising run", icon=":material/model_training:")
+    if access.is_editor():  # viewers have no Train page
+        st.page_link("app_pages/train.py", label="Train a denoising run", icon=":material/model_training:")
 
 left, right = st.columns(2)
 kind = state.kept_choice(left.selectbox, "Noise type", NOISE_KINDS, default_kind, "denoise_kind")

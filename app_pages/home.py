@@ -5,8 +5,8 @@ import hashlib
 import streamlit as st
 
 from ae_core.errors import InputError
-from ae_core.runs.housekeeping import delete_runs, orphaned_files
-from ui import state
+from ae_core.runs.housekeeping import orphaned_files
+from ui import access, state
 
 # Session state: the runs table's widget key, the runs waiting for "Delete?" to be answered, the last deletion.
 TABLE_KEY, PENDING_KEY, DELETED_KEY = "home_runs_table_key", "home_delete_pending", "home_deleted"
@@ -18,7 +18,31 @@ st.markdown(
     "or use to spot anomalies. Train one on a built-in dataset in seconds, then explore what it learned."
 )
 
-if st.button("Try it: train on digits", type="primary", icon=":material/play_arrow:"):
+EDITOR = access.is_editor()
+
+
+def _showcase() -> None:
+    """The runs pinned for the demo (AE_SHOWCASE or "Pin for demo"), each with links into the explore pages;
+    a session that has not chosen a run starts on the first."""
+    pinned = state.showcase_runs()
+    if not pinned:
+        return
+    if not state.selected_run_id():
+        state.select_run(pinned[0].id)
+    st.subheader("Demo runs")
+    for col, rec in zip(st.columns(min(len(pinned), 3)) * ((len(pinned) + 2) // 3), pinned):
+        with col.container(border=True):
+            st.markdown(f"**{rec.dataset} · {rec.variant} · {rec.latent_dim}-D code**")
+            m = rec.metrics or {}
+            if "ae_pca_ratio" in m:
+                st.caption(f"error {float(m['ae_pca_ratio']):.2f}x PCA's at the same code size")
+            for page, label, icon in (("latent", "Latent space", "scatter_plot"), ("reconstructions", "Reconstructions",
+                                      "compare"), ("anomalies", "Anomalies", "crisis_alert")):
+                st.page_link(f"app_pages/{page}.py", label=label, icon=f":material/{icon}:", query_params={"run": rec.id})
+
+
+_showcase()
+if EDITOR and st.button("Try it: train on digits", type="primary", icon=":material/play_arrow:"):
     try:
         from ae_core.runs.spec import make_config
 
@@ -28,8 +52,9 @@ if st.button("Try it: train on digits", type="primary", icon=":material/play_arr
     else:
         state.select_run(rec.id)
         st.switch_page("app_pages/latent.py", query_params={"run": rec.id})
-st.caption("A plain autoencoder with a 2-D code on 1,797 handwritten 8x8 digits; it trains in a few seconds. "
-           "For other data and variants, use **Train**.")
+if EDITOR:
+    st.caption("A plain autoencoder with a 2-D code on 1,797 handwritten 8x8 digits; it trains in a few seconds. "
+               "For other data and variants, use **Train**.")
 
 state.how_it_works(
     """
@@ -61,8 +86,11 @@ def _table_key(runs) -> str:
 
 
 def _runs_section() -> None:
-    runs = state.store().list(limit=50)
+    runs = state.visible(state.store().list(limit=50))
     st.subheader("Recent runs")
+    if not runs and not EDITOR:
+        st.info("No finished runs to show yet.", icon=":material/info:")
+        return
     if not runs:
         st.info("No runs yet. Click **Try it** above for a first run on digits, or pick a dataset and a variant on the Train page.",
                 icon=":material/info:")
@@ -76,7 +104,7 @@ def _runs_section() -> None:
     st.dataframe(
         runs_table(runs),
         key=_table_key(runs),
-        on_select="rerun",
+        on_select="rerun" if EDITOR else "ignore",  # the ticks are for Delete and Pin: editors only
         selection_mode="multi-row",
         hide_index=True,
         placeholder="—",  # metrics of runs that have not finished
@@ -103,7 +131,7 @@ def _runs_section() -> None:
 
 
 # While a run trains, the table refreshes itself every two seconds (a fragment); otherwise it is drawn once.
-_recent = state.store().list(limit=50)
+_recent = state.visible(state.store().list(limit=50))
 _active = any(r.active for r in _recent)
 if _active:
     # After a server restart, the job manager is what notices that a "running" run's process
@@ -140,7 +168,7 @@ def _confirm_delete(run_ids: list[str]) -> None:
     if left.button(f"Delete {len(gone)} run{'s' if len(gone) != 1 else ''}", type="primary", disabled=not gone,
                    icon=":material/delete:", key="home_delete_confirm", width="stretch"):
         try:
-            done = delete_runs(store, [r.id for r in gone])
+            done = state.delete_runs([r.id for r in gone])
         except InputError as exc:  # one of them started training since the dialog opened
             st.error(str(exc))
             return
@@ -156,17 +184,38 @@ def _confirm_delete(run_ids: list[str]) -> None:
 
 if message := st.session_state.pop(DELETED_KEY, None):
     st.toast(message, icon=":material/delete:")
-if _recent:  # the table is drawn, and its key is in TABLE_KEY
-    if st.button("Delete selected runs…", icon=":material/delete:", key="home_delete",
-                 help="Tick runs in the table (the boxes at its left), then delete them and their files."):
-        table = st.session_state.get(st.session_state[TABLE_KEY])
-        rows = list(((table or {}).get("selection") or {}).get("rows") or [])
-        shown = state.store().list(limit=50)
-        if _table_key(shown) != st.session_state[TABLE_KEY]:
-            st.info("The list of runs changed just now: tick the runs to delete again.", icon=":material/info:")
-        elif chosen := [shown[i].id for i in rows if i < len(shown)]:
+
+
+def _ticked(what: str) -> list[str]:
+    """The runs ticked in the table (empty, with a note, when there are none or the list just changed)."""
+    table = st.session_state.get(st.session_state[TABLE_KEY])
+    rows = list(((table or {}).get("selection") or {}).get("rows") or [])
+    shown = state.store().list(limit=50)
+    if _table_key(shown) != st.session_state[TABLE_KEY]:
+        st.info(f"The list of runs changed just now: tick the runs to {what} again.", icon=":material/info:")
+        return []
+    if chosen := [shown[i].id for i in rows if i < len(shown)]:
+        return chosen
+    st.info(f"Tick the runs to {what} in the table first (the boxes at its left).", icon=":material/info:")
+    return []
+
+
+if EDITOR and _recent:  # the table is drawn, and its key is in TABLE_KEY
+    delete_col, pin_col, unpin_col = st.columns(3, width=620)
+    if delete_col.button("Delete selected runs…", icon=":material/delete:", key="home_delete",
+                         help="Tick runs in the table (the boxes at its left), then delete them and their files."):
+        if chosen := _ticked("delete"):
             st.session_state[PENDING_KEY] = chosen
-        else:
-            st.info("Tick the runs to delete in the table first (the boxes at its left).", icon=":material/info:")
-if pending := st.session_state.get(PENDING_KEY):
+    for col, pinned, label, icon in ((pin_col, True, "Pin for demo", "push_pin"),
+                                     (unpin_col, False, "Unpin", "keep_off")):
+        if col.button(label, icon=f":material/{icon}:", key=f"home_pin_{pinned}",
+                      help="The Home page opens on the pinned runs (AE_SHOWCASE, if set, wins)."):
+            if chosen := _ticked("pin" if pinned else "unpin"):
+                try:
+                    state.set_pinned(chosen, pinned)
+                except InputError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                else:
+                    st.rerun()
+if EDITOR and (pending := st.session_state.get(PENDING_KEY)):
     _confirm_delete(pending)

@@ -8,15 +8,17 @@ import streamlit as st
 from ae_core.analysis import latent as lat
 from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
 from ae_core.figures import common as plots
+from ui import access
 from ui.run_panel import run_progress_panel
 from ui.scatter import pick_point, picked_point, scatter
-from ui.state import how_it_works, loaded_run_or_stop, run_picker, store, umap_fit
+from ui.state import how_it_works, loaded_run_or_stop, run_picker, store, umap_fit, visible
 
 st.title("Latent space")
-runs = store().list()
+runs = visible(store().list())  # a viewer's: the finished ones
 if not runs:
     st.info("No runs yet. Train an autoencoder first — the default (digits, vanilla, 2-D code) takes seconds.")
-    st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
+    if access.is_editor():  # viewers have no Train page
+        st.page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
     st.page_link("app_pages/home.py", label="What this app does", icon=":material/home:")
     st.stop()
 

@@ -7,7 +7,7 @@ import streamlit as st
 from ae_core.analysis import reconstruction as rc
 from ae_core.errors import InputError
 from ae_core.figures.reconstruction import feature_error_figure, image_rows_figure, rate_distortion_figure
-from ui import state
+from ui import access, state
 
 st.title("Reconstructions")
 state.how_it_works(
@@ -124,7 +124,7 @@ def _compression(polling: bool) -> None:
     if active:
         st.info(f"Training {len(active)} run(s) of code size {', '.join(str(r.latent_dim) for r in active)} "
                 "in the background; the chart fills in as they finish.", icon=":material/hourglass_top:")
-    elif missing and st.button(f"Train the missing code sizes in the background ({', '.join(map(str, missing))})",
+    elif missing and access.is_editor() and st.button(f"Train the missing code sizes in the background ({', '.join(map(str, missing))})",
                                icon=":material/play_arrow:"):
         try:
             for k in missing:

@@ -23,7 +23,7 @@ def _stored_path(uploaded) -> str:
     """Save the upload once per file (not on every rerun) and remember where."""
     saved = st.session_state.get("upload_saved")
     if not saved or saved[0] != uploaded.file_id:
-        path = upload.save_upload(state.store().root, uploaded.name, uploaded.getvalue())
+        path = state.save_upload(uploaded.name, uploaded.getvalue())  # refused for viewers
         st.session_state["upload_saved"] = saved = (uploaded.file_id, str(path))
     return saved[1]
 
@@ -108,10 +108,10 @@ else:
                 try:
                     with st.spinner("Preparing the run…"):
                         config = upload.quick_config(path, label, upload.display_name(uploaded.name))
+                    rec = state.manager().submit(config)  # refused for viewers and past the start limit
                 except InputError as exc:
                     st.error(str(exc), icon=":material/error:")
                 else:
-                    rec = state.manager().submit(config)
                     state.follow_run(PICKER_KEY, rec.id)  # the picker below shows the new run
                     st.toast("Training started: follow it under Result below.", icon=":material/rocket_launch:")
             st.caption("Trains a plain autoencoder with a 2-D code (at most 40 epochs or 2 minutes) in the background; "

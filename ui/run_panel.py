@@ -14,7 +14,7 @@ from ae_core.errors import InputError
 from ae_core.figures.training import loss_curve_figure
 from ae_core.runs.store import RunRecord
 from ae_core.runs.summary import comparison_table, first_line, progress_view, training_facts
-from ui import state
+from ui import access, state
 
 POLL_SECONDS = 1.0  # a training run's panel
 # A queued run's panel is one line that changes when the queue moves: polled less often, which matters when many
@@ -69,7 +69,7 @@ def _panel(run_id: str, initial_status: str) -> None:
             head.markdown(f"**Queued** — {rec.label()}" + (f" · position {pos} in the queue" if pos else ""))
         else:
             head.markdown(f"**Training** — {rec.label()}" + (f" · on {view.where}" if view.where else ""))
-        if not rec.cancel_requested and cancel_col.button("Cancel", key=f"cancel_{run_id}",
+        if access.is_editor() and not rec.cancel_requested and cancel_col.button("Cancel", key=f"cancel_{run_id}",
                                                           icon=":material/stop_circle:", width="stretch"):
             state.manager().cancel(run_id)
             rec = state.store().get(run_id)
@@ -107,7 +107,7 @@ def show_failure(rec: RunRecord) -> None:
     if rest:
         with st.expander("Details"):
             st.code(rest, language=None)
-    if state.store().resumable(rec.id):
+    if access.is_editor() and state.store().resumable(rec.id):
         epoch = (state.store().read_json(rec.id, "checkpoint.json") or {}).get("epoch", 0)
         if st.button(f"Resume from epoch {epoch}", key=f"resume_{rec.id}", icon=":material/play_arrow:",
                      help="Continue training from the last checkpoint, with the same history"):

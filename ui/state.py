@@ -10,7 +10,9 @@ import streamlit as st
 
 from ae_core.analysis.projection_process import WARM_UP_DONE, Projector  # noqa: F401 (WARM_UP_DONE: the log line benchmarks wait for)
 from ae_core.errors import InputError
+from ae_core.logs import setup_logging
 from ae_core.runs.store import RunRecord, RunStore, default_root, validate_run_id
+from ui import access
 
 RUN_KEY = "run"
 
@@ -42,25 +44,98 @@ def _helpers_on() -> bool:
     return os.environ.get("AE_WARM_UP", "1") != "0"
 
 
+def start_logging() -> None:
+    """The server's log: stderr and <runs root>/logs/explorer.log (ae_core.logs). Cheap to call on every run."""
+    setup_logging(default_root())
+
+
 def start_jobs() -> None:
     """Once per server, with its first page: the job manager, which marks runs left 'running' by a
     previous server as interrupted, starts queued runs, and (3 s later) a standby worker, so that the
     first run a visitor starts, "Try it" included, skips the worker's imports. `AE_WARM_UP=0` (tests)
-    leaves it to the first page that needs it, as before."""
-    if _helpers_on():
-        manager()
+    leaves it to the first page that needs it, as before. In viewer mode (AE_MODE=viewer) nothing
+    starts: a read-only demo runs no training process; an editor who signs in starts it on first use."""
+    if _helpers_on() and access.mode() != access.VIEWER:
+        _jobs()
 
 
-def manager():
-    """The server's job manager (created on first use; recovers orphaned runs)."""
+def _jobs():
+    """The server's job manager itself (created on first use; recovers orphaned runs)."""
     return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")))
+
+
+class SessionJobs:
+    """The job manager as one browser session may use it: submit, cancel and resume check the session's
+    role (`ui.access.require_editor`) and submit its run-start limit, here on the server, so a request
+    for a control the page never drew is refused as well; everything else is the manager's own."""
+
+    def submit(self, config: dict, title: str = ""):
+        access.require_editor("starting a training run")
+        access.allow_starts()
+        return _jobs().submit(config, title=title)
+
+    def cancel(self, run_id: str) -> None:
+        access.require_editor("cancelling a run")
+        _jobs().cancel(run_id)
+
+    def resume(self, run_id: str):
+        access.require_editor("resuming a run")
+        access.allow_starts()
+        return _jobs().resume(run_id)
+
+    def __getattr__(self, name: str):  # queue_position, running, wait: reading only
+        return getattr(_jobs(), name)
+
+
+def manager() -> SessionJobs:
+    """The server's job manager for this session (see SessionJobs). For an editor the manager exists from
+    here on (it starts queued runs and marks dead ones interrupted); a viewer's call starts nothing."""
+    if access.is_editor():
+        _jobs()
+    return SessionJobs()
+
+
+def save_upload(name: str, data: bytes):
+    """Store an uploaded file in the run store (editors only); returns its path."""
+    from ae_core.runs.upload import save_upload as save
+
+    access.require_editor("uploading a file")
+    return save(store().root, name, data)
+
+
+def delete_runs(run_ids):
+    """Delete runs and their files (editors only); see ae_core.runs.housekeeping.delete_runs."""
+    from ae_core.runs.housekeeping import delete_runs as delete
+
+    access.require_editor("deleting runs")
+    return delete(store(), run_ids)
+
+
+def set_pinned(run_ids, pinned: bool) -> list[str]:
+    """Pin runs for the demo (or unpin them); editors only. Returns the pins."""
+    from ae_core.runs import showcase
+
+    access.require_editor("pinning runs for the demo")
+    return (showcase.pin if pinned else showcase.unpin)(store(), run_ids)
+
+
+def showcase_runs() -> list[RunRecord]:
+    """The finished runs the demo opens on: AE_SHOWCASE's, else the pinned ones."""
+    from ae_core.runs.showcase import showcase
+
+    return showcase(store(), os.environ.get("AE_SHOWCASE"))
+
+
+def visible(runs: list[RunRecord]) -> list[RunRecord]:
+    """What this session may see of `runs`: all for an editor, the finished ones for a viewer."""
+    return runs if access.is_editor() else [r for r in runs if r.status == "done"]
 
 
 @st.cache_resource(show_spinner=False)
 def _projector():
     if not _helpers_on():
         return None
-    return Projector().start()
+    return Projector(log_root=default_root()).start()
 
 
 def start_projector() -> None:
@@ -93,7 +168,8 @@ def finished_runs_or_stop(message: str, link: str = "Go to Train") -> list[RunRe
     runs = store().list(status="done")
     if not runs:
         st.info(message, icon=":material/info:")
-        st.page_link("app_pages/train.py", label=link, icon=":material/model_training:")
+        if access.is_editor():  # viewers have no Train page
+            st.page_link("app_pages/train.py", label=link, icon=":material/model_training:")
         st.stop()
     return runs
 
@@ -144,7 +220,8 @@ def follow_run(base: str, run_id: str) -> None:
 
 
 def run_picker(runs: list[RunRecord], label: str = "Run", key: str = "run_picker", where=st.sidebar) -> RunRecord | None:
-    """A selectbox over `runs` (newest first) bound to the selected run; None if empty."""
+    """A selectbox over `runs` (newest first; a viewer's, the finished ones) bound to the selected run; None if empty."""
+    runs = visible(runs)
     if not runs:
         return None
     ids = [r.id for r in runs]
