@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ae_core.errors import InputError
+from ae_core.logs import setup_logging
 
 
 class _Parser(argparse.ArgumentParser):
@@ -187,6 +188,7 @@ def cmd_train(args) -> int:
     config = make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
     resolve_device(args.device)  # here, before a run is created: no GPU where one was asked for is exit 2
     store = RunStore(args.runs_dir)
+    setup_logging(store.root, stderr=False)  # the terminal shows the progress bar; the log file the rest
     rec = store.create(config)
     store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
     bar = _Bar(config["train"]["epochs"])

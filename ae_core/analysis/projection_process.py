@@ -17,14 +17,17 @@ nothing meanwhile. If the helper dies, the next request starts a new one.
 from __future__ import annotations
 
 import importlib
+import logging
 import multiprocessing as mp
-import sys
 import threading
 import time
 
 import numpy as np
 
+from ae_core.logs import setup_logging
 from ae_core.processes import lower_this_thread
+
+log = logging.getLogger(__name__)
 
 WARM_UP_DONE = "UMAP compiled in the background"  # the server log's line when the warm-up is done
 FIT, WARM_UP = "ae_core.analysis.projection:_umap", "ae_core.analysis.projection:warm_up"
@@ -40,17 +43,16 @@ def _warm_up(path: str) -> None:
     started = time.perf_counter()
     try:
         _function(path)()
-    except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first UMAP is slower
-        print(f"Autoencoder Explorer: UMAP warm-up failed ({type(exc).__name__}: {exc}); the first UMAP view "
-              "will compile it.", file=sys.stderr, flush=True)
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first UMAP is slower
+        log.exception("UMAP warm-up failed; the first UMAP view will compile it")
         return
-    print(f"Autoencoder Explorer: {WARM_UP_DONE} in {time.perf_counter() - started:.1f} s.", file=sys.stderr,
-          flush=True)
+    log.info("%s in %.1f s", WARM_UP_DONE, time.perf_counter() - started)
 
 
-def helper_main(conn, fit: str, warm_up: str | None) -> None:
+def helper_main(conn, fit: str, warm_up: str | None, log_root: str | None = None) -> None:
     """The helper process: warm up in a background thread, answer (Z, k, seed) requests until the
     server goes away. Answers are ("ok", coordinates) or ("error", the exception)."""
+    setup_logging(log_root)
     if warm_up:
         threading.Thread(target=_warm_up, args=(warm_up,), name="ae-umap-warm-up", daemon=True).start()
     while True:
@@ -61,6 +63,7 @@ def helper_main(conn, fit: str, warm_up: str | None) -> None:
         try:
             answer = ("ok", np.asarray(_function(fit)(Z, k, seed), dtype=np.float32))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller, who raises it
+            log.exception("UMAP of %s points failed", len(Z))
             answer = ("error", exc)
         try:
             conn.send(answer)
@@ -81,10 +84,14 @@ class Projector:
         Compile UMAP in the helper as soon as it is up, and say so in the log.
     delay : seconds from `start` to the helper's start; 0 starts it at once.
     fit, warm_up_fn : "module:function" paths the helper imports (tests swap in cheap ones).
+    log_root : path or None
+        The runs root whose ``logs/`` folder receives the helper's log as well as stderr.
     """
 
-    def __init__(self, warm_up: bool = True, delay: float = 5.0, fit: str = FIT, warm_up_fn: str = WARM_UP):
+    def __init__(self, warm_up: bool = True, delay: float = 5.0, fit: str = FIT, warm_up_fn: str = WARM_UP,
+                 log_root=None):
         self.warm_up, self.delay, self.fit_path, self.warm_up_path = warm_up, delay, fit, warm_up_fn
+        self.log_root = log_root  # the helper's log file goes beside the runs (ae_core.logs); None: stderr only
         self._lock = threading.Lock()  # one request at a time: the helper runs one fit at a time anyway
         self._process = self._conn = None
         self._closed = False
@@ -107,7 +114,8 @@ class Projector:
         ctx = mp.get_context("spawn")
         ours, theirs = ctx.Pipe()
         self._process = ctx.Process(target=helper_main, name="ae-projector", daemon=True,
-                                    args=(theirs, self.fit_path, self.warm_up_path if warm_up else None))
+                                    args=(theirs, self.fit_path, self.warm_up_path if warm_up else None,
+                                          None if self.log_root is None else str(self.log_root)))
         self._process.start()
         theirs.close()
         self._conn = ours

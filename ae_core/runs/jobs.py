@@ -15,13 +15,18 @@ server restart and are started by the next manager.
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing as mp
 import os
 import threading
 import time
 
+from ae_core.errors import InputError
+from ae_core.logs import setup_logging
 from ae_core.processes import lower_this_thread, pid_alive
 from ae_core.runs.store import RunRecord, RunStore, interrupted_reason
+
+log = logging.getLogger(__name__)
 
 STALE_SECONDS = 30.0  # a running run silent for longer than this has lost its process
 HEARTBEAT_SECONDS = 2.0
@@ -33,11 +38,12 @@ def _heartbeat(store: RunStore, run_id: str, stop: threading.Event) -> None:
         try:
             store.update(run_id, pid=os.getpid())  # bumps `updated`
         except Exception:  # noqa: BLE001 - a missed beat is not worth killing the run
-            pass
+            log.warning("run %s: a heartbeat could not be written", run_id, exc_info=True)
 
 
 def worker_main(root: str, run_id: str, threads: int | None = None) -> None:
     """Entry point of a worker process: claim the run, train it, exit."""
+    setup_logging(root)
     import torch
 
     from ae_core.runs.execute import execute_run
@@ -54,10 +60,12 @@ def worker_main(root: str, run_id: str, threads: int | None = None) -> None:
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(store, run_id, stop), daemon=True)
     beat.start()
+    log.info("run %s: training in worker %d", run_id, os.getpid())
     try:
-        execute_run(store, run_id)
+        status = execute_run(store, run_id)
     finally:
         stop.set()
+    log.info("run %s: %s", run_id, status)
 
 
 def _preload() -> None:
@@ -76,6 +84,7 @@ def standby_main(root: str, conn, threads: int | None = None) -> None:
     the optimizer's one-time set-up (in a low-priority thread), then waits for a run id. Handing a run
     to it skips seconds of start-up, which is most of a small run's wait. The run trains in the main
     thread, at normal priority."""
+    setup_logging(root)
     loading = threading.Thread(target=_preload, name="ae-standby-imports", daemon=True)
     loading.start()
     try:
@@ -135,11 +144,13 @@ class JobManager:
 
     def submit(self, config: dict, title: str = "") -> RunRecord:
         rec = self.store.create(config, title=title)
+        log.info("run %s: queued (%s, %s)", rec.id, rec.dataset, rec.variant)
         self._wake.set()
         return rec
 
     def cancel(self, run_id: str) -> None:
         self.store.request_cancel(run_id)
+        log.info("run %s: cancel requested", run_id)
         with self._lock:
             if run_id in self._procs:
                 self._cancel_at.setdefault(run_id, time.time())
@@ -148,12 +159,11 @@ class JobManager:
     def resume(self, run_id: str) -> RunRecord:
         """Queue an interrupted/failed/cancelled run again; it continues from its
         last epoch's checkpoint with the same history."""
-        from ae_core.errors import InputError
-
         if not self.store.resumable(run_id):
             rec = self.store.get(run_id)
             raise InputError(f"run {run_id} is {rec.status} and has no checkpoint to resume from; start a new run instead.")
         self.store.requeue(run_id)
+        log.info("run %s: queued again to resume", run_id)
         self._wake.set()
         return self.store.get(run_id)
 
@@ -231,7 +241,7 @@ class JobManager:
                     self.recover()
                     last_recover = time.time()
             except Exception:  # noqa: BLE001 - the scheduler must outlive a bad poll (db briefly locked, ...)
-                pass
+                log.exception("scheduler: a poll failed; the next one is in %.1f s", self.poll_seconds)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
@@ -282,15 +292,27 @@ class JobManager:
             return
         queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
         for rec in queued[:free]:
-            p = self._take_standby(rec.id)
-            if p is None:
-                p = self._ctx.Process(target=worker_main, args=(str(self.store.root), rec.id, self.threads),
-                                      name=f"ae-train-{rec.id}", daemon=True)
-                p.start()
+            try:
+                p = self._launch(rec.id)
+            except Exception as exc:  # noqa: BLE001 - a run that cannot start must not stay queued for ever
+                log.exception("run %s: could not start a worker", rec.id)
+                self.store.update(rec.id, status="failed", finished=time.time(),
+                                  error=f"the run could not start: {type(exc).__name__}: {exc}")
+                continue
             with self._lock:
                 self._procs[rec.id] = p
             # Claim on the worker's behalf: the row shows 'running' (and its pid) at once.
             self.store.claim(rec.id, p.pid)
+            log.info("run %s: started in process %d", rec.id, p.pid)
+
+    def _launch(self, run_id: str):
+        """A started worker process for `run_id`: the standby if one is ready, else a new one."""
+        p = self._take_standby(run_id)
+        if p is None:
+            p = self._ctx.Process(target=worker_main, args=(str(self.store.root), run_id, self.threads),
+                                  name=f"ae-train-{run_id}", daemon=True)
+            p.start()
+        return p
 
     def _reap(self) -> None:
         with self._lock:
@@ -302,7 +324,7 @@ class JobManager:
             p.join(0)
             try:
                 rec = self.store.get(rid)
-            except Exception:  # noqa: BLE001 - deleted meanwhile
+            except InputError:  # deleted meanwhile
                 continue
             if rec.status == "running":
                 if rec.cancel_requested:
@@ -310,6 +332,7 @@ class JobManager:
                 else:
                     code = p.exitcode
                     why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                    log.warning("run %s: its worker ended without a result (%s)", rid, why)
                     self.store.update(rid, status="interrupted", finished=time.time(),
                                       error=interrupted_reason(why))
 
