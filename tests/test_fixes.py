@@ -1,6 +1,9 @@
-"""ui/fixes.py: a page switch survives a live panel's timer (Streamlit folds pending reruns into one); the
-server log says when the UMAP warm-up is done."""
+"""ui/fixes.py: a page switch survives a live panel's timer (Streamlit folds pending reruns into one), and a
+Streamlit without the patched code is left alone with a warning."""
 
+import logging
+
+import pytest
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
 
 from ui.fixes import apply, stale_fragment_rerun
@@ -47,37 +50,31 @@ def test_only_a_fragment_rerun_of_another_page_is_dropped():
     assert apply() and apply()  # idempotent
 
 
+class _NoSuchMethod:
+    """A Streamlit whose ScriptRequests lacks the method the fix patches."""
 
-def test_a_process_the_server_spawns_does_not_run_the_app(monkeypatch):
-    """multiprocessing's spawn re-runs the parent's main script (under Streamlit: app.py) in every child as
-    "__mp_main__". There it must do nothing: no page, no UMAP helper of its own (which would fail at bootstrap)."""
-    import runpy
-    import types
-
-    import streamlit as st
-
-    from tests.conftest import APP
-    from ui import state
-
-    started = []
-    monkeypatch.setattr(state, "start_projector", lambda: started.append("helper"))
-    monkeypatch.setattr(st, "navigation", lambda pages: types.SimpleNamespace(run=lambda: started.append("pages")))
-    runpy.run_path(APP, run_name="__mp_main__")
-    assert started == []
-    runpy.run_path(APP, run_name="__main__")  # as Streamlit runs it
-    assert started == ["helper", "pages"]
+    def __init__(self):
+        self._state, self._rerun_data = None, None
 
 
-def test_a_spawned_process_does_not_import_streamlit_for_the_app_file():
-    """What a training worker or the UMAP helper pays for app.py, run as "__mp_main__" in a fresh
-    interpreter (as multiprocessing's spawn does): no Streamlit, no page code; only its own work."""
-    import json
-    import subprocess
-    import sys
+class _NoAttributes:
+    def __init__(self):
+        pass
 
-    from tests.conftest import APP
+    def _request_rerun_locked(self, data):
+        return True
 
-    code = ("import json, runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
-            "print(json.dumps(sorted(m for m in ('streamlit', 'ui', 'ae_core', 'pandas', 'numpy') if m in sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code, APP], capture_output=True, text=True, timeout=120, check=True)
-    assert json.loads(out.stdout) == []
+
+@pytest.mark.parametrize("fake, missing", [(_NoSuchMethod, "ScriptRequests._request_rerun_locked"),
+                                           (_NoAttributes, "ScriptRequests()._state")])
+def test_a_streamlit_without_the_patched_code_is_left_alone_with_a_warning(monkeypatch, caplog, fake, missing):
+    from streamlit.runtime.scriptrunner_utils import script_requests
+
+    monkeypatch.setattr(script_requests, "ScriptRequests", fake)
+    before = dict(vars(fake))
+    with caplog.at_level(logging.WARNING, logger="ui.fixes"):
+        monkeypatch.setattr(logging.getLogger("ui"), "propagate", True)
+        assert apply() is False
+    assert vars(fake) == before  # nothing patched
+    assert any(missing in r.getMessage() and "not applied" in r.getMessage() for r in caplog.records)
+

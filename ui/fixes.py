@@ -12,10 +12,15 @@ page switches, each one stuck on the old page for 30 s until clicked again.
 The fix drops a fragment rerun of another page while a whole-app rerun is
 pending: that rerun leaves the page, so there is nothing left for the
 fragment to refresh. Everything else goes through Streamlit unchanged.
-`apply()` is idempotent; app.py calls it at start-up.
+`apply()` is idempotent; app.py calls it at start-up. It patches private code: requirements.txt bounds
+Streamlit to the versions it was checked on, and it checks what it patches before patching.
 """
 
 from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
 
 _APPLIED = "_ae_keeps_page_switches"
 
@@ -30,36 +35,59 @@ def stale_fragment_rerun(pending, new) -> bool:
             and bool(pending.page_script_hash) and new.page_script_hash != pending.page_script_hash)
 
 
-def apply() -> bool:
-    """Install the fix in this process; False if this Streamlit has no such code to fix (nothing changed)."""
+# What the patch relies on, checked before patching: ScriptRequests' method that every rerun request passes
+# through with its lock held, the two attributes it reads, and the fields of a rerun request it compares.
+# Verified on the Streamlit versions requirements.txt allows.
+_METHOD = "_request_rerun_locked"
+_ATTRIBUTES = ("_state", "_rerun_data")
+_FIELDS = ("fragment_id", "fragment_id_queue", "page_script_hash")
+
+
+def _missing(requests_cls, rerun_data_cls) -> list[str]:
+    """The private names this Streamlit lacks (empty: the patch fits)."""
+    import dataclasses
+
+    missing = [] if callable(getattr(requests_cls, _METHOD, None)) else [f"ScriptRequests.{_METHOD}"]
     try:
-        from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequests, ScriptRequestType
-    except ImportError:  # pragma: no cover - another Streamlit layout: leave it alone
+        present = vars(requests_cls())
+    except Exception:  # noqa: BLE001 - a constructor that changed is one more reason not to patch
+        log.warning("could not create a ScriptRequests to inspect", exc_info=True)
+        present = {}
+    missing += [f"ScriptRequests().{a}" for a in _ATTRIBUTES if a not in present]
+    fields = {f.name for f in dataclasses.fields(rerun_data_cls)} if dataclasses.is_dataclass(rerun_data_cls) else set()
+    return missing + [f"RerunData.{f}" for f in _FIELDS if f not in fields]
+
+
+def apply() -> bool:
+    """Install the fix in this process. False, with a logged warning and nothing changed, where this
+    Streamlit lacks what the fix patches (page switches then behave as in plain Streamlit)."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_requests import (
+            RerunData,
+            ScriptRequests,
+            ScriptRequestType,
+        )
+    except ImportError:
+        log.warning("Streamlit's script requests moved; the page-switch fix (ui/fixes.py) is not applied")
         return False
     if getattr(ScriptRequests, _APPLIED, False):
         return True
+    missing = _missing(ScriptRequests, RerunData)
+    if missing or not hasattr(ScriptRequestType, "RERUN"):
+        log.warning("this Streamlit lacks %s; the page-switch fix (ui/fixes.py) is not applied",
+                    ", ".join(missing or ["ScriptRequestType.RERUN"]))
+        return False
 
     def pending_of(requests):
         return requests._rerun_data if requests._state == ScriptRequestType.RERUN else None
 
-    if hasattr(ScriptRequests, "_request_rerun_locked"):  # Streamlit >= 1.5x: every request passes here, lock held
-        folded = ScriptRequests._request_rerun_locked
+    folded = getattr(ScriptRequests, _METHOD)
 
-        def _request_rerun_locked(self, new_data):
-            if stale_fragment_rerun(pending_of(self), new_data):
-                return True
-            return folded(self, new_data)
+    def _request_rerun_locked(self, new_data):
+        if stale_fragment_rerun(pending_of(self), new_data):
+            return True
+        return folded(self, new_data)
 
-        ScriptRequests._request_rerun_locked = _request_rerun_locked
-    else:  # pragma: no cover - older Streamlit
-        request = ScriptRequests.request_rerun
-
-        def request_rerun(self, new_data):
-            with self._lock:
-                if stale_fragment_rerun(pending_of(self), new_data):
-                    return True
-            return request(self, new_data)
-
-        ScriptRequests.request_rerun = request_rerun
+    setattr(ScriptRequests, _METHOD, _request_rerun_locked)
     setattr(ScriptRequests, _APPLIED, True)
     return True
