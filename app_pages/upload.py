@@ -28,6 +28,50 @@ def _stored_path(uploaded) -> str:
     return saved[1]
 
 
+@st.cache_data(show_spinner="Reading your images…", max_entries=16)
+def _inspect_images(path: str, side: int | None, colour: str) -> upload.ImageInspection:
+    """Keyed by the stored zip's path (its sha256) and the two choices."""
+    return upload.inspect_images(path, side, colour)
+
+
+def _image_upload(path: str, file_name: str) -> None:
+    """A zip of images: side and colour, what preparation did, a few prepared images, then Train."""
+    left, right = st.columns(2)
+    side = left.number_input("Square side in pixels (8-128)", min_value=8, max_value=128, value=None, step=4,
+                             placeholder="from the images", key=f"upload_side_{path[-20:]}",
+                             help="Every image is centre-cropped to a square and resized to this side. Empty: the most "
+                                  "common images' smaller side, at most 64. Larger is sharper and slower to train.")
+    colour = right.segmented_control("Colour", ["auto", "grayscale", "rgb"], default="auto",
+                                     key=f"upload_colour_mode_{path[-20:]}",
+                                     help="auto keeps colour when any image has it. Grayscale trains faster.") or "auto"
+    found = _inspect_images(path, int(side) if side else None, colour)
+    if found.error:
+        st.error(found.error, icon=":material/error:")
+        return
+    st.subheader("What preparation did")
+    for col, (name, value) in zip(st.columns(6), upload.image_overview(found.report)):
+        col.metric(name, value)
+    for line in found.report.summary_lines():
+        st.text(line)
+    if found.report.skipped:
+        with st.expander(f"Files skipped ({len(found.report.skipped):,})"):
+            st.dataframe(upload.skipped_table(found.report), hide_index=True)
+    st.plotly_chart(plots.image_grid(found.preview, list(found.preview_titles), ncols=12, cell_px=64),
+                    config={"displayModeBar": False}, key="upload_image_preview")
+    if st.button("Train", type="primary", icon=":material/play_arrow:", key="upload_train_images"):
+        try:
+            with st.spinner("Preparing the run…"):
+                config = upload.quick_image_config(path, int(side) if side else None, colour, upload.display_name(file_name))
+            rec = state.manager().submit(config)  # refused for viewers and past the start limit
+        except InputError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            state.follow_run(PICKER_KEY, rec.id)
+            st.toast("Training started: follow it under Result below.", icon=":material/rocket_launch:")
+    st.caption("Trains a convolutional autoencoder with a 2-D code (at most 40 epochs or 2 minutes) in the background. "
+               "Then hover the points on the Latent space page to see each picture.")
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _hover(_run, run_id: str):
     return upload.hover_columns(_run)
@@ -73,11 +117,15 @@ variance. *Reconstruction error* colours rows the model rebuilds badly: candidat
 # ---- 1. the file ----------------------------------------------------------------------------------
 limit_mb = st.get_option("server.maxUploadSize")
 uploaded = st.file_uploader(
-    f"CSV file (up to {limit_mb} MB)", type=["csv", "tsv", "txt"], key="upload_file",
-    help="A header row and at least 10 data rows, with at least 2 numeric columns. Excel: File > Save As > CSV UTF-8.",
+    f"CSV file, or a zip of images (up to {limit_mb} MB)", type=["csv", "tsv", "txt", "zip"], key="upload_file",
+    help="A CSV: a header row and at least 10 data rows, with at least 2 numeric columns (Excel: File > Save As > "
+         "CSV UTF-8). A zip: PNG, JPEG, WebP, BMP or GIF images, one sub-folder per class (or all in one folder).",
 )
 if uploaded is None:
-    st.info("Choose a CSV file to start. Nothing is trained until you press **Train**.", icon=":material/upload_file:")
+    st.info("Choose a CSV file or a zip of images to start. Nothing is trained until you press **Train**.",
+            icon=":material/upload_file:")
+elif upload.is_image_upload(uploaded.name):
+    _image_upload(_stored_path(uploaded), uploaded.name)
 else:
     path = _stored_path(uploaded)
     base = _inspect(path, None)
@@ -122,7 +170,7 @@ runs = [r for r in state.store().list(limit=200) if upload.is_upload_run(r)]
 if runs:
     st.divider()
     st.subheader("Result")
-    rec = state.run_picker(runs, label="CSV run", key=state.picker_key(PICKER_KEY), where=st)
+    rec = state.run_picker(runs, label="Upload run", key=state.picker_key(PICKER_KEY), where=st)
     rec = run_progress_panel(rec.id) if rec is not None else None
     if rec is not None and rec.status == "done":
         run = state.loaded_run_or_stop(rec)

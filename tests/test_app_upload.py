@@ -45,8 +45,8 @@ def test_empty_state_offers_the_uploader_with_its_limit(store):
     at = _page().run()
     assert not at.exception, at.exception
     (box,) = at.file_uploader
-    assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt"]
-    assert "Choose a CSV file to start" in app_text(at)
+    assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt", ".zip"]
+    assert "Choose a CSV file or a zip of images to start" in app_text(at)
     assert not at.button  # nothing to train yet
     assert "What the two axes mean" in at.expander[0].markdown[0].value
 
@@ -125,7 +125,7 @@ def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run)
     at.query_params["run"] = finished_csv_run
     at.run()
     assert not at.exception, at.exception
-    assert "Choose a CSV file to start" in app_text(at)  # the uploader is empty, the result is still shown
+    assert "Choose a CSV file or a zip of images to start" in app_text(at)  # the uploader is empty, the result is still shown
     assert "PCA's at the same code size" in app_text(at)
     charts = at.get("plotly_chart")
     assert len(charts) == 2

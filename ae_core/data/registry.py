@@ -281,7 +281,8 @@ def load_image_dataset(path, side: int | None = None, colour: str = "auto", name
         description=f"{n:,} of your images, {shape[0]}x{shape[1]} {'RGB' if len(shape) == 3 else 'grey'} pixels, {what}.",
         X=ims.X.reshape(n, -1).astype(np.float32), y=y, class_names=class_names, image_shape=shape,
         value_range=(0.0, 255.0), feature_names=tuple(f"px{i}" for i in range(int(np.prod(shape)))),
-        columns=pd.DataFrame({"file": ims.names}), report=ims.report,
+        columns=pd.DataFrame({"file": ims.names, **({"class": np.asarray(class_names, dtype=object)[y]} if y is not None else {})}),
+        report=ims.report,
     )
 
 

@@ -105,7 +105,7 @@ UPLOAD_MAX_AGE = 24 * 3600.0  # seconds an uploaded CSV no run uses is kept (som
 
 
 def prune_uploads(store: RunStore, folder: Path, keep: Path | None = None, max_age: float = UPLOAD_MAX_AGE) -> list[str]:
-    """Remove the CSVs in `folder` (the store's uploads) that no run uses and that are older than
+    """Remove the CSVs and zips in `folder` (the store's uploads) that no run uses and that are older than
     `max_age` seconds, with their display-name files; never `keep`. Returns the names removed."""
     if not folder.is_dir():
         return []
@@ -113,7 +113,7 @@ def prune_uploads(store: RunStore, folder: Path, keep: Path | None = None, max_a
     keep = Path(keep).resolve() if keep else None
     cutoff = time.time() - max_age
     removed = []
-    for csv in sorted(folder.glob("*.csv")):
+    for csv in sorted([*folder.glob("*.csv"), *folder.glob("*.zip")]):  # tables and zips of images
         path = csv.resolve()
         if path == keep or path in used:
             continue

@@ -61,7 +61,8 @@ def display_name(name) -> str:
 
 
 def save_upload(store_root, name: str, data: bytes) -> Path:
-    """Store uploaded bytes as ``<store_root>/uploads/<sha256>.csv`` and return that path.
+    """Store uploaded bytes as ``<store_root>/uploads/<sha256>.csv`` (``.zip`` for a zip of images) and
+    return that path.
 
     The write is atomic (temporary file, then rename) and skipped when the same
     content is already there. `name` is kept as display text in a JSON file
@@ -74,7 +75,7 @@ def save_upload(store_root, name: str, data: bytes) -> Path:
     digest = hashlib.sha256(data).hexdigest()
     folder = Path(store_root) / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.csv"
+    path = folder / f"{digest}{'.zip' if is_image_upload(name) else '.csv'}"  # the only two suffixes, never the user's
     if not (path.is_file() and path.stat().st_size == len(data)):
         atomic_write_bytes(path, data)
     meta = folder / f"{digest}.json"
@@ -83,6 +84,64 @@ def save_upload(store_root, name: str, data: bytes) -> Path:
     if (Path(store_root) / DB_NAME).is_file():  # a run store (not a bare folder): files nobody trained on, a day old
         prune_uploads(RunStore(store_root), folder, keep=path)
     return path
+
+
+def is_image_upload(name) -> bool:
+    """Whether an uploaded file (by its name) is a zip of images rather than a table."""
+    return str(name or "").lower().endswith(".zip")
+
+
+@dataclass(frozen=True, eq=False)
+class ImageInspection:
+    """What :func:`inspect_images` found: the report and a few prepared images, or why the zip cannot be used."""
+
+    report: object | None = None  # image_folder.ImageReport
+    error: str | None = None
+    preview: np.ndarray | None = None  # up to n_preview images in [0, 1], (n, h, w) or (n, h, w, 3)
+    preview_titles: tuple[str, ...] = ()
+
+
+def inspect_images(path, side: int | None = None, colour: str = "auto", n_preview: int = 24) -> ImageInspection:
+    """Read the zip at `path` as training will (:func:`ae_core.data.image_folder.read_images`); an InputError
+    (a hostile or unusable zip) becomes ``error``. The preview takes images spread over the classes."""
+    from ae_core.data.image_folder import read_images
+
+    try:
+        ims = read_images(path, side=side, colour=colour)
+    except InputError as exc:
+        return ImageInspection(error=str(exc))
+    pick = np.unique(np.linspace(0, len(ims.X) - 1, min(n_preview, len(ims.X))).astype(int))
+    titles = tuple((ims.class_names[ims.labels[i]] if ims.labels is not None else Path(ims.names[i]).stem)[:14]
+                   for i in pick)
+    return ImageInspection(report=ims.report, preview=ims.X[pick].astype(np.float32) / 255.0, preview_titles=titles)
+
+
+def image_overview(report) -> list[tuple[str, str]]:
+    """(label, value) pairs for the page's headline numbers of an image zip."""
+    return [("Images read", f"{report.n_read:,}"), ("Skipped", f"{len(report.skipped):,}"),
+            ("Classes", f"{len(report.classes):,}" if report.classes else "none"),
+            ("Size used", f"{report.side}x{report.side}"), ("Colour", "RGB" if report.colour == "rgb" else "grayscale"),
+            ("Sizes found", f"{len(report.sizes):,}")]
+
+
+def skipped_table(report) -> pd.DataFrame:
+    """One row per file not used: its name in the zip and why."""
+    return pd.DataFrame(list(report.skipped), columns=["file", "why"])
+
+
+def quick_image_config(path, side: int | None = None, colour: str = "auto", display_name: str | None = None) -> dict:
+    """A run config for a quick look at a zip of images: the convolutional preset (it handles colour), a 2-D
+    code, the ``QUICK_TRAIN`` budget. The side and colour read from the images are stored, so every later
+    load of the run prepares the same pixels. Raises InputError if the zip cannot be used."""
+    from ae_core.data.registry import load_dataset
+    from ae_core.runs.spec import make_config
+
+    options = {"path": str(path), "side": side, "colour": colour}
+    if display_name:
+        options["display_name"] = display_name
+    ds = load_dataset("images", **options)
+    options.update(side=ds.report.side, colour=ds.report.colour)
+    return make_config("images", "convolutional", options, model={"latent_dim": 2}, train=dict(QUICK_TRAIN), ds=ds)
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,8 +219,8 @@ def quick_config(path, label_column: str | None = None, display_name: str | None
 
 
 def is_upload_run(rec) -> bool:
-    """Whether a RunRecord trained on a user's CSV."""
-    return (rec.config or {}).get("dataset", {}).get("name") == "csv"
+    """Whether a RunRecord trained on a user's CSV or images."""
+    return (rec.config or {}).get("dataset", {}).get("name") in ("csv", "images")
 
 
 def label_column(run) -> str | None:
@@ -242,6 +301,8 @@ def hover_columns(run, max_cols: int = 8) -> tuple[pd.DataFrame, str]:
 def colour_options(run) -> list[str]:
     """What the scatter can be coloured by: the label column (if one was chosen), reconstruction error."""
     label = label_column(run)
+    if label is None and run.dataset.kind == "image" and run.dataset.y is not None:
+        label = "class"  # an image folder's class sub-folders (registry.load_image_dataset)
     return ([label] if label else []) + [RECON]
 
 

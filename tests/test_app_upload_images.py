@@ -1,0 +1,68 @@
+"""The Upload page with a zip of images (AppTest): the report, hostile zips, Train, and the finished run."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from ae_core.runs import upload
+from ae_core.runs.execute import execute_run
+from tests.conftest import app_text
+from tests.test_image_datasets import shapes_zip
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
+
+
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(PAGE, default_timeout=60)
+
+
+def _upload(at, data: bytes, name: str = "shapes.zip"):
+    at.file_uploader(key="upload_file").set_value((name, data, "application/zip")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_a_zip_of_images_shows_the_preparation_report(store, tmp_path):
+    data = shapes_zip(tmp_path / "s.zip").read_bytes()
+    at = _upload(_page().run(), data)
+    assert _metrics(at) == {"Images read": "60", "Skipped": "0", "Classes": "2", "Size used": "16x16",
+                            "Colour": "RGB", "Sizes found": "1"}
+    assert "2 classes from the sub-folders: blue (30), red (30)." in app_text(at)
+    assert len(at.get("plotly_chart")) == 1  # the prepared images
+    assert list(store.root.joinpath("uploads").glob("*.zip"))  # kept content-addressed for the run
+    at.button_group(key=next(b.key for b in at.button_group if b.key.startswith("upload_colour_mode"))).set_value(
+        "grayscale").run()
+    assert _metrics(at)["Colour"] == "grayscale"
+
+
+def test_a_hostile_zip_is_a_message_and_nothing_to_train(store):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../etc/evil.png", b"x")
+    at = _upload(_page().run(), buf.getvalue(), "evil.zip")
+    assert [e for e in at.error if "unsafe path" in e.value], app_text(at)
+    assert "upload_train_images" not in [b.key for b in at.button]
+    assert not list(store.root.joinpath("uploads").glob("*.png"))
+
+
+def test_train_queues_a_conv_run_on_the_images_and_shows_the_result(fake_manager, store, tmp_path):
+    at = _upload(_page().run(), shapes_zip(tmp_path / "s.zip").read_bytes())
+    at.button(key="upload_train_images").click().run()
+    assert not at.exception, at.exception
+    (rec,) = store.list()
+    opts = rec.config["dataset"]["options"]
+    assert rec.status == "queued" and upload.is_upload_run(rec) and rec.variant == "convolutional"
+    assert (opts["side"], opts["colour"]) == (16, "rgb") and opts["path"].endswith(".zip")
+    assert execute_run(store, rec.id) == "done"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=f"upload_colour_{rec.id}").options == ["class", upload.RECON]
+    assert len(at.get("plotly_chart")) >= 2 and at.get("download_button")
