@@ -1,9 +1,8 @@
 """Autoencoder Explorer: entry point. Routes to the pages with st.navigation.
 
-Nothing is imported at module level. multiprocessing's spawn runs the parent's main script again in every
-process the server starts (training workers, the UMAP helper), as "__mp_main__" (Streamlit makes app.py the
-parent's `__main__`). Imports up here made each of those processes import Streamlit before doing its work, on the
-two cores the first page is drawn with: such a process took 1.1 s to start, 0.08 s without them (2026-12-03).
+Nothing is imported at module level: multiprocessing's spawn runs this file again, as "__mp_main__", in every
+process the server starts (training workers, the UMAP helper), and must not pay for Streamlit there
+(benchmarks/FINDINGS.md, "What was fixed").
 """
 
 
@@ -48,7 +47,6 @@ def main() -> None:
         start_jobs()
 
 
-# In the processes the server spawns (`__mp_main__`, see above) this file must do nothing. Before this guard,
-# each training worker ran the app in bare mode, UMAP warm-up thread included.
+# In the processes the server spawns (`__mp_main__`, see above) this file must do nothing.
 if __name__ == "__main__":
     main()

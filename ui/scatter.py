@@ -1,8 +1,8 @@
 """The latent page's 2-D scatter: our own WebGL component (``ui/scatter.js``).
 
-Plotly's 4.7 MB bundle made a new browser tab on the 70,000-point page take
-3.3 s to draw (issue 5, benchmarks/FINDINGS.md §6); this component is ~30 KB
-of JavaScript inside the page and gets the points as one binary payload
+Plotly's bundle made a new browser tab on a large latent page slow to draw
+(benchmarks/FINDINGS.md §6); this component is a small script inside the page
+and gets the points as one binary payload
 (float32 columns behind a small JSON header, `pack`) instead of JSON numbers.
 It draws, pans, zooms, shows a tooltip, toggles classes in its legend and
 selects by lasso, box or click; the selection comes back as row numbers.

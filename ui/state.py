@@ -53,7 +53,7 @@ def start_jobs() -> None:
     """Once per server, with its first page: the job manager, which marks runs left 'running' by a
     previous server as interrupted, starts queued runs, and (3 s later) a standby worker, so that the
     first run a visitor starts, "Try it" included, skips the worker's imports. `AE_WARM_UP=0` (tests)
-    leaves it to the first page that needs it, as before. In viewer mode (AE_MODE=viewer) nothing
+    leaves it to the first page that needs it. In viewer mode (AE_MODE=viewer) nothing
     starts: a read-only demo runs no training process; an editor who signs in starts it on first use."""
     if _helpers_on() and access.mode() != access.VIEWER:
         _jobs()

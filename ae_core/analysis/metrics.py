@@ -14,8 +14,8 @@ import numpy as np
 if TYPE_CHECKING:
     from sklearn.decomposition import PCA
 
-# scikit-learn is imported inside the functions that use it: importing it (with scipy) takes 0.8-1.5 s here, and
-# the latent page, which imports this module for encode/decode, must not pay for it on its first view.
+# scikit-learn is imported inside the functions that use it: the latent page imports this module for
+# encode/decode and must not pay for scikit-learn's import on its first view.
 
 TRUST_MAX = 1500  # trustworthiness is O(n^2): score a fixed random subset of the test set
 BATCH = 4096

@@ -35,14 +35,11 @@ UMAP_NEIGHBORS = 15
 UMAP_SMALL = 4096  # umap-learn computes exact neighbours below this many points, NN-descent from it
 
 Progress = Callable[..., None] | None  # progress(message, fraction=None); fraction in [0, 1] when known
-# openTSNE's defaults: 250 early-exaggeration iterations, then 500 more. A third of that keeps the map's
-# 5-NN accuracy: on 10,000 Fashion-MNIST codes (2026-12-03, a slow machine) 250 + 250 took 40.4 s,
-# 125 + 125 17.9 s, at 0.803 and 0.800 against the defaults' 0.804 (benchmarks/bench_projection.py
-# measures it every run). Fewer iterations leave the clusters a little closer together, not mixed.
+# A third of openTSNE's default iterations (250 + 500) keeps the map's 5-NN accuracy at less than half the
+# time; bench_projection.py checks it against the defaults every run (numbers: benchmarks/FINDINGS.md).
 TSNE_EXAGGERATION_ITER, TSNE_ITER, TSNE_REPORT_EVERY = 125, 125, 25
-# umap-learn runs 500 epochs of its layout up to 10,000 points and 200 above. 200 from 4,096 points:
-# 10,000 codes 18.5 -> 8.1 s, 5,000 codes 9.4 -> 3.6 s, with the same 5-NN accuracy of the map
-# (0.758 vs 0.754, 0.760 vs 0.754, two seeds each) and trustworthiness (0.985 both), 2026-12-03.
+# umap-learn runs 500 layout epochs up to 10,000 points and 200 above; 200 from 4,096 points halves the
+# time with the same map quality (benchmarks/FINDINGS.md, checked by bench_projection.py).
 UMAP_LARGE_EPOCHS = 200
 # The settings that shape a cached map, part of its file name: a map drawn with other settings (an
 # older version of this module) is drawn again, not shown as if it were today's. PCA and the code
@@ -168,11 +165,8 @@ def _tsne(Z: np.ndarray, k: int, seed: int, say) -> np.ndarray:
     except ImportError:  # pragma: no cover - openTSNE is a dependency; keep working without it
         TSNE = None
     if TSNE is not None:
-        # openTSNE's default initialisation is PCA, which keeps the global layout sensible.
-        # One thread and Barnes-Hut below 10k points measured fastest on our 2-core machines
-        # (FFT pays off on large sets; more threads than cores thrash). Exact neighbours
-        # (scikit-learn's): on 10,000 x 32 codes the affinities took 1.0 s against Annoy's 8.3 s
-        # (openTSNE's choice from 1,000 points), and the map's 5-NN accuracy rose 0.800 -> 0.803.
+        # PCA initialisation keeps the global layout sensible; one thread, Barnes-Hut and exact
+        # neighbours measured fastest here at the same map quality (benchmarks/FINDINGS.md).
         steps = (TSNE_EXAGGERATION_ITER + TSNE_ITER) // TSNE_REPORT_EVERY
         done = [0]
 

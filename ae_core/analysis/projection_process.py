@@ -1,11 +1,9 @@
 """UMAP in a long-lived helper process, so that the server never runs numba's compiler.
 
-numba compiles UMAP's code on first use: about 30 s here (a minute on a slow day), with the GIL
-held much of the time. Done in a thread of the server, it slowed every page of every session during
-those seconds: the first view of a 70,000-point latent page took 5.6 s during it and 3.9 s with no
-warm-up at all (same machine, same hour; benchmarks/FINDINGS.md §5). The helper compiles in an
-interpreter of its own, in a low-priority thread, and then serves the server's UMAP requests: the
-compiled code stays in the helper for the life of the server.
+numba compiles UMAP's code on first use, for half a minute or more with the GIL held much of the time;
+in a thread of the server that slowed every page of every session (benchmarks/FINDINGS.md §5). The
+helper compiles in an interpreter of its own, in a low-priority thread, and then serves the server's
+UMAP requests: the compiled code stays in the helper for the life of the server.
 
     projector = Projector().start()      # the app holds one per server
     Y = projector.fit(Z, 2, seed=0)      # what projection.project(..., umap=projector.fit) calls

@@ -136,10 +136,9 @@ def _sklearn_digits_file() -> Path | None:
 
 
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """(pixels, labels) as `sklearn.datasets.load_digits` returns them. That function's file is read
-    directly: importing scikit-learn (scipy.stats with it) took 1.5-3 s in the server, on the way to the
-    latent page of every digits run, against 20 ms for the file (2026-12-03). Another layout of a future
-    scikit-learn falls back to its loader."""
+    """(pixels, labels) as `sklearn.datasets.load_digits` returns them, read from that function's file:
+    importing scikit-learn costs the server seconds on the way to every digits run's latent page
+    (benchmarks/FINDINGS.md). Another layout of a future scikit-learn falls back to its loader."""
     path = _sklearn_digits_file()
     if path is None:
         from sklearn.datasets import load_digits

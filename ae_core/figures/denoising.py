@@ -34,9 +34,7 @@ def metrics_bar_figure(frame: pd.DataFrame, metric: str):
 
 def quality_curve_figure(curve: pd.DataFrame, metric: str):
     """Quality against noise level, one line per method (dotted: the noisy input, dashed: classic filters).
-
-    Built from graph_objects traces: plotly.express took 94 ms of each rerun of the Denoising page for the
-    same figure, 15 ms this way (2026-12-03)."""
+    graph_objects, not plotly.express: several times faster on every rerun (benchmarks/FINDINGS.md)."""
     import plotly.graph_objects as go
 
     from ae_core.figures.common import palette

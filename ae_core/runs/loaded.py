@@ -2,11 +2,9 @@
 
 Loading a run imports neither torch nor scikit-learn. The weights are read and
 checked at load (safetensors' numpy reader); the torch model is built from them
-the first time `model` is used. So the latent page draws a run's stored codes
-without paying for torch (3 s to import here). A dense model's decoder also runs
-in numpy (`LoadedRun.decoder`), so the decoded plane below the scatter needs no
-torch either: importing it there held the server's interpreter for 2.5 s while
-the browser was drawing the scatter.
+the first time `model` is used, and a dense model's decoder also runs in numpy
+(`LoadedRun.decoder`). So the latent page and its decoded plane never wait for
+torch's import (benchmarks/FINDINGS.md, "What was fixed").
 """
 
 from __future__ import annotations
