@@ -9,7 +9,7 @@ from pathlib import Path
 from ae_core.runs import upload
 from ae_core.runs.execute import execute_run
 from tests.conftest import app_text
-from tests.test_image_datasets import shapes_zip
+from tests.image_samples import shapes_zip
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
 

@@ -12,25 +12,10 @@ from PIL import Image
 from ae_core.cli import main
 from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
-from ae_core.figures.common import image_grid, png_data_uri
+from ae_core.figures.images import image_grid, png_data_uri
 from ae_core.model.config import model_config_for
 from ae_core.model.networks import Autoencoder
-
-
-def shapes_zip(path, n=30, side=16, colours=(("red", (200, 30, 30)), ("blue", (30, 30, 200))), seed=0):
-    """Discs of two colours in one folder per class: a zip in the usual layout."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:side, :side]
-    with zipfile.ZipFile(path, "w") as zf:
-        for cls, colour in colours:
-            for i in range(n):
-                a = np.full((side, side, 3), 255, np.uint8)
-                r, (cx, cy) = rng.integers(2, side // 3), rng.integers(side // 3, 2 * side // 3, 2)
-                a[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = colour
-                buf = io.BytesIO()
-                Image.fromarray(a).save(buf, "PNG")
-                zf.writestr(f"set/{cls}/{i:03d}.png", buf.getvalue())
-    return path
+from tests.image_samples import shapes_zip
 
 
 def test_a_zip_becomes_an_image_dataset_with_classes_and_file_names(tmp_path):
@@ -82,6 +67,8 @@ def test_a_colour_conv_model_learns(tmp_path):
 
 
 def test_colour_images_draw_as_rgb_pngs_and_grids():
+    from ae_core.figures.images import image_grid, png_data_uri
+
     rgb = np.zeros((2, 4, 4, 3), np.float32)
     rgb[..., 0] = 1.0
     uri = png_data_uri(rgb[0])
