@@ -130,7 +130,7 @@ if len(names) >= 2 and access.is_editor():  # it starts a run
 st.subheader("The most anomalous rows")
 top = an.most_anomalous(run, 16)
 if run.dataset.kind == "image":
-    from ae_core.figures.common import image_grid
+    from ae_core.figures.images import image_grid
 
     imgs = run.X[top["row"].to_numpy()].reshape(-1, *run.dataset.image_shape)
     st.plotly_chart(image_grid(imgs, titles=an.tile_titles(top), ncols=8), config={"displayModeBar": False}, key="anomaly_top")

@@ -8,6 +8,7 @@ import streamlit as st
 from ae_core.analysis import latent as lat
 from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
 from ae_core.figures import common as plots
+from ae_core.figures import images as pictures
 from ui import access
 from ui.run_panel import run_progress_panel
 from ui.scatter import pick_point, picked_point, scatter
@@ -47,7 +48,7 @@ def _plane_picture(_run, run_id: str, stamp: float, z_range, n: int):
     """The decoder's n x n grid as one PNG in data coordinates: the same for every rerun that moves only
     the z1/z2 sliders."""
     plane = lat.decode_plane(_run.decoder, z_range, n)
-    return plots.plane_picture(plane.reshape(n, n, *_run.dataset.image_shape), *lat.plane_values(z_range, n))
+    return pictures.plane_picture(plane.reshape(n, n, *_run.dataset.image_shape), *lat.plane_values(z_range, n))
 
 
 frame = _frame(run, rec.id, stamp)
@@ -110,10 +111,10 @@ if rows:
         orig, rebuilt, titles, errors = lat.selection_images(run, rows)
         left, right = st.columns(2)
         left.markdown("**Originals**")
-        left.plotly_chart(plots.image_grid(orig, titles, ncols=8), key="sel_orig", width="content",
+        left.plotly_chart(pictures.image_grid(orig, titles, ncols=8), key="sel_orig", width="content",
                           config={"displayModeBar": False})
         right.markdown("**Reconstructions** (number: reconstruction error)")
-        right.plotly_chart(plots.image_grid(rebuilt, errors, ncols=8), key="sel_rec", width="content",
+        right.plotly_chart(pictures.image_grid(rebuilt, errors, ncols=8), key="sel_rec", width="content",
                            config={"displayModeBar": False})
     else:
         st.dataframe(lat.compare_rows(run, rows), hide_index=True)

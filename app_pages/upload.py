@@ -4,6 +4,7 @@ import streamlit as st
 
 from ae_core.errors import InputError
 from ae_core.figures import common as plots
+from ae_core.figures import images as pictures
 from ae_core.runs import upload
 from ae_core.runs.summary import training_facts
 from ui import state
@@ -56,7 +57,7 @@ def _image_upload(path: str, file_name: str) -> None:
     if found.report.skipped:
         with st.expander(f"Files skipped ({len(found.report.skipped):,})"):
             st.dataframe(upload.skipped_table(found.report), hide_index=True)
-    st.plotly_chart(plots.image_grid(found.preview, list(found.preview_titles), ncols=12, cell_px=64),
+    st.plotly_chart(pictures.image_grid(found.preview, list(found.preview_titles), ncols=12, cell_px=64),
                     config={"displayModeBar": False}, key="upload_image_preview")
     if st.button("Train", type="primary", icon=":material/play_arrow:", key="upload_train_images"):
         try:

@@ -11,6 +11,7 @@ import pytest
 
 from ae_core.errors import InputError
 from ae_core.figures import common as plots
+from ae_core.figures import images as pictures
 
 
 def decode_png(uri: str) -> np.ndarray:
@@ -88,12 +89,12 @@ def test_scatter_rejects_coordinates_it_cannot_draw(shape):
 
 def test_png_round_trips_grey_values():
     grey = np.array([[0.0, 0.5], [1.0, 0.25]])
-    np.testing.assert_array_equal(decode_png(plots.png_data_uri(grey)), [[0, 128], [255, 64]])
+    np.testing.assert_array_equal(decode_png(pictures.png_data_uri(grey)), [[0, 128], [255, 64]])
 
 
 def test_image_grid_is_one_image_with_a_title_per_cell():
     images = np.random.default_rng(0).random((10, 8, 8))
-    fig = plots.image_grid(images, [f"#{i}" for i in range(10)], ncols=4)
+    fig = pictures.image_grid(images, [f"#{i}" for i in range(10)], ncols=4)
     assert len(fig.data) == 1 and isinstance(fig.data[0], go.Image)
     assert [a.text for a in fig.layout.annotations] == [f"#{i}" for i in range(10)]
     canvas = decode_png(fig.data[0].source)
@@ -105,20 +106,20 @@ def test_image_grid_is_one_image_with_a_title_per_cell():
 
 
 def test_image_grid_draws_ink_dark_and_paper_white():
-    fig = plots.image_grid(np.ones((1, 4, 4)))
+    fig = pictures.image_grid(np.ones((1, 4, 4)))
     assert (decode_png(fig.data[0].source) == 0).all()
-    fig = plots.image_grid(np.ones((1, 4, 4)), invert=False)
+    fig = pictures.image_grid(np.ones((1, 4, 4)), invert=False)
     assert (decode_png(fig.data[0].source) == 255).all()
 
 
 def test_image_grid_checks_titles():
     with pytest.raises(InputError, match="2 titles for 3 images"):
-        plots.image_grid(np.zeros((3, 4, 4)), ["a", "b"])
+        pictures.image_grid(np.zeros((3, 4, 4)), ["a", "b"])
 
 
 def test_decoded_plane_labels_the_axes_with_code_values_and_marks_a_point():
     images = np.random.default_rng(0).random((5, 6, 8, 8))
-    fig = plots.decoded_plane(images, np.linspace(-1, 1, 6), np.linspace(0, 4, 5), marker=(0.0, 2.0))
+    fig = pictures.decoded_plane(images, np.linspace(-1, 1, 6), np.linspace(0, 4, 5), marker=(0.0, 2.0))
     assert isinstance(fig.data[0], go.Image) and isinstance(fig.data[1], go.Scatter)
     assert len(fig.layout.xaxis.tickvals) == 6 and fig.layout.yaxis.ticktext[0] == "4"  # top row = highest z2
     canvas = decode_png(fig.data[0].source)
@@ -129,18 +130,18 @@ def test_decoded_plane_labels_the_axes_with_code_values_and_marks_a_point():
 def test_plane_picture_spans_the_cells_in_code_coordinates_top_row_highest():
     images = np.zeros((3, 4, 8, 8))
     images[0, 0] = 1.0  # top-left cell: highest z2, lowest z1 (full ink: black when inverted)
-    src, (x0, x1), (y0, y1) = plots.plane_picture(images, np.linspace(-1, 2, 4), np.linspace(0, 2, 3))
+    src, (x0, x1), (y0, y1) = pictures.plane_picture(images, np.linspace(-1, 2, 4), np.linspace(0, 2, 3))
     assert (x0, x1) == pytest.approx((-1.5, 2.5)) and (y0, y1) == pytest.approx((-0.5, 2.5))  # half a step beyond
     canvas = decode_png(src)
     assert canvas.shape == (24, 32)  # one image pixel per data pixel: the browser scales it up, sharp
     assert canvas[:8, :8].max() == 0 and canvas[8:, 8:].min() == 255
     with pytest.raises(InputError, match="needs 4 z1 values"):
-        plots.plane_picture(images, [0, 1], [0, 1, 2])
+        pictures.plane_picture(images, [0, 1], [0, 1, 2])
 
 
 def test_decoded_plane_checks_the_axis_values():
     with pytest.raises(InputError, match="needs 3 z1 values"):
-        plots.decoded_plane(np.zeros((2, 3, 4, 4)), [0, 1], [0, 1])
+        pictures.decoded_plane(np.zeros((2, 3, 4, 4)), [0, 1], [0, 1])
 
 
 def test_evolution_animation_has_a_frame_per_epoch_and_play_controls():

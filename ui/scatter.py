@@ -143,7 +143,7 @@ def pack(coords, colour=None, *, selected=(), **options) -> bytes:
     title, colour_title, axis_titles, height, hover_digits, file_name : the chart's texts and size
     note : a last, constant tooltip line
     image : (PNG data URI, (x0, x1), (y0, y1)): a picture drawn under the points, spanning that
-        rectangle of data coordinates (`ae_core.figures.common.plane_picture`)
+        rectangle of data coordinates (`ae_core.figures.images.plane_picture`)
     pick : a click chooses a point (state "point" = {"x", "y"}) instead of selecting; the points
         are drawn as rings (the chosen point)
 

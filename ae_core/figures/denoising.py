@@ -11,7 +11,7 @@ METRIC_LABELS = {"psnr": "PSNR (dB, higher is better)", "ssim": "SSIM (1 = ident
 
 def comparison_figure(comp, image_shape: tuple[int, int]):
     """Three rows of thumbnails: clean, noisy, denoised (an `analysis.denoising.Comparison`); one column per sample."""
-    from ae_core.figures.common import image_grid
+    from ae_core.figures.images import image_grid
 
     n = len(comp.index)
     images = np.clip(np.concatenate([comp.clean, comp.noisy, comp.denoised]), 0, 1).reshape(3 * n, *image_shape)

@@ -17,14 +17,14 @@ MAX_POINTS = 5000  # a side-by-side scatter draws at most this many points (seed
 
 def image_rows_figure(rows: list[np.ndarray], image_shape: tuple[int, int], titles: list[list[str]] | None = None,
                       tile_px: int = 90):
-    """Rows of thumbnails (e.g. originals above reconstructions) as one `plots.image_grid` figure.
+    """Rows of thumbnails (e.g. originals above reconstructions) as one `figures.images.image_grid` figure.
 
     Parameters
     ----------
     rows : list of arrays of shape (n_cols, h*w), scaled to [0, 1], all of the same length
     titles : per row, a title per thumbnail (escaped by image_grid)
     """
-    from ae_core.figures.common import image_grid
+    from ae_core.figures.images import image_grid
 
     if not rows or max(len(r) for r in rows) == 0:
         raise InputError("nothing to draw: no images were chosen.")
