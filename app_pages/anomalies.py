@@ -3,7 +3,8 @@
 import streamlit as st
 
 from ae_core.errors import InputError
-from ui import access, state
+from ae_core.links import Choice, Number
+from ui import access, links, state
 
 PENDING = "anomaly_pending_run"
 SWITCH_TO = "anomaly_switch_to"
@@ -50,16 +51,20 @@ if normal:
     st.caption("One-class run: trained on " + ", ".join(names[c] for c in normal) + " only; every other class is an anomaly.")
 
 # ---- threshold -------------------------------------------------------------------------------
-how = state.kept_choice(st.radio, "Set the threshold by", ["percentile", "contamination"], "percentile", "anomaly_how",
+link = {"by": Choice(("percentile", "contamination"), "percentile"), "pct": Number(80.0, 99.9, 99.0, step=0.1),
+        "share": Number(0.1, 20.0, 3.0, step=0.1)}
+shared = links.read(link)  # a shared link's threshold; the session's own wins once it has moved the slider
+how = state.kept_choice(st.radio, "Set the threshold by", ["percentile", "contamination"], shared["by"], "anomaly_how",
                         horizontal=True, format_func={"percentile": "percentile of the training errors",
                                                       "contamination": "expected contamination"}.get)
 if how == "percentile":
-    pct = state.kept_widget(st.slider, "Percentile of training errors", 99.0, "anomaly_pct", min_value=80.0,
+    pct = state.kept_widget(st.slider, "Percentile of training errors", shared["pct"], "anomaly_pct", min_value=80.0,
                             max_value=99.9, step=0.1,
                             help="Rows whose error is above this percentile of the training rows' errors are flagged.")
 else:
-    pct = state.kept_widget(st.slider, "Expected share of anomalies (%)", 3.0, "anomaly_contamination",
+    pct = state.kept_widget(st.slider, "Expected share of anomalies (%)", shared["share"], "anomaly_contamination",
                             min_value=0.1, max_value=20.0, step=0.1)
+links.write({"by": how, "pct" if how == "percentile" else "share": pct}, link)
 threshold = an.threshold_for(errors, split, how, pct)
 flags = an.flag(errors, threshold)
 test = an.held_out_rows(split)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from ae_core.errors import InputError
 from ae_core.model.config import NOISE_KINDS
-from ui import access, state
+from ae_core.links import Choice, Number
+from ui import access, links, state
 
 LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 N_SHOWN = 8
@@ -79,11 +80,14 @@ else:
         st.page_link("app_pages/train.py", label="Train a denoising run", icon=":material/model_training:")
 
 left, right = st.columns(2)
-kind = state.kept_choice(left.selectbox, "Noise type", NOISE_KINDS, default_kind, "denoise_kind")
-level = state.kept_widget(right.slider, "Noise level", default_level, "denoise_level",
+link = {"noise": Choice(tuple(NOISE_KINDS), default_kind), "level": Number(0.05, 0.9, default_level, step=0.05)}
+shared = links.read(link)  # a shared link's setting; the session's own wins once it has chosen one
+kind = state.kept_choice(left.selectbox, "Noise type", NOISE_KINDS, shared["noise"], "denoise_kind")
+level = state.kept_widget(right.slider, "Noise level", shared["level"], "denoise_level",
                           min_value=0.05, max_value=0.9, step=0.05,
                           help="Standard deviation for gaussian noise (data in [0, 1] or in standard deviations); "
                                "the fraction of values hit for salt-and-pepper and masking.")
+links.write({"noise": kind, "level": level}, link)
 
 try:
     comp, table, image_shape = _comparison(rec.id, kind, float(level))

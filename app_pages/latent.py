@@ -9,7 +9,8 @@ from ae_core.analysis import latent as lat
 from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
 from ae_core.figures import common as plots
 from ae_core.figures import images as pictures
-from ui import access
+from ae_core.links import Choice, Rows
+from ui import access, links
 from ui.run_panel import run_progress_panel
 from ui.scatter import pick_point, picked_point, scatter
 from ui.state import how_it_works, loaded_run_or_stop, run_picker, store, umap_fit, visible
@@ -52,12 +53,17 @@ def _plane_picture(_run, run_id: str, stamp: float, z_range, n: int):
 
 
 frame = _frame(run, rec.id, stamp)
+# The view is in the URL (besides ?run=): a link opens this projection, colouring, 2-D/3-D and selection.
+methods, colours = list(lat.projection_choices(D)), list(lat.colour_choices(frame))
+link = {"proj": Choice(tuple(methods), methods[0]), "colour": Choice(tuple(colours), colours[0]), "sel": Rows(int(frame["row"].max()) + 1)}
+shared = links.read(link)
 c1, c2, c3 = st.columns(3)
-method = c1.selectbox("Projection", lat.projection_choices(D), format_func=METHOD_TITLES.get, key=f"lat_method_{rec.id}",
-                      help="With a code of 3 or fewer dimensions you can draw the code itself.")
-dims = c2.segmented_control("View", lat.dims_choices(method, D), default=2, format_func=lambda k: f"{k}-D",
+method = c1.selectbox("Projection", methods, index=methods.index(shared["proj"]), format_func=METHOD_TITLES.get,
+                      key=f"lat_method_{rec.id}", help="With a code of 3 or fewer dimensions you can draw the code itself.")
+link["dims"] = Choice(tuple(lat.dims_choices(method, D)), 2)
+dims = c2.segmented_control("View", link["dims"].options, default=links.read(link)["dims"], format_func=lambda k: f"{k}-D",
                             key=f"lat_dims_{rec.id}_{method}") or 2
-colour = c3.selectbox("Colour by", lat.colour_choices(frame), key=f"lat_colour_{rec.id}")
+colour = c3.selectbox("Colour by", colours, index=colours.index(shared["colour"]), key=f"lat_colour_{rec.id}")
 
 status = st.empty()  # what a slow projection (UMAP, t-SNE) is doing, while it runs
 
@@ -92,7 +98,8 @@ if dims == 2:
     rows = scatter(coords, frame[colour], key=f"lat_points_{rec.id}", rows=frame["row"].to_numpy(),
                    hover_columns=hover, title=title, colour_title=colour, axis_titles=tuple(axes),
                    equal_aspect=method in ("latent", "pca"), view=f"{rec.id}/{method}",
-                   file_name=f"latent_{rec.id}_{method}", cache_key=("latent", rec.id, stamp, method, colour))
+                   file_name=f"latent_{rec.id}_{method}", cache_key=("latent", rec.id, stamp, method, colour),
+                   initial=shared["sel"])
     st.caption("Drag a lasso (or a box: toolbar) around points to see those samples and their reconstructions; "
                "click a point to pick it, Shift adds to the selection. Click the chart, then scroll to zoom (or hold "
                "Ctrl); double-click to see everything again; click a class in the legend to hide it. The selection "
@@ -103,6 +110,7 @@ else:
     st.caption("Drag a box or lasso around points (toolbar, top right) to see those samples and their "
                "reconstructions. Double-click the chart to clear.")
     rows = lat.rows_from_selection(event.selection if event else None)
+links.write({"proj": method, "dims": dims, "colour": colour, "sel": rows if dims == 2 else ()}, link)
 
 if rows:
     shown = min(len(rows), lat.MAX_SHOWN)

@@ -7,7 +7,8 @@ import streamlit as st
 from ae_core.analysis import reconstruction as rc
 from ae_core.errors import InputError
 from ae_core.figures.reconstruction import feature_error_figure, image_rows_figure, rate_distortion_figure
-from ui import access, state
+from ae_core.links import Choice, Number
+from ui import access, links, state
 
 st.title("Reconstructions")
 state.how_it_works(
@@ -43,10 +44,16 @@ if "recon_seed" not in st.session_state:
 st.subheader("Originals and reconstructions")
 c1, c2, c3 = st.columns([2, 1, 1])
 hows = rc.HOW if ds.y is not None else tuple(h for h in rc.HOW if h != "by class")
-how = state.kept_choice(c1.segmented_control, "Which test samples", hows, "random", "recon_how",
+classes = list(rc.class_choices(run)) if ds.y is not None else []
+link = {"how": Choice(tuple(hows), "random"), "n": Number(1, 12 if image else 5, 8 if image else 3, step=1),
+        "class": Choice(tuple(classes), classes[0] if classes else None)}
+shared = links.read(link)  # a shared link's choices; the session's own win once it has made them
+how = state.kept_choice(c1.segmented_control, "Which test samples", hows, shared["how"], "recon_how",
                         param="default") or "random"
-n = state.kept_widget(c2.slider, "How many", 8 if image else 3, "recon_n", min_value=1, max_value=12 if image else 5)
-cls = c3.selectbox("Class", rc.class_choices(run), key=f"recon_cls_{rec.id}") if how == "by class" else None
+n = int(state.kept_widget(c2.slider, "How many", int(shared["n"]), "recon_n", min_value=1, max_value=12 if image else 5))
+cls = c3.selectbox("Class", classes, index=classes.index(shared["class"]), key=f"recon_cls_{rec.id}") \
+    if how == "by class" else None
+links.write({"how": how, "n": n, "class": cls}, link)
 if how in ("random", "by class") and c3.button("Other samples", icon=":material/shuffle:"):
     st.session_state.recon_seed += 1
 try:

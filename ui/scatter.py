@@ -241,18 +241,22 @@ def _kept_parts(cache_key, _coords, _colour, _options: dict) -> tuple[dict, byte
     return _parts(_coords, _colour, **_options)
 
 
-def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, cache_key=None, **kwargs) -> list[int]:
+def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, cache_key=None, initial=(),
+            **kwargs) -> list[int]:
     """Draw the scatter (see `pack` for the arguments) and return the selected row numbers.
 
     `key` keeps the widget (and its selection) across reruns; use one key per set of points.
     `cache_key`: a hashable value that names everything the points, colours and tooltips depend on
     (e.g. run, its version, projection, colouring); a later call with the same one reuses the packed
     points instead of building them again. None: build every time.
+    `initial`: the selection when the session has none yet for `key` (a shared link's).
     """
     n_rows = len(coords) if n_rows is None else n_rows
     held = st.session_state.get(key)
-    before = selected_rows(held.get("selection") if held is not None else None, n_rows)
+    first = selected_rows({"rows": list(initial)}, n_rows) if held is None else []
+    before = selected_rows(held.get("selection"), n_rows) if held is not None else first
     parts = _parts(coords, colour, **kwargs) if cache_key is None else _kept_parts(cache_key, coords, colour, kwargs)
-    result = _component(key=key, data=_assemble(*parts, before), default={"selection": None},
+    result = _component(key=key, data=_assemble(*parts, before),
+                        default={"selection": {"rows": first} if first else None},
                         on_selection_change=lambda: None, height="content")
     return selected_rows(result.get("selection"), n_rows)
