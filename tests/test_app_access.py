@@ -13,6 +13,16 @@ from tests.conftest import FakeManager, app_errors, app_text, page_app, page_on_
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def _error_details():
+    """app.py hides error details (st.set_option, process-wide) where viewers can be: restore the option."""
+    from streamlit import config
+
+    before = config.get_option("client.showErrorDetails")
+    yield
+    config.set_option("client.showErrorDetails", before)
+
+
 @pytest.fixture
 def jobs(store, monkeypatch):
     import ui.state
