@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train for this long with a cosine schedule over the budget (overrides epochs)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to train: auto takes a CUDA GPU, then Apple's MPS, then the CPU")
+    t.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("AE_EXECUTOR") or "local",
+                   help="local: this process (default, or $AE_EXECUTOR); ray: a Ray task on the cluster at "
+                        "$AE_RAY_ADDRESS (a local Ray instance when unset)")
     t.add_argument("--runs-dir", help="run store folder (default: $AE_RUNS_DIR or data/runs)")
     t.add_argument("--json", action="store_true", help="print the run's metrics as JSON on the last line")
 
@@ -186,19 +189,24 @@ def cmd_train(args) -> int:
         train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget),
                  **{k: v for k, v in train.items() if v is not None}}
     config = make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
-    resolve_device(args.device)  # here, before a run is created: no GPU where one was asked for is exit 2
+    if args.executor == "local":
+        resolve_device(args.device)  # here, before a run is created: no GPU where one was asked for is exit 2
     store = RunStore(args.runs_dir)
     setup_logging(store.root, stderr=False)  # the terminal shows the progress bar; the log file the rest
-    rec = store.create(config)
-    store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
-    bar = _Bar(config["train"]["epochs"])
-    try:
-        status = execute_run(store, rec.id, callbacks=[bar])
-    except KeyboardInterrupt:
-        store.update(rec.id, status="cancelled", finished=time.time(), error="interrupted from the keyboard")
-        raise
-    finally:
-        bar.close()
+    if args.executor == "ray":
+        rec = _train_on_ray(store, config)  # the device is checked on the worker: the cluster may have the GPU
+        status = rec.status
+    else:
+        rec = store.create(config)
+        store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
+        bar = _Bar(config["train"]["epochs"])
+        try:
+            status = execute_run(store, rec.id, callbacks=[bar])
+        except KeyboardInterrupt:
+            store.update(rec.id, status="cancelled", finished=time.time(), error="interrupted from the keyboard")
+            raise
+        finally:
+            bar.close()
     rec = store.get(rec.id)
     if status != "done":
         raise InputError(rec.error.splitlines()[0] if rec.error else f"run ended {status}")
@@ -215,6 +223,34 @@ def cmd_train(args) -> int:
     if args.json:
         print(json.dumps({"run_id": rec.id, "dataset": rec.dataset, "variant": rec.variant, **m}))
     return 0
+
+
+def _train_on_ray(store, config: dict):
+    """Train `config` as a Ray task through a job manager of our own; a bar follows the progress it sends home."""
+    from tqdm import tqdm
+
+    from ae_core.runs.jobs import JobManager, executor_from_env
+
+    manager = JobManager(store, executor=executor_from_env(store, kind="ray"), poll_seconds=0.2)
+    epochs = config["train"]["epochs"]
+    bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}]{postfix}")
+    rec = manager.submit(config)
+    try:
+        while (rec := store.get(rec.id)).active:
+            bar.n = float(rec.progress.get("fraction") or 0.0) * epochs
+            if rec.progress.get("where"):
+                bar.set_postfix_str(rec.progress["where"], refresh=False)
+            bar.refresh()
+            time.sleep(0.3)
+        return rec
+    except KeyboardInterrupt:
+        manager.cancel(rec.id)
+        manager.wait(rec.id, timeout=30)
+        raise
+    finally:
+        bar.close()
+        manager.shutdown()
 
 
 def cmd_runs(args) -> int:

@@ -21,4 +21,8 @@ if [ "${AE_MODE:-}" = "viewer" ]; then
   args=(--client.showErrorDetails none "${args[@]}")
 fi
 bash scripts/setup.sh
+if [ "${AE_EXECUTOR:-local}" = "ray" ] && ! .venv/bin/python -c "import ray" 2>/dev/null; then
+  echo "error: AE_EXECUTOR=ray needs Ray: .venv/bin/pip install -r requirements-ray.txt" >&2
+  exit 2
+fi
 exec .venv/bin/streamlit run app.py "${args[@]}"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ae_core.logs import FILE_NAME, LOGGERS, log_dir, setup_logging
-from ae_core.runs.jobs import JobManager
+from ae_core.runs.jobs import JobManager, LocalExecutor
 from ae_core.runs.spec import make_config
 from ae_core.runs.store import RunStore
 
@@ -91,7 +91,7 @@ def test_a_run_whose_worker_cannot_start_is_failed_with_the_reason_not_left_queu
     def no_process(self, run_id):
         raise OSError("[Errno 11] Resource temporarily unavailable")
 
-    monkeypatch.setattr(JobManager, "_launch", no_process)
+    monkeypatch.setattr(LocalExecutor, "_launch", no_process)
     store = RunStore(tmp_path)
     manager = JobManager(store, standby=False, poll_seconds=0.05)
     try:

@@ -27,12 +27,13 @@ def store() -> RunStore:
 
 
 @st.cache_resource(show_spinner=False)
-def _manager(root: str, max_parallel: int):
-    from ae_core.runs.jobs import JobManager  # no torch here: the worker imports it
+def _manager(root: str, max_parallel: int, executor: str, address: str):
+    from ae_core.runs.jobs import JobManager, executor_from_env  # no torch here: the worker imports it
 
     # The standby worker (torch and scikit-learn imported, waiting for a run) starts 3 s after the manager, so
     # its imports do not share the two cores with the server's first page (app.py starts the manager there).
-    return JobManager(_store(root), max_parallel=max_parallel, standby_delay=STANDBY_DELAY)
+    # AE_EXECUTOR=ray (executor, address: the cache's key) trains on a Ray cluster instead.
+    return JobManager(_store(root), executor=executor_from_env(_store(root), max_parallel, standby_delay=STANDBY_DELAY))
 
 
 STANDBY_DELAY = 3.0
@@ -56,12 +57,16 @@ def start_jobs() -> None:
     leaves it to the first page that needs it. In viewer mode (AE_MODE=viewer) nothing
     starts: a read-only demo runs no training process; an editor who signs in starts it on first use."""
     if _helpers_on() and access.mode() != access.VIEWER:
-        _jobs()
+        try:
+            _jobs()
+        except InputError as exc:  # AE_EXECUTOR=ray and its cluster unreachable: say so on every page
+            st.error(f"**Training is unavailable:** {exc}", icon=":material/error:")
 
 
 def _jobs():
     """The server's job manager itself (created on first use; recovers orphaned runs)."""
-    return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")))
+    return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")),
+                    os.environ.get("AE_EXECUTOR", "local"), os.environ.get("AE_RAY_ADDRESS", ""))
 
 
 class SessionJobs:

@@ -1,11 +1,15 @@
-"""Background training: one process per run, a queue, cancel and recovery.
+"""Background training: a queue, executors that train the runs, cancel and recovery.
 
 The app holds one `JobManager` per server (`st.cache_resource`). `submit`
 writes a queued run into the store and returns at once; a scheduler thread
-starts at most `max_parallel` worker processes (multiprocessing's spawn
-context: a clean interpreter, no forked Streamlit state) and reaps them. The
-store is the only channel between them: the worker writes progress and a
-heartbeat, the page polls it, a cancel is a flag the worker polls.
+hands queued runs to an `Executor` as it has room, and polls it.
+
+`LocalExecutor` (the default) starts at most `max_parallel` worker processes
+(multiprocessing's spawn context: a clean interpreter, no forked Streamlit
+state) and reaps them. The store is the only channel between them: the worker
+writes progress and a heartbeat, the page polls it, a cancel is a flag the
+worker polls. `ae_core.runs.ray_executor.RayExecutor` (`AE_EXECUTOR=ray`)
+trains each run as a Ray task instead, and writes what the task sends home.
 
 Recovery: a run marked running whose process is gone, or whose heartbeat is
 older than `STALE_SECONDS`, becomes 'interrupted'. Queued runs survive a
@@ -96,32 +100,80 @@ def standby_main(root: str, conn, threads: int | None = None) -> None:
         worker_main(root, run_id, threads)
 
 
-class JobManager:
-    """Runs queued runs in worker processes, at most `max_parallel` at once.
+class Executor:
+    """Where runs train. The job manager's scheduler thread calls these, one call at a time; another
+    kind of executor (Kubernetes jobs, ...) is one more subclass.
+
+    Attributes
+    ----------
+    name : str
+        'local', 'ray', ...: what `AE_EXECUTOR` names.
+    closing : threading.Event
+        Set when the manager shuts down: start nothing new.
+    """
+
+    name = "executor"
+
+    def __init__(self):
+        self.closing = threading.Event()
+
+    def capacity(self) -> int:
+        """How many more runs it can start now."""
+        raise NotImplementedError
+
+    def submit(self, run_id: str) -> None:
+        """Start the queued run `run_id` and claim it in the store (status 'running')."""
+        raise NotImplementedError
+
+    def progress(self) -> None:
+        """Bring progress home, and record the runs that ended (done, failed, cancelled, interrupted)."""
+        raise NotImplementedError
+
+    def cancel(self, run_id: str) -> None:
+        """Stop run `run_id` if it trains here; the store's cancel flag is already set."""
+        raise NotImplementedError
+
+    def recover(self) -> list[str]:
+        """Mark runs left 'running' with nothing training them as interrupted; returns their ids."""
+        raise NotImplementedError
+
+    def running(self) -> list[str]:
+        raise NotImplementedError
+
+    def idle(self) -> None:
+        """Called on every scheduler poll: work ahead of need (the local standby worker)."""
+
+    def shutdown(self, kill: bool = True, timeout: float = 5.0) -> None:
+        """Stop; with kill, stop the runs too (they become interrupted)."""
+        raise NotImplementedError
+
+
+class LocalExecutor(Executor):
+    """One spawned worker process per run on this machine, at most `max_parallel` at once.
 
     Parameters
     ----------
     store : RunStore
     max_parallel : int
         Concurrent trainings; 1 suits a 2-core machine (the server needs a core).
-    poll_seconds : float
-        How often the scheduler looks at the queue and its workers.
     threads : int or None
         torch threads per worker; default: all cores but one (the server's).
     standby : bool
         Keep one worker process started ahead of need (torch imported), so a
         new run starts training at once; it is spawned only while idle.
     standby_delay : float
-        Seconds from the manager's start to its first standby worker. A server
+        Seconds from the executor's start to its first standby worker. A server
         starts its manager with its first page; the delay keeps the worker's
         imports (seconds of a core) off the two cores that page is drawn with.
     """
 
-    def __init__(self, store: RunStore, max_parallel: int = 1, poll_seconds: float = 0.3, threads: int | None = None,
-                 standby: bool = True, standby_delay: float = 0.0):
+    name = "local"
+
+    def __init__(self, store: RunStore, max_parallel: int = 1, threads: int | None = None, standby: bool = True,
+                 standby_delay: float = 0.0):
+        super().__init__()
         self.store = store
         self.max_parallel = max(1, int(max_parallel))
-        self.poll_seconds = poll_seconds
         self.threads = threads if threads is not None else max(1, (os.cpu_count() or 2) - 1)
         self._ctx = mp.get_context("spawn")
         self._procs: dict[str, mp.process.BaseProcess] = {}
@@ -130,54 +182,32 @@ class JobManager:
         self._standby_from = time.monotonic() + standby_delay
         self._cancel_at: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.recover()
-        self._thread = threading.Thread(target=self._loop, name="ae-job-scheduler", daemon=True)
-        self._thread.start()
-        # A server stopping (SIGTERM, Ctrl+C) exits with the scheduler perhaps inside a worker's spawn:
-        # the child, started but not yet handed its start-up data, would print a traceback.
-        # Registered after multiprocessing's own exit hook, so it runs before it.
-        atexit.register(self.shutdown)
 
-    # ---- public --------------------------------------------------------------
+    def capacity(self) -> int:
+        with self._lock:
+            return self.max_parallel - sum(p.is_alive() for p in self._procs.values())
 
-    def submit(self, config: dict, title: str = "") -> RunRecord:
-        rec = self.store.create(config, title=title)
-        log.info("run %s: queued (%s, %s)", rec.id, rec.dataset, rec.variant)
-        self._wake.set()
-        return rec
+    def submit(self, run_id: str) -> None:
+        p = self._launch(run_id)
+        with self._lock:
+            self._procs[run_id] = p
+        # Claim on the worker's behalf: the row shows 'running' (and its pid) at once.
+        self.store.claim(run_id, p.pid)
+        log.info("run %s: started in process %d", run_id, p.pid)
+
+    def progress(self) -> None:
+        # The workers write their progress into the store themselves; here, the ended ones are reaped.
+        self._reap()
+        self._enforce_cancels()
 
     def cancel(self, run_id: str) -> None:
-        self.store.request_cancel(run_id)
-        log.info("run %s: cancel requested", run_id)
         with self._lock:
             if run_id in self._procs:
                 self._cancel_at.setdefault(run_id, time.time())
-        self._wake.set()
-
-    def resume(self, run_id: str) -> RunRecord:
-        """Queue an interrupted/failed/cancelled run again; it continues from its
-        last epoch's checkpoint with the same history."""
-        if not self.store.resumable(run_id):
-            rec = self.store.get(run_id)
-            raise InputError(f"run {run_id} is {rec.status} and has no checkpoint to resume from; start a new run instead.")
-        self.store.requeue(run_id)
-        log.info("run %s: queued again to resume", run_id)
-        self._wake.set()
-        return self.store.get(run_id)
 
     def running(self) -> list[str]:
         with self._lock:
             return [rid for rid, p in self._procs.items() if p.is_alive()]
-
-    def queue_position(self, run_id: str) -> int | None:
-        """1-based place in the queue of a queued run, else None."""
-        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
-        for i, rec in enumerate(queued, 1):
-            if rec.id == run_id:
-                return i
-        return None
 
     def recover(self) -> list[str]:
         """Mark runs whose process is gone (or silent too long) as interrupted."""
@@ -195,13 +225,10 @@ class JobManager:
                 return now - rec.updated > STALE_SECONDS
         return False
 
+    def idle(self) -> None:
+        self._ensure_standby()
+
     def shutdown(self, kill: bool = True, timeout: float = 5.0) -> None:
-        """Stop the scheduler; with kill, terminate workers (their runs become interrupted).
-        Also called at interpreter exit; a second call is harmless."""
-        atexit.unregister(self.shutdown)
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
         with self._lock:
             procs = dict(self._procs)
         for rid, p in procs.items():
@@ -217,33 +244,7 @@ class JobManager:
                 proc.terminate()
         self._reap()
 
-    def wait(self, run_id: str, timeout: float = 120.0) -> RunRecord:
-        """Block until the run leaves queued/running (tests and scripts)."""
-        end = time.time() + timeout
-        while time.time() < end:
-            rec = self.store.get(run_id)
-            if not rec.active:
-                return rec
-            time.sleep(0.1)
-        raise TimeoutError(f"run {run_id} still {self.store.get(run_id).status} after {timeout} s")
-
-    # ---- scheduler -----------------------------------------------------------
-
-    def _loop(self) -> None:
-        last_recover = 0.0
-        while not self._stop.is_set():
-            try:
-                self._reap()
-                self._enforce_cancels()
-                self._start_queued()
-                self._ensure_standby()
-                if time.time() - last_recover > 5.0:
-                    self.recover()
-                    last_recover = time.time()
-            except Exception:  # noqa: BLE001 - the scheduler must outlive a bad poll (db briefly locked, ...)
-                log.exception("scheduler: a poll failed; the next one is in %.1f s", self.poll_seconds)
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+    # ---- processes -----------------------------------------------------------
 
     def _take_standby(self, run_id: str):
         """The standby process, handed `run_id`, or None if there is none ready."""
@@ -264,7 +265,7 @@ class JobManager:
 
     def _ensure_standby(self) -> None:
         """Start a standby worker, only while nothing trains (it would steal a core)."""
-        if not self.standby or self._stop.is_set() or time.monotonic() < self._standby_from:
+        if not self.standby or self.closing.is_set() or time.monotonic() < self._standby_from:
             return
         if self._standby is not None:
             proc = self._standby[0]
@@ -284,26 +285,6 @@ class JobManager:
         proc.start()
         theirs.close()
         self._standby = (proc, ours)
-
-    def _start_queued(self) -> None:
-        with self._lock:
-            free = self.max_parallel - sum(p.is_alive() for p in self._procs.values())
-        if free <= 0:
-            return
-        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
-        for rec in queued[:free]:
-            try:
-                p = self._launch(rec.id)
-            except Exception as exc:  # noqa: BLE001 - a run that cannot start must not stay queued for ever
-                log.exception("run %s: could not start a worker", rec.id)
-                self.store.update(rec.id, status="failed", finished=time.time(),
-                                  error=f"the run could not start: {type(exc).__name__}: {exc}")
-                continue
-            with self._lock:
-                self._procs[rec.id] = p
-            # Claim on the worker's behalf: the row shows 'running' (and its pid) at once.
-            self.store.claim(rec.id, p.pid)
-            log.info("run %s: started in process %d", rec.id, p.pid)
 
     def _launch(self, run_id: str):
         """A started worker process for `run_id`: the standby if one is ready, else a new one."""
@@ -344,3 +325,156 @@ class JobManager:
         for rid, p in late:
             if p.is_alive():
                 p.terminate()
+
+
+def executor_from_env(store: RunStore, max_parallel: int | None = None, kind: str | None = None,
+                      **local_options) -> Executor:
+    """The executor `kind` or else `AE_EXECUTOR` names: 'local' (the default; `AE_MAX_JOBS` runs at once) or
+    'ray' (`AE_RAY_ADDRESS`, e.g. ray://head:10001 or auto; empty: a local Ray instance; `AE_RAY_CPUS` per run)."""
+    kind = (kind or os.environ.get("AE_EXECUTOR", "local")).strip().lower() or "local"
+    if kind == "local":
+        jobs = max_parallel if max_parallel is not None else int(os.environ.get("AE_MAX_JOBS", "1"))
+        return LocalExecutor(store, max_parallel=jobs, **local_options)
+    if kind == "ray":
+        from ae_core.runs.ray_executor import RayExecutor  # imports ray, or says how to install it
+
+        return RayExecutor(store, address=os.environ.get("AE_RAY_ADDRESS") or None,
+                           cpus_per_run=int(os.environ.get("AE_RAY_CPUS", "1")))
+    raise InputError(f"AE_EXECUTOR must be 'local' or 'ray', got {kind!r}.")
+
+
+class JobManager:
+    """Queues runs and hands them to an executor (worker processes here, by default, or Ray tasks) as it
+    has room; cancel, resume and recovery of runs whose worker is gone.
+
+    Parameters
+    ----------
+    store : RunStore
+    max_parallel, threads, standby, standby_delay
+        The default `LocalExecutor`'s settings (see there); ignored when `executor` is given.
+    poll_seconds : float
+        How often the scheduler looks at the queue and the executor's runs.
+    executor : Executor or None
+        Where runs train; None: a `LocalExecutor`.
+    """
+
+    def __init__(self, store: RunStore, max_parallel: int = 1, poll_seconds: float = 0.3, threads: int | None = None,
+                 standby: bool = True, standby_delay: float = 0.0, executor: Executor | None = None):
+        self.store = store
+        self.poll_seconds = poll_seconds
+        self.executor = executor if executor is not None else LocalExecutor(
+            store, max_parallel=max_parallel, threads=threads, standby=standby, standby_delay=standby_delay)
+        self._lock = threading.RLock()  # one executor call at a time: the scheduler's and the pages'
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="ae-job-scheduler", daemon=True)
+        self._thread.start()
+        # A server stopping (SIGTERM, Ctrl+C) exits with the scheduler perhaps inside a worker's spawn:
+        # the child, started but not yet handed its start-up data, would print a traceback.
+        # Registered after multiprocessing's own exit hook, so it runs before it.
+        atexit.register(self.shutdown)
+
+    @property
+    def _standby(self):
+        """The local executor's standby worker (process, pipe end), or None."""
+        return getattr(self.executor, "_standby", None)
+
+    # ---- public --------------------------------------------------------------
+
+    def submit(self, config: dict, title: str = "") -> RunRecord:
+        rec = self.store.create(config, title=title)
+        log.info("run %s: queued (%s, %s)", rec.id, rec.dataset, rec.variant)
+        self._wake.set()
+        return rec
+
+    def cancel(self, run_id: str) -> None:
+        self.store.request_cancel(run_id)
+        log.info("run %s: cancel requested", run_id)
+        with self._lock:
+            self.executor.cancel(run_id)
+        self._wake.set()
+
+    def resume(self, run_id: str) -> RunRecord:
+        """Queue an interrupted/failed/cancelled run again; it continues from its
+        last epoch's checkpoint with the same history."""
+        if not self.store.resumable(run_id):
+            rec = self.store.get(run_id)
+            raise InputError(f"run {run_id} is {rec.status} and has no checkpoint to resume from; start a new run instead.")
+        self.store.requeue(run_id)
+        log.info("run %s: queued again to resume", run_id)
+        self._wake.set()
+        return self.store.get(run_id)
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return self.executor.running()
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1-based place in the queue of a queued run, else None."""
+        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
+        for i, rec in enumerate(queued, 1):
+            if rec.id == run_id:
+                return i
+        return None
+
+    def recover(self) -> list[str]:
+        """Mark runs whose worker is gone (or silent too long) as interrupted."""
+        with self._lock:
+            return self.executor.recover()
+
+    def shutdown(self, kill: bool = True, timeout: float = 5.0) -> None:
+        """Stop the scheduler; with kill, stop the runs too (they become interrupted).
+        Also called at interpreter exit; a second call is harmless."""
+        atexit.unregister(self.shutdown)
+        self.executor.closing.set()
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        with self._lock:
+            self.executor.shutdown(kill=kill, timeout=timeout)
+
+    def wait(self, run_id: str, timeout: float = 120.0) -> RunRecord:
+        """Block until the run leaves queued/running (tests and scripts)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            rec = self.store.get(run_id)
+            if not rec.active:
+                return rec
+            time.sleep(0.1)
+        raise TimeoutError(f"run {run_id} still {self.store.get(run_id).status} after {timeout} s")
+
+    # ---- scheduler -----------------------------------------------------------
+
+    def _loop(self) -> None:
+        last_recover = 0.0
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    self.executor.progress()
+                    self._start_queued()
+                    if not self._stop.is_set():
+                        self.executor.idle()
+                    if time.time() - last_recover > 5.0:
+                        self.executor.recover()
+                        last_recover = time.time()
+            except Exception:  # noqa: BLE001 - the scheduler must outlive a bad poll (db briefly locked, ...)
+                log.exception("scheduler: a poll failed; the next one is in %.1f s", self.poll_seconds)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _start_queued(self) -> None:
+        free = self.executor.capacity()
+        if free <= 0:
+            return
+        queued = sorted(self.store.list(status="queued"), key=lambda r: r.created)
+        for rec in queued[:free]:
+            try:
+                self.executor.submit(rec.id)
+            except InputError as exc:  # the run's own problem (its uploaded file is gone, ...)
+                log.warning("run %s: could not start: %s", rec.id, exc)
+                self.store.update(rec.id, status="failed", finished=time.time(), error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - a run that cannot start must not stay queued for ever
+                log.exception("run %s: could not start a worker", rec.id)
+                self.store.update(rec.id, status="failed", finished=time.time(),
+                                  error=f"the run could not start: {type(exc).__name__}: {exc}")
