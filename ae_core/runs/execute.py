@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -137,6 +138,87 @@ def preload() -> None:
     import sklearn.neighbors  # noqa: F401
 
 
+@dataclass
+class _Prepared:
+    """What a run trains on: its configs, the split, the fitted scaler and the scaled rows."""
+
+    config: dict
+    ds: Dataset
+    mcfg: object
+    tcfg: object
+    split: Split
+    scaler: Scaler
+    X: np.ndarray  # every row, scaled
+    X_train: torch.Tensor
+    X_val: torch.Tensor
+    evo_idx: np.ndarray  # the rows whose codes are kept after every epoch
+
+
+def _prepare(config: dict) -> _Prepared:
+    ds = dataset_from_config(config)
+    mcfg = model_config_from_dict(config["model"])
+    tcfg = train_config_from_dict(config["train"])
+    split = restrict_to_classes(split_indices(ds.n_samples, ds.y, seed=tcfg.seed), ds, config.get("train_classes"))
+    scaler = Scaler.fit(ds.X[split.train], ds.scaling, ds.value_range)
+    X, X_train, X_val = _tensors(ds, split, scaler)
+    rng = np.random.default_rng(tcfg.seed)
+    evo_idx = np.sort(rng.choice(ds.n_samples, min(tcfg.evolution_samples, ds.n_samples), replace=False))
+    return _Prepared(config, ds, mcfg, tcfg, split, scaler, X, X_train, X_val, evo_idx)
+
+
+def _train(store: RunStore, run_id: str, p: _Prepared, info: dict, callbacks):
+    """Train (from the last checkpoint, if any); returns (model on the CPU, TrainResult, per-epoch codes)."""
+    model = Autoencoder(p.mcfg, seed=p.tcfg.seed)
+    resume = load_checkpoint(store, run_id)
+    if resume is not None:
+        # Frames beyond the checkpoint's epoch (a crash between the two writes) are dropped.
+        codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
+    else:
+        codes = [encode(model, p.X[p.evo_idx])]  # epoch 0: the untrained code
+    progress = StoreProgress(store, run_id, p.tcfg.epochs, (p.X[p.evo_idx], codes), info)
+    if resume is not None:
+        progress.history = list(resume[1]["history"])
+    store.update(run_id, progress={"epoch": 0, "epochs": p.tcfg.epochs, "fraction": 0.0, "history": [], **info})
+    trainer = Trainer(model, p.tcfg, [progress, *callbacks], device=resolve_device(p.config.get("device", "auto")))
+    result = trainer.fit(p.X_train, p.X_val, resume=resume)
+    model.cpu()  # what follows (codes, errors, metrics) is what a CPU-only server computes from the saved run
+    return model, result, codes
+
+
+def _write_artifacts(store: RunStore, run_id: str, p: _Prepared, model, result, codes) -> None:
+    store.write_json(run_id, "scaler.json", p.scaler.to_dict())
+    save_weights(model, store.path(run_id, WEIGHTS))
+    store.write_json(run_id, "history.json", result.history)
+    store.write_array(run_id, "split.npy", p.split.codes(p.ds.n_samples))
+    store.write_array(run_id, "latent.npy", encode(model, p.X).astype(np.float32))
+    store.write_array(run_id, "recon_error.npy", model_errors(model, p.X).astype(np.float32))
+    store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
+    store.write_array(run_id, "evolution_index.npy", p.evo_idx.astype(np.int64))
+
+
+def _metrics(p: _Prepared, model, result, info: dict) -> dict:
+    train_classes = p.config.get("train_classes")
+    # A one-class run's kNN, trained on the normal classes alone, cannot name the others: no labels then.
+    y, is_anomaly = (None if train_classes else p.ds.y), anomaly_truth(p.ds, train_classes)
+    tr, te = p.split.train, p.split.test
+    metrics = run_metrics(model, p.X[tr], p.X[te], None if y is None else y[tr], None if y is None else y[te],
+                          None if is_anomaly is None else is_anomaly[te], seed=p.tcfg.seed)
+    metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
+                   train_seconds=round(result.seconds, 3), n_params=sum(q.numel() for q in model.parameters()),
+                   epoch_seconds=round(float(np.median([h["seconds"] for h in result.history])), 4), **info,
+                   best_val_loss=min(h["val_loss"] for h in result.history))
+    return metrics
+
+
+def _finish(store: RunStore, run_id: str, metrics: dict) -> None:
+    store.write_json(run_id, "metrics.json", metrics)
+    for path in store.folder(run_id).glob("checkpoint*"):
+        path.unlink(missing_ok=True)  # finished: the final weights supersede them
+    store.path(run_id, "evolution_partial.npy").unlink(missing_ok=True)
+    store.update(run_id, status="done", metrics=metrics, finished=time.time(),
+                 progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
+
+
 def execute_run(store: RunStore, run_id: str, callbacks=(), where: str = "local") -> str:
     """Train run `run_id` to completion; returns the final status.
 
@@ -146,57 +228,11 @@ def execute_run(store: RunStore, run_id: str, callbacks=(), where: str = "local"
     """
     rec = store.get(run_id)
     try:
-        config = rec.config
-        ds = dataset_from_config(config)
-        mcfg = model_config_from_dict(config["model"])
-        tcfg = train_config_from_dict(config["train"])
-        split = restrict_to_classes(split_indices(ds.n_samples, ds.y, seed=tcfg.seed), ds, config.get("train_classes"))
-        scaler = Scaler.fit(ds.X[split.train], ds.scaling, ds.value_range)
-        X, X_train, X_val = _tensors(ds, split, scaler)
-        rng = np.random.default_rng(tcfg.seed)
-        evo_idx = np.sort(rng.choice(ds.n_samples, min(tcfg.evolution_samples, ds.n_samples), replace=False))
-        model = Autoencoder(mcfg, seed=tcfg.seed)
-        resume = load_checkpoint(store, run_id)
-        if resume is not None:
-            # Frames beyond the checkpoint's epoch (a crash between the two writes) are dropped.
-            codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
-        else:
-            codes = [encode(model, X[evo_idx])]  # epoch 0: the untrained code
-        device = resolve_device(config.get("device", "auto"))
-        info = {"device": describe_device(device), "where": where}
-        progress = StoreProgress(store, run_id, tcfg.epochs, (X[evo_idx], codes), info)
-        if resume is not None:
-            progress.history = list(resume[1]["history"])
-        store.update(run_id, progress={"epoch": 0, "epochs": tcfg.epochs, "fraction": 0.0, "history": [], **info})
-        result = Trainer(model, tcfg, [progress, *callbacks], device=device).fit(X_train, X_val, resume=resume)
-        model.cpu()  # what follows (codes, errors, metrics) is what a CPU-only server computes from the saved run
-        store.write_json(run_id, "scaler.json", scaler.to_dict())
-        save_weights(model, store.path(run_id, WEIGHTS))
-        store.write_json(run_id, "history.json", result.history)
-        store.write_array(run_id, "split.npy", split.codes(ds.n_samples))
-        Z = encode(model, X)
-        store.write_array(run_id, "latent.npy", Z.astype(np.float32))
-        store.write_array(run_id, "recon_error.npy", model_errors(model, X).astype(np.float32))
-        store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
-        store.write_array(run_id, "evolution_index.npy", evo_idx.astype(np.int64))
-        y, is_anomaly = ds.y, anomaly_truth(ds, config.get("train_classes"))
-        if config.get("train_classes"):
-            y = None  # a kNN trained on the normal classes alone cannot name the others
-        metrics = run_metrics(
-            model, X[split.train], X[split.test],
-            None if y is None else y[split.train], None if y is None else y[split.test],
-            None if is_anomaly is None else is_anomaly[split.test], seed=tcfg.seed,
-        )
-        metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
-                       train_seconds=round(result.seconds, 3), n_params=sum(p.numel() for p in model.parameters()),
-                       epoch_seconds=round(float(np.median([h["seconds"] for h in result.history])), 4), **info,
-                       best_val_loss=min(h["val_loss"] for h in result.history))
-        store.write_json(run_id, "metrics.json", metrics)
-        for path in store.folder(run_id).glob("checkpoint*"):
-            path.unlink(missing_ok=True)  # finished: the final weights supersede them
-        store.path(run_id, "evolution_partial.npy").unlink(missing_ok=True)
-        store.update(run_id, status="done", metrics=metrics, finished=time.time(),
-                     progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
+        prepared = _prepare(rec.config)
+        info = {"device": describe_device(resolve_device(rec.config.get("device", "auto"))), "where": where}
+        model, result, codes = _train(store, run_id, prepared, info, callbacks)
+        _write_artifacts(store, run_id, prepared, model, result, codes)
+        _finish(store, run_id, _metrics(prepared, model, result, info))
         return "done"
     except TrainingCancelled:
         store.update(run_id, status="cancelled", finished=time.time(), error="cancelled by the user")
