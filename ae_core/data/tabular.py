@@ -164,32 +164,10 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
     >>> table.X.shape, table.feature_names, table.report.dropped
     ((12, 2), ('a', 'b'), (('id', 'id-like: unique integer per row'),))
     """
-    if isinstance(source_or_frame, pd.DataFrame):
-        frame, encoding, delimiter, notes = source_or_frame.copy(), "n/a", "n/a", []
-        frame.columns, renamed = _clean_headers([str(c) for c in frame.columns], True)
-        frame.index = pd.RangeIndex(len(frame), name="row")
-        notes.extend(renamed)
-    else:
-        frame, encoding, delimiter, notes = read_csv(source_or_frame)
+    frame, encoding, delimiter, notes = _read_frame(source_or_frame)
     n_rows_read, n_columns_read = len(frame), len(frame.columns)
-    if label_column is not None and label_column not in frame.columns:
-        if label_column.strip() not in frame.columns:
-            shown = ", ".join(f"'{c}'" for c in frame.columns[:30])
-            more = f" and {len(frame.columns) - 30} more" if len(frame.columns) > 30 else ""
-            raise InputError(f"Label column '{label_column}' is not in the file. Available "
-                             f"columns: {shown}{more}. Pick one of these, or use no label column.")
-        label_column = label_column.strip()
-    if max_rows < MIN_ROWS:
-        raise InputError(f"max_rows must be at least {MIN_ROWS}; got {max_rows}.")
-    if n_rows_read < MIN_ROWS:
-        # Decided before looking at columns: with a row or two every column looks
-        # constant, and "add numeric columns" would be the wrong advice.
-        raise InputError(f"Only {n_rows_read} data row(s); at least {MIN_ROWS} are needed to train and "
-                         "validate. Add more rows below the header.")
-    if len(frame) > max_rows:
-        keep = np.sort(np.random.default_rng(random_state).choice(len(frame), max_rows, replace=False))
-        frame = frame.iloc[keep]
-        notes.append(f"sampled {max_rows:,} of {n_rows_read:,} rows at random (row cap max_rows={max_rows:,})")
+    label_column = _check_label(frame, label_column)
+    frame = _sample_rows(frame, max_rows, random_state, notes)
 
     columns = [c for c in frame.columns if c != label_column]
     numeric, parsed, converted, dropped, onehot, text_present = _split_columns(frame, columns, delimiter)
@@ -197,34 +175,11 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
     dropped.update(dropped_numeric)
     if n_absurd:
         notes.append(f"{n_absurd:,} infinite or absurdly large value(s) (|x| > 1e30) treated as missing")
-
-    # Assemble features in the file's column order.
-    names, blocks = [], []
-    numeric_pos = {c: j for j, c in enumerate(numeric)}
-    for c in columns:
-        if c in kept_numeric:
-            names.append(c)
-            blocks.append(values[:, numeric_pos[c]][:, None])
-        elif c in onehot:
-            cats, matrix = onehot[c]
-            names += [f"{c}={v}" for v in cats]
-            blocks.append(matrix)
-    n = len(frame)
-    X = np.hstack(blocks).astype(np.float32) if blocks else np.empty((n, 0), np.float32)
+    numeric_values = values[:, [numeric.index(c) for c in kept_numeric]]
+    names, X = _assemble(columns, kept_numeric, numeric_values, onehot, len(frame))
     if len(names) < MIN_FEATURES:
         _raise_too_few_features(names, dropped, delimiter)
-
-    # Rows with nothing to learn from (blank lines, ",,,") carry no information.
-    used_text = [c for c in onehot]
-    empty_rows = np.isnan(values[:, [numeric_pos[c] for c in kept_numeric]]).all(axis=1)
-    if used_text:
-        empty_rows &= ~np.column_stack([text_present[c] for c in used_text]).any(axis=1)
-    if empty_rows.any():
-        notes.append(f"{int(empty_rows.sum()):,} row(s) with no feature values dropped")
-        X, frame = X[~empty_rows], frame.iloc[~empty_rows]
-    if len(frame) < MIN_ROWS:
-        raise InputError(f"Only {len(frame)} usable row(s); at least {MIN_ROWS} are needed to "
-                         "train and validate. Add more rows (rows with no numeric values do not count).")
+    X, frame = _drop_empty_rows(X, frame, numeric_values, [text_present[c] for c in onehot], notes)
 
     labels = _labels(frame[label_column]) if label_column is not None else None
     report = PreparationReport(
@@ -235,6 +190,73 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
         notes=tuple(notes), label_column=label_column)
     return PreparedTable(X=np.ascontiguousarray(X), feature_names=tuple(names), labels=labels,
                          row_index=frame.index.to_numpy(dtype=np.int64), frame=frame, report=report)
+
+
+def _read_frame(source_or_frame) -> tuple[pd.DataFrame, str, str, list[str]]:
+    """(frame, encoding, delimiter, notes) of a CSV source, or of a DataFrame given as it is."""
+    if not isinstance(source_or_frame, pd.DataFrame):
+        return read_csv(source_or_frame)
+    frame = source_or_frame.copy()
+    frame.columns, renamed = _clean_headers([str(c) for c in frame.columns], True)
+    frame.index = pd.RangeIndex(len(frame), name="row")
+    return frame, "n/a", "n/a", list(renamed)
+
+
+def _check_label(frame: pd.DataFrame, label_column: str | None) -> str | None:
+    """The label column as the frame names it (surrounding spaces forgiven), or a clear error."""
+    if label_column is None or label_column in frame.columns:
+        return label_column
+    if label_column.strip() in frame.columns:
+        return label_column.strip()
+    shown = ", ".join(f"'{c}'" for c in frame.columns[:30])
+    more = f" and {len(frame.columns) - 30} more" if len(frame.columns) > 30 else ""
+    raise InputError(f"Label column '{label_column}' is not in the file. Available "
+                     f"columns: {shown}{more}. Pick one of these, or use no label column.")
+
+
+def _sample_rows(frame: pd.DataFrame, max_rows: int, random_state: int, notes: list[str]) -> pd.DataFrame:
+    if max_rows < MIN_ROWS:
+        raise InputError(f"max_rows must be at least {MIN_ROWS}; got {max_rows}.")
+    n = len(frame)
+    if n < MIN_ROWS:
+        # Decided before looking at columns: with a row or two every column looks
+        # constant, and "add numeric columns" would be the wrong advice.
+        raise InputError(f"Only {n} data row(s); at least {MIN_ROWS} are needed to train and "
+                         "validate. Add more rows below the header.")
+    if n <= max_rows:
+        return frame
+    keep = np.sort(np.random.default_rng(random_state).choice(n, max_rows, replace=False))
+    notes.append(f"sampled {max_rows:,} of {n:,} rows at random (row cap max_rows={max_rows:,})")
+    return frame.iloc[keep]
+
+
+def _assemble(columns, kept_numeric, numeric_values: np.ndarray, onehot: dict, n: int) -> tuple[list[str], np.ndarray]:
+    """Feature names and the float32 matrix, in the file's column order."""
+    names, blocks = [], []
+    position = {c: j for j, c in enumerate(kept_numeric)}
+    for c in columns:
+        if c in position:
+            names.append(c)
+            blocks.append(numeric_values[:, position[c]][:, None])
+        elif c in onehot:
+            cats, matrix = onehot[c]
+            names += [f"{c}={v}" for v in cats]
+            blocks.append(matrix)
+    return names, (np.hstack(blocks).astype(np.float32) if blocks else np.empty((n, 0), np.float32))
+
+
+def _drop_empty_rows(X: np.ndarray, frame: pd.DataFrame, numeric_values: np.ndarray, text_present: list, notes: list):
+    """Rows with nothing to learn from (blank lines, ",,,") carry no information: dropped, and counted."""
+    empty = np.isnan(numeric_values).all(axis=1)
+    if text_present:
+        empty &= ~np.column_stack(text_present).any(axis=1)
+    if empty.any():
+        notes.append(f"{int(empty.sum()):,} row(s) with no feature values dropped")
+        X, frame = X[~empty], frame.iloc[~empty]
+    if len(frame) < MIN_ROWS:
+        raise InputError(f"Only {len(frame)} usable row(s); at least {MIN_ROWS} are needed to "
+                         "train and validate. Add more rows (rows with no numeric values do not count).")
+    return X, frame
 
 
 def _split_columns(frame: pd.DataFrame, columns: list[str], delimiter: str):
