@@ -9,7 +9,7 @@ process the server starts (training workers, the UMAP helper), and must not pay 
 def main() -> None:
     import streamlit as st
 
-    from ui import access
+    from ui import access, present
     from ui.fixes import apply as keep_page_switches
     from ui.state import start_jobs, start_logging, start_projector
 
@@ -38,8 +38,9 @@ def main() -> None:
     }
     start_projector()  # UMAP in a helper process that compiles it in the background, once per server
     try:
-        page = st.navigation(pages)
+        page = st.navigation(pages, position="top" if present.on() else "sidebar")  # present mode: no sidebar
         access.sidebar()
+        present.controls()
         page.run()
     finally:
         # After the page has been sent (also when it stopped or switched): the job manager and, a few seconds

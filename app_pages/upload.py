@@ -1,14 +1,15 @@
 """Upload a CSV: see what preparation does to it, train a quick 2-D autoencoder, download the coordinates."""
 
+import numpy as np
 import streamlit as st
 
 from ae_core.errors import InputError
-from ae_core.figures import common as plots
 from ae_core.figures import images as pictures
 from ae_core.runs import upload
 from ae_core.runs.summary import training_facts
 from ui import state
 from ui.run_panel import run_progress_panel
+from ui.scatter import scatter
 
 PICKER_KEY = "upload_run_picker"
 NONE = "(none)"
@@ -50,8 +51,9 @@ def _image_upload(path: str, file_name: str) -> None:
         st.error(found.error, icon=":material/error:")
         return
     st.subheader("What preparation did")
-    for col, (name, value) in zip(st.columns(6), upload.image_overview(found.report)):
-        col.metric(name, value)
+    overview = st.container(horizontal=True, gap="large")  # each metric as wide as its value: none cut off
+    for name, value in upload.image_overview(found.report):
+        overview.metric(name, value, width="content")
     for line in found.report.summary_lines():
         st.text(line)
     if found.report.skipped:
@@ -78,10 +80,12 @@ def _hover(_run, run_id: str):
     return upload.hover_columns(_run)
 
 
-def _scatter(xy, colour, hover, title: str, axes: tuple[str, str], by: str):
+def _scatter(xy, colour, hover, title: str, axes: tuple[str, str], by: str, key: str, cache_key) -> list[int]:
+    """The Latent page's WebGL scatter (lasso, box, click, hover with the file's row): the selected positions."""
     columns, note = hover
-    return plots.latent_scatter(xy, colour, title=title, axis_titles=axes, color_title=by, height=460,
-                                hover_columns=columns, hover_digits=6, hover_note=note, dragmode="zoom")
+    return scatter(xy, colour, key=key, rows=np.arange(len(xy)), hover_columns=dict(columns.items()), hover_digits=6, note=note,
+                   title=title, colour_title=by, axis_titles=axes, height=460, view=key, file_name=key,
+                   cache_key=cache_key)
 
 
 @st.cache_data(show_spinner="Writing the CSV…", max_entries=4)
@@ -143,8 +147,9 @@ else:
             st.error(found.error, icon=":material/error:")
         else:
             st.subheader("What preparation did")
-            for col, (name, value) in zip(st.columns(7), upload.report_overview(found.report)):
-                col.metric(name, value)
+            overview = st.container(horizontal=True, gap="large")  # each metric as wide as its value: none cut off
+            for name, value in upload.report_overview(found.report):
+                overview.metric(name, value, width="content")
             st.dataframe(upload.column_table(found.report, found.columns), hide_index=True,
                          column_config={"column": st.column_config.TextColumn(width="small"),
                                         "used as": st.column_config.TextColumn(width="small"),
@@ -190,10 +195,10 @@ if runs:
         colour, _kind = upload.colour_values(run, by)
         hover = _hover(run, rec.id)
         left, right = st.columns(2)
+        stamp = rec.finished or rec.updated
         with left:
-            fig = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
-                           ("code 1", "code 2"), by)
-            st.plotly_chart(fig, key=f"upload_code_{rec.id}")
+            picked = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
+                              ("code 1", "code 2"), by, f"upload_code_{rec.id}", ("upload", rec.id, stamp, "code", by))
         with right:
             coords = upload.input_coordinates(run, method.lower())
             if coords is None:
@@ -203,11 +208,13 @@ if runs:
                         cached_projection(run.store, rec.id, run.X, "umap", 2, source="input", umap=state.umap_fit())
                     st.rerun()
             else:
-                fig = _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),
-                               by)
-                st.plotly_chart(fig, key=f"upload_{method}_{rec.id}")
-        st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; "
-                   "click legend entries to hide or show a group.")
+                picked += _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),
+                                   by, f"upload_{method}_{rec.id}", ("upload", rec.id, stamp, method, by))
+        st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; drag a lasso (or a box: "
+                   "toolbar) around points to list those rows below; click legend entries to hide or show a group.")
+        if picked := sorted(set(picked)):
+            st.subheader(f"{len(picked):,} selected")
+            st.dataframe(hover[0].iloc[picked], hide_index=True)
         st.download_button(
             "Download coordinates with your rows (CSV)", _csv(run, rec.id, upload.computed_projections(run)),
             file_name=f"{upload.display_name(ds.name)}-coordinates.csv", mime="text/csv",

@@ -62,7 +62,8 @@ def test_viewer_navigation_has_no_train_or_upload(viewer, trained_store):
     at = page_app("home.py").run()
     assert not app_errors(at)
     assert _pages(at) == {"Home", "Latent space", "Reconstructions", "Denoising", "Anomalies", "Compare runs"}
-    assert not at.button  # no Try it, no Delete, no Pin
+    assert not at.main.button  # no Try it, no Delete, no Pin
+    assert [b.key for b in at.sidebar.button] == ["present_enter"]
     assert "View-only demo" in " ".join(c.value for c in at.sidebar.caption)
 
 
@@ -70,7 +71,7 @@ def test_viewer_navigation_has_no_train_or_upload(viewer, trained_store):
 def test_a_viewer_asking_for_train_or_upload_gets_home(viewer, trained_store, page):
     at = page_app(page).run()
     assert [t.value for t in at.title] == ["Autoencoder Explorer"]
-    assert not at.file_uploader and not at.button
+    assert not at.file_uploader and not at.main.button
 
 
 def test_viewer_sees_finished_runs_only(viewer, trained_store):
@@ -94,6 +95,8 @@ def test_viewer_run_panel_has_no_cancel_or_resume(viewer, store, jobs):
 
     rec = store.create(make_config("digits", "vanilla"))
     store.update(rec.id, status="interrupted", error="the server stopped")
+    store.write_json(rec.id, "checkpoint.json", {"epoch": 3})  # resumable: an editor would see "Resume from epoch 3"
+    assert store.resumable(rec.id)
 
     def panel():
         from ui.run_panel import run_progress_panel
@@ -102,7 +105,7 @@ def test_viewer_run_panel_has_no_cancel_or_resume(viewer, store, jobs):
         run_progress_panel(store().list()[0].id)
 
     at = AppTest.from_function(panel).run()
-    assert not at.button and "interrupted" in app_text(at)
+    assert not at.button and "interrupted" in app_text(at)  # no Resume
 
 
 def test_viewer_run_start_is_refused_server_side(viewer, store, jobs):
@@ -207,10 +210,24 @@ def test_oidc_editor_list_decides(trained_store):
                           "server_metadata_url": "https://example.com/.well-known/openid-configuration"}
     at.secrets["access"] = {"editors": ["ana@example.com"]}
     at.run()
-    assert "Train" not in _pages(at) and [b.label for b in at.sidebar.button] == ["Sign in"]
+    assert "Train" not in _pages(at) and at.sidebar.button(key="access_login").label == "Sign in"
     at.user = {"is_logged_in": True, "email": "bob@example.com"}  # AppTest's stand-in for the provider's answer
     at.run()
     assert "Train" not in _pages(at) and "viewer" in at.sidebar.caption[0].value
     at.user = {"is_logged_in": True, "email": "Ana@Example.com"}
     at.run()
     assert "Train" in _pages(at) and "editor" in at.sidebar.caption[0].value
+
+
+def test_present_mode_from_a_link_hides_the_explanations_and_exits(trained_store):
+    _, ids = trained_store
+    at = page_app("reconstructions.py")
+    at.query_params["run"] = ids["digits"]
+    at.query_params["present"] = "1"
+    at.run()
+    assert not app_errors(at)
+    assert not [e for e in at.expander if e.label == "How this works"]
+    assert any("stSidebar" in h.proto.body for h in at.get("html"))  # the style that hides the sidebar and captions
+    at.button(key="present_exit").click().run()
+    assert "present" not in at.query_params
+    assert [e for e in at.expander if e.label == "How this works"] and at.sidebar.button(key="present_enter")

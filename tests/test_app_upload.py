@@ -14,6 +14,7 @@ from ae_core.runs import upload
 from ae_core.runs.execute import execute_run
 from tests.conftest import app_text
 from tests.test_upload import table_csv
+from ui.scatter import unpack
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
 
@@ -28,6 +29,11 @@ def _upload(at, data: bytes, name: str = "customers.csv"):
     at.file_uploader(key="upload_file").set_value((name, data, "text/csv")).run()
     assert not at.exception, at.exception
     return at
+
+
+def scatters(at) -> list:
+    """The page's WebGL charts (ui/scatter.js)."""
+    return [e for e in at.get("bidi_component") if e.proto.component_name == "ae_scatter"]
 
 
 def _metrics(at) -> dict:
@@ -106,7 +112,7 @@ def test_train_queues_a_quick_run_and_selects_it(fake_manager, store):
     assert execute_run(store, rec.id) == "done"
     at.run()
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 2
+    assert len(scatters(at)) == 2
     assert at.get("download_button")
 
 
@@ -127,8 +133,7 @@ def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run)
     assert not at.exception, at.exception
     assert "Choose a CSV file or a zip of images to start" in app_text(at)  # the uploader is empty, the result is still shown
     assert "PCA's at the same code size" in app_text(at)
-    charts = at.get("plotly_chart")
-    assert len(charts) == 2
+    assert [unpack(e.proto.bytes)[0]["title"] for e in scatters(at)] == ["Autoencoder code (2-D)", "PCA of the input (2-D)"]
     assert at.selectbox(key=f"upload_colour_{finished_csv_run}").options == ["kind", upload.RECON]
     at.selectbox(key=f"upload_colour_{finished_csv_run}").select(upload.RECON).run()
     assert not at.exception, at.exception
@@ -143,7 +148,21 @@ def test_umap_waits_for_a_click(finished_csv_run):
     at.button_group(key=f"upload_method_{finished_csv_run}").set_value("UMAP").run()
     assert not at.exception, at.exception
     assert at.button(key=f"upload_umap_{finished_csv_run}")  # nothing slow happens until asked
-    assert len(at.get("plotly_chart")) == 1
+    assert len(scatters(at)) == 1
+
+
+def test_a_lasso_on_the_result_lists_those_rows_of_the_file(finished_csv_run, store):
+    """The Upload result is the Latent page's WebGL scatter: a selection (what the browser sends after a lasso)
+    lists the chosen rows, with their row numbers in the file and their columns."""
+    at = _page()
+    at.query_params["run"] = finished_csv_run
+    at.session_state[f"upload_code_{finished_csv_run}"] = {"selection": {"rows": [0, 2, 5]}}
+    at.run()
+    assert not at.exception, at.exception
+    assert "3 selected" in [h.value for h in at.subheader]
+    meta, cols = unpack(scatters(at)[0].proto.bytes)
+    assert meta["selected"] == [0, 2, 5] and [h["title"] for h in meta["hover"]][0] == "row"
+    assert len(at.dataframe[-1].value) == 3
 
 
 def test_coordinates_csv_matches_the_download_contract(finished_csv_run, store):

@@ -13,7 +13,17 @@ import os
 
 import streamlit as st
 
-from ae_core.access import EDITOR, VIEWER, AccessSettings, NotAllowed, PasswordGate, StartLimit, TooManyAttempts, decide_role, parse_mode
+from ae_core.access import (
+    EDITOR,
+    VIEWER,
+    AccessSettings,
+    NotAllowed,
+    PasswordGate,
+    StartLimit,
+    TooManyAttempts,
+    decide_role,
+    parse_mode,
+)
 
 log = logging.getLogger(__name__)
 

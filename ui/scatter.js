@@ -71,6 +71,20 @@ function el(tag, cls, parent, text) {
   return e;
 }
 
+// The chart's own colours from Streamlit's theme (the --st-* properties a v2 component gets), so it reads on a
+// dark theme as on a light one: the text colour at a few strengths for ticks, grid and frame.
+function themeColours(root) {
+  const style = getComputedStyle(root);
+  const text = style.color || "rgb(49, 51, 63)";
+  const m = text.match(/\d+(\.\d+)?/g) || [49, 51, 63];
+  const alpha = (a) => `rgba(${m[0]}, ${m[1]}, ${m[2]}, ${a})`;
+  return {
+    text,
+    background: style.getPropertyValue("--st-background-color").trim() || "#ffffff",
+    tick: alpha(0.8), grid: alpha(0.1), frame: alpha(0.3), shade: alpha(0.06),
+  };
+}
+
 function rgb(hex) {
   const v = parseInt(hex.slice(1), 16);
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
@@ -522,7 +536,8 @@ class ScatterView {
     const g = this.back.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, this.width, this.height);
-    g.fillStyle = "#ffffff";
+    const colours = themeColours(this.root);
+    g.fillStyle = colours.background;
     g.fillRect(MARGIN.left, MARGIN.top, this.plotW, this.plotH);
     const r = this.range;
     if (this.image) {
@@ -537,8 +552,8 @@ class ScatterView {
     }
     const family = getComputedStyle(this.root).fontFamily || "sans-serif"; // the app's own font
     g.font = `12px ${family}`;
-    g.fillStyle = "#4a4d5a";
-    g.strokeStyle = this.image ? "rgba(0, 0, 0, 0)" : "#e6e8ee"; // no grid over a picture
+    g.fillStyle = colours.tick;
+    g.strokeStyle = this.image ? "rgba(0, 0, 0, 0)" : colours.grid; // no grid over a picture
     g.lineWidth = 1;
     g.textAlign = "center";
     g.textBaseline = "top";
@@ -556,9 +571,9 @@ class ScatterView {
       g.beginPath(); g.moveTo(MARGIN.left, Y); g.lineTo(MARGIN.left + this.plotW, Y); g.stroke();
       g.fillText(fmt(v, 4), MARGIN.left - 6, Y);
     }
-    g.strokeStyle = "#b9bcc6";
+    g.strokeStyle = colours.frame;
     g.strokeRect(MARGIN.left + 0.5, MARGIN.top + 0.5, this.plotW - 1, this.plotH - 1);
-    g.fillStyle = "#31333f";
+    g.fillStyle = colours.text;
     g.font = `13px ${family}`;
     g.textAlign = "center";
     g.textBaseline = "bottom";
@@ -576,9 +591,10 @@ class ScatterView {
     const g = this.front.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, this.plotW, this.plotH);
+    const colours = themeColours(this.root);
     if (this.path && this.path.length > 1) {
-      g.strokeStyle = "#31333f";
-      g.fillStyle = "rgba(49, 51, 63, 0.06)";
+      g.strokeStyle = colours.text;
+      g.fillStyle = colours.shade;
       g.setLineDash([4, 3]);
       g.beginPath();
       if (this.mode === "box") {
@@ -605,7 +621,7 @@ class ScatterView {
     }
     if (this.hoverIndex !== undefined && this.hoverIndex >= 0) {
       const [px, py] = this.toPx(this.cols.x[this.hoverIndex], this.cols.y[this.hoverIndex]);
-      g.strokeStyle = "#31333f";
+      g.strokeStyle = colours.text;
       g.lineWidth = 1.5;
       g.beginPath();
       g.arc(px, py, Math.max(4, this.meta.size), 0, 2 * Math.PI);
@@ -848,7 +864,7 @@ class ScatterView {
     out.width = this.back.width;
     out.height = this.back.height;
     const g = out.getContext("2d");
-    g.fillStyle = "#ffffff";
+    g.fillStyle = themeColours(this.root).background;
     g.fillRect(0, 0, out.width, out.height);
     g.drawImage(this.back, 0, 0);
     this.drawNow();

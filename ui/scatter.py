@@ -28,24 +28,25 @@ from ae_core.figures.common import MAX_CATEGORIES, _short, colour_classes, colou
 LEGEND_MAX = 200  # categories beyond this share a grey "other" entry in the legend
 
 _CSS = """
-.aes-root { display: flex; flex-direction: column; width: 100%; font-family: inherit; color: #31333f;
+.aes-root { display: flex; flex-direction: column; width: 100%; font-family: inherit; color: var(--st-text-color, #31333f);
             user-select: none; -webkit-user-select: none; }
 .aes-head { display: flex; align-items: center; justify-content: space-between; gap: 8px; min-height: 30px; }
 .aes-title { font-weight: 600; font-size: 15px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .aes-tools { display: flex; gap: 4px; flex-wrap: wrap; justify-content: flex-end; }
-.aes-btn { font: inherit; font-size: 13px; padding: 2px 9px; border: 1px solid #d5d7de; border-radius: 6px;
-           background: #fff; color: #31333f; cursor: pointer; }
+.aes-btn { font: inherit; font-size: 13px; padding: 2px 9px; border: 1px solid var(--st-border-color, #d5d7de);
+           border-radius: 6px; background: var(--st-background-color, #fff); color: inherit; cursor: pointer; }
 .aes-btn:hover { border-color: #ff4b4b; color: #ff4b4b; }
-.aes-btn.aes-on { background: #31333f; border-color: #31333f; color: #fff; }
+.aes-btn.aes-on { background: var(--st-text-color, #31333f); border-color: var(--st-text-color, #31333f);
+                  color: var(--st-background-color, #fff); }
 .aes-body { flex: 1; display: flex; min-height: 0; }
 .aes-stage { flex: 1; position: relative; min-width: 0; }
 .aes-back { position: absolute; left: 0; top: 0; width: 100%; height: 100%; }
 .aes-gl, .aes-front { position: absolute; }
 .aes-front { touch-action: none; }
-.aes-tip { position: absolute; display: none; pointer-events: none; background: rgba(255, 255, 255, 0.96);
-           border: 1px solid #c9ccd4; border-radius: 6px; padding: 5px 8px; font-size: 13px; line-height: 1.35;
+.aes-tip { position: absolute; display: none; pointer-events: none; background: var(--st-background-color, #fff);
+           border: 1px solid var(--st-border-color, #c9ccd4); border-radius: 6px; padding: 5px 8px; font-size: 13px; line-height: 1.35;
            box-shadow: 0 2px 6px rgba(0, 0, 0, 0.12); white-space: nowrap; z-index: 2; }
-.aes-tip-note { color: #6b6f7b; }
+.aes-tip-note { opacity: 0.7; }
 .aes-hint-zoom { position: absolute; left: 50%; top: 45%; transform: translate(-50%, -50%); padding: 6px 12px;
                  border-radius: 6px; background: rgba(49, 51, 63, 0.85); color: #fff; font-size: 14px;
                  pointer-events: none; opacity: 0; transition: opacity 0.2s; z-index: 3; }
@@ -54,11 +55,11 @@ _CSS = """
 .aes-side-title { font-weight: 600; margin-bottom: 4px; overflow-wrap: anywhere; }
 .aes-item { display: flex; align-items: center; gap: 6px; padding: 1px 3px; border-radius: 4px; cursor: pointer;
             overflow-wrap: anywhere; }
-.aes-item:hover { background: #f0f2f6; }
+.aes-item:hover { background: var(--st-secondary-background-color, #f0f2f6); }
 .aes-item.aes-off { opacity: 0.35; }
 .aes-swatch { flex: none; width: 10px; height: 10px; border-radius: 50%; }
-.aes-hint, .aes-note { color: #6b6f7b; font-size: 12px; margin-top: 6px; }
-.aes-bar { float: left; margin-right: 6px; width: 16px; height: 200px; border: 1px solid #d5d7de; }
+.aes-hint, .aes-note { opacity: 0.7; font-size: 12px; margin-top: 6px; }
+.aes-bar { float: left; margin-right: 6px; width: 16px; height: 200px; border: 1px solid var(--st-border-color, #d5d7de); }
 .aes-bar-labels { height: 202px; display: flex; flex-direction: column; justify-content: space-between; }
 """
 

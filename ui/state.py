@@ -282,5 +282,9 @@ def kept_choice(widget, label: str, options, default, key: str, param: str = "in
 
 
 def how_it_works(markdown: str, title: str = "How this works") -> None:
+    from ui import present
+
+    if present.on():  # for a room: the charts, not the explanations
+        return
     with st.expander(title):
         st.markdown(markdown)
