@@ -52,6 +52,15 @@ def _plane_picture(_run, run_id: str, stamp: float, z_range, n: int):
     return pictures.plane_picture(plane.reshape(n, n, *_run.dataset.image_shape), *lat.plane_values(z_range, n))
 
 
+@st.cache_resource(show_spinner="Making the thumbnails…", max_entries=4)
+def _atlas(_run, run_id: str, stamp: float):
+    """Every image of the run and its reconstruction as one sprite sheet, built once and kept in the run's folder:
+    the scatter shows a hovered point's pictures from it without asking the server."""
+    from ae_core.analysis.atlas import cached_atlas
+
+    return cached_atlas(_run)
+
+
 frame = _frame(run, rec.id, stamp)
 # The view is in the URL (besides ?run=): a link opens this projection, colouring, 2-D/3-D and selection.
 methods, colours = list(lat.projection_choices(D)), list(lat.colour_choices(frame))
@@ -99,6 +108,7 @@ if dims == 2:
                    hover_columns=hover, title=title, colour_title=colour, axis_titles=tuple(axes),
                    equal_aspect=method in ("latent", "pca"), view=f"{rec.id}/{method}",
                    file_name=f"latent_{rec.id}_{method}", cache_key=("latent", rec.id, stamp, method, colour),
+                   atlas=_atlas(run, rec.id, stamp) if is_image else None,
                    initial=shared["sel"])
     st.caption("Drag a lasso (or a box: toolbar) around points to see those samples and their reconstructions; "
                "click a point to pick it, Shift adds to the selection. Click the chart, then scroll to zoom (or hold "

@@ -8,6 +8,9 @@
 // (header.pick, the decoded plane) there is no selection: a click sends state "point" = {x, y}, and the points
 // are drawn as rings over a background picture (header.image) that spans a rectangle of data coordinates.
 // Text from the user's data (labels, column names) only ever reaches the page as textContent, never as HTML.
+// Image runs add header.atlas and, after the columns, a PNG sprite sheet (ae_core/analysis/atlas.py): tile
+// row * per_row (+1 for the reconstruction) at (t % cols, floor(t / cols)) * tile. Hover shows a point's tiles
+// at once (the sheet is decoded once per run), and a view zoomed in to a few hundred points draws the pictures.
 
 const VIEWS = new WeakMap(); // parentElement -> ScatterView, so a rerun with new data keeps zoom and selection
 const MARGIN = { left: 62, right: 12, top: 6, bottom: 46 };
@@ -19,6 +22,10 @@ const GRID = 192; // cells per side of the hover/click index
 const FRAME_MS = 16;
 const MIN_QUICK_POINTS = 10_000;
 const SETTLE_MS = 150;
+const TIP_PX = 96; // a hovered point's picture in the tooltip
+const THUMBS_MAX = 400; // at most this many pictures in place of dots ...
+const THUMB_MIN_PX = 18; // ... and only when they can be drawn at least this large without overlapping
+const THUMB_MAX_PX = 72;
 
 function shuffled(n) {
   // A fixed pseudo-random order (same data, same order): the buffer's first k points are a uniform sample, and
@@ -60,7 +67,8 @@ function parse(bytes) {
     cols[name] = new Float32Array(bytes.slice(offset, offset + 4 * meta.n).buffer);
     offset += 4 * meta.n;
   }
-  return { meta, cols };
+  const atlas = meta.atlas ? bytes.slice(offset, offset + meta.atlas.bytes) : null;
+  return { meta, cols, atlas };
 }
 
 function el(tag, cls, parent, text) {
@@ -170,6 +178,16 @@ class ScatterView {
     png.type = "button";
     png.title = "Download the chart as it looks now";
     png.onclick = () => this.savePng();
+    this.thumbBtn = el("button", "aes-btn aes-on", this.tools, "Pictures");
+    this.thumbBtn.type = "button";
+    this.thumbBtn.title = "Zoomed in far enough, draw each point's picture instead of a dot";
+    this.thumbBtn.hidden = true;
+    this.showThumbs = true;
+    this.thumbBtn.onclick = () => {
+      this.showThumbs = !this.showThumbs;
+      this.thumbBtn.classList.toggle("aes-on", this.showThumbs);
+      this.draw();
+    };
     const body = el("div", "aes-body", this.root);
     this.stage = el("div", "aes-stage", body);
     this.back = el("canvas", "aes-back", this.stage);
@@ -190,7 +208,7 @@ class ScatterView {
   // ---- data ---------------------------------------------------------------------------------------------
 
   load(bytes) {
-    const { meta, cols } = parse(bytes);
+    const { meta, cols, atlas } = parse(bytes);
     const sameData = this.meta && this.meta.id === meta.id;
     const sameView = this.meta && this.meta.view === meta.view && this.meta.n === meta.n;
     if (sameData) {
@@ -213,6 +231,7 @@ class ScatterView {
     this.buildSide();
     this.setPick(!!meta.pick);
     this.loadImage(meta.image);
+    this.loadAtlas(meta.atlas, atlas);
     this.ensureGl();
     if (!sameView || !this.range) this.fit(false);
     this.selected = null;
@@ -289,6 +308,67 @@ class ScatterView {
       this.draw();
     };
     img.src = image.src;
+  }
+
+  loadAtlas(info, png) {
+    // Decoded once per sheet (its id), off the main thread by createImageBitmap; a new colouring keeps it.
+    this.thumbBtn.hidden = !info;
+    this.thumbList = null;
+    if (!info) { this.atlas = null; this.atlasId = null; delete this.root.dataset.atlas; return; }
+    if (this.atlasId === info.id) return;
+    this.atlasId = info.id;
+    this.atlas = null;
+    this.root.dataset.atlas = "loading";
+    createImageBitmap(new Blob([png], { type: "image/png" })).then((bitmap) => {
+      if (this.atlasId !== info.id) return;
+      this.atlas = { bitmap, ...info };
+      this.root.dataset.atlas = "ready";
+      this.draw();
+    }, (err) => {
+      this.root.dataset.atlas = "failed";
+      console.error("the thumbnail atlas could not be decoded", err);
+    });
+  }
+
+  tile(i, which) {
+    // Source rectangle [sx, sy, size] of point i's picture (which 0) or reconstruction (1) in the atlas.
+    const a = this.atlas, t = this.cols.row[i] * a.per_row + which;
+    return [(t % a.cols) * a.tile, Math.floor(t / a.cols) * a.tile, a.tile];
+  }
+
+  pickThumbs() {
+    // The points to draw as pictures, and their size: every visible point in view when there are at most
+    // THUMBS_MAX, at the median distance to the nearest neighbour (so pictures do not cover each other), or null.
+    if (!this.atlas || !this.showThumbs || this.meta.pick) return null;
+    const r = this.range, { x, y } = this.cols, inView = [];
+    for (let i = 0; i < this.n; i++) {
+      if (x[i] < r.x0 || x[i] > r.x1 || y[i] < r.y0 || y[i] > r.y1 || !this.visible(i)) continue;
+      inView.push(i);
+      if (inView.length > THUMBS_MAX) return null;
+    }
+    if (!inView.length) return null;
+    const px = inView.map((i) => this.toPx(x[i], y[i]));
+    const nearest = px.map(([ax, ay], k) => {
+      let best = Infinity;
+      px.forEach(([bx, by], j) => { if (j !== k) best = Math.min(best, Math.max(Math.abs(ax - bx), Math.abs(ay - by))); });
+      return best;
+    }).sort((a, b) => a - b);
+    const size = Math.min(THUMB_MAX_PX, 0.95 * nearest[Math.floor(nearest.length / 2)]);
+    return size >= THUMB_MIN_PX ? { points: inView, size } : null;
+  }
+
+  drawThumbs(g) {
+    const { points, size } = this.thumbList, bm = this.atlas.bitmap;
+    g.imageSmoothingEnabled = this.atlas.tile > size; // shrinking: smooth; enlarging: crisp pixels
+    for (const i of points) {
+      const [px, py] = this.toPx(this.cols.x[i], this.cols.y[i]);
+      const [sx, sy, s] = this.tile(i, 0);
+      g.drawImage(bm, sx, sy, s, s, px - size / 2, py - size / 2, size, size);
+      const b = this.base;
+      g.strokeStyle = `rgb(${b[i * 4]},${b[i * 4 + 1]},${b[i * 4 + 2]})`;
+      g.lineWidth = this.selected && this.selected[i] ? 3 : 1.5;
+      g.strokeRect(px - size / 2, py - size / 2, size, size);
+    }
   }
 
   visible(i) {
@@ -527,6 +607,8 @@ class ScatterView {
       }
       this.root.dataset.lastCount = String(count);
     }
+    if (count === this.n) this.thumbList = this.pickThumbs(); // gesture frames move the last set along
+    this.root.dataset.thumbs = String(this.thumbList ? this.thumbList.points.length : 0);
     this.drawFront();
     if (!this.root.dataset.drawn) this.root.dataset.drawn = String(performance.now());
   }
@@ -591,6 +673,7 @@ class ScatterView {
     const g = this.front.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, this.plotW, this.plotH);
+    if (this.thumbList && this.atlas) this.drawThumbs(g);
     const colours = themeColours(this.root);
     if (this.path && this.path.length > 1) {
       g.strokeStyle = colours.text;
@@ -670,6 +753,7 @@ class ScatterView {
       });
       el("div", "aes-tip-note", this.tip, "Click to decode this point");
     }
+    if (i >= 0 && this.meta.atlas) this.tipPictures(i);
     for (const h of i < 0 ? [] : this.meta.hover) {
       const v = this.cols[h.column][i];
       let text;
@@ -686,6 +770,25 @@ class ScatterView {
     const w = this.tip.offsetWidth, h = this.tip.offsetHeight;
     this.tip.style.left = `${left + w > this.width ? MARGIN.left + px - w - 10 : left}px`;
     this.tip.style.top = `${top + h > this.height ? Math.max(0, MARGIN.top + py - h - 8) : top}px`;
+  }
+
+  tipPictures(i) {
+    // The point's picture and its reconstruction, cut from the atlas: no request, drawn in the same frame.
+    const box = el("div", "aes-tip-pics", this.tip);
+    if (!this.atlas) { el("div", "aes-tip-note", box, "pictures loading…"); return; }
+    const names = ["image", "reconstruction"];
+    for (let k = 0; k < this.atlas.per_row; k++) {
+      const fig = el("div", "aes-tip-pic", box);
+      const c = el("canvas", "", fig);
+      const dpr = window.devicePixelRatio || 1;
+      c.width = c.height = Math.round(TIP_PX * dpr);
+      c.style.width = c.style.height = `${TIP_PX}px`;
+      const g = c.getContext("2d");
+      g.imageSmoothingEnabled = false; // small tiles enlarged: crisp pixels, as the app's other thumbnails
+      const [sx, sy, s] = this.tile(i, k);
+      g.drawImage(this.atlas.bitmap, sx, sy, s, s, 0, 0, c.width, c.height);
+      el("div", "aes-tip-note", fig, names[k]);
+    }
   }
 
   setMode(mode) {

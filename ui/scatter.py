@@ -47,6 +47,9 @@ _CSS = """
            border: 1px solid var(--st-border-color, #c9ccd4); border-radius: 6px; padding: 5px 8px; font-size: 13px; line-height: 1.35;
            box-shadow: 0 2px 6px rgba(0, 0, 0, 0.12); white-space: nowrap; z-index: 2; }
 .aes-tip-note { opacity: 0.7; }
+.aes-tip-pics { display: flex; gap: 6px; margin-bottom: 4px; }
+.aes-tip-pic { text-align: center; font-size: 11px; }
+.aes-tip-pic canvas { display: block; border: 1px solid var(--st-border-color, #e6e8ee); }
 .aes-hint-zoom { position: absolute; left: 50%; top: 45%; transform: translate(-50%, -50%); padding: 6px 12px;
                  border-radius: 6px; background: rgba(49, 51, 63, 0.85); color: #fff; font-size: 14px;
                  pointer-events: none; opacity: 0; transition: opacity 0.2s; z-index: 3; }
@@ -147,6 +150,9 @@ def pack(coords, colour=None, *, selected=(), **options) -> bytes:
         rectangle of data coordinates (`ae_core.figures.images.plane_picture`)
     pick : a click chooses a point (state "point" = {"x", "y"}) instead of selecting; the points
         are drawn as rings (the chosen point)
+    atlas : (PNG bytes, `ae_core.analysis.atlas.AtlasLayout`): every row's picture (and reconstruction) as
+        one sprite sheet, sent after the columns; hovering a point shows its tiles, and a zoomed-in view
+        can draw the pictures in place of the dots
 
     Examples
     --------
@@ -161,7 +167,7 @@ def _parts(coords, colour=None, *, rows=None, hover_columns=None, title: str = "
            axis_titles: tuple[str, str] = ("1", "2"), equal_aspect: bool | float = False, height: int = 600,
            view: str = "", hover_digits: int = 4, note: str = "", file_name: str = "latent",
            image: tuple[str, tuple[float, float], tuple[float, float]] | None = None,
-           pick: bool = False) -> tuple[dict, bytes]:
+           pick: bool = False, atlas=None) -> tuple[dict, bytes]:
     """`pack` but the selection: (header, column bytes)."""
     coords = np.asarray(coords, dtype=np.float32)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -184,6 +190,16 @@ def _parts(coords, colour=None, *, rows=None, hover_columns=None, title: str = "
         if not str(src).startswith("data:image/png;base64,"):
             raise InputError("the scatter's picture must be a PNG data URI.")
         meta["image"] = {"src": src, "x0": float(x0), "x1": float(x1), "y0": float(y0), "y1": float(y1)}
+    if atlas is not None:
+        png, layout = atlas
+        if not bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
+            raise InputError("the scatter's atlas must be a PNG.")
+        if n and rows.max() >= layout.n:
+            raise InputError(f"the atlas holds {layout.n:,} rows; the points name row {int(rows.max()):,}.")
+        # After the columns, at the end of the payload: the browser reads it as a Blob, no base64.
+        meta["atlas"] = {"bytes": len(png), "cols": layout.cols, "tile": layout.tile, "per_row": layout.per_row,
+                         "id": hashlib.blake2b(png, digest_size=12).hexdigest()}
+        body += png
     meta["id"] = hashlib.blake2b(body + json.dumps(meta, sort_keys=True).encode(), digest_size=12).hexdigest()
     return meta, body
 

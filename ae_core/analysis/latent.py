@@ -95,8 +95,9 @@ def latent_frame(run, coords=None, method: str | None = None) -> pd.DataFrame:
 
 
 def hover_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """The scatter's tooltip lines: row, label (if any), reconstruction error (see `plots.latent_scatter`)."""
-    names = ["row"] + ([LABEL] if LABEL in frame else []) + [ERROR]
+    """The scatter's tooltip lines: row, label (if any), reconstruction error, and an image's file (a person's
+    own images: the name finds it again) (see `plots.latent_scatter`)."""
+    names = ["row"] + ([LABEL] if LABEL in frame else []) + [ERROR] + (["file"] if "file" in frame else [])
     return {name: frame[name] for name in names}
 
 
