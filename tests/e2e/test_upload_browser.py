@@ -72,21 +72,20 @@ def test_upload_train_download(upload_url, page, shot, tmp_path):
     page.get_by_role("button", name="Train").click()
     download = page.get_by_role("button", name="Download coordinates with your rows (CSV)")
     expect(download).to_be_visible(timeout=TRAIN_TIMEOUT)
-    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)
+    code_plot = page.locator("[class*='st-key-upload_code_'] .aes-root")  # the Latent page's WebGL chart
+    expect(page.locator(".aes-root[data-drawn]")).to_have_count(2, timeout=30_000)  # the code and PCA of the input
     no_exception(page)
     shot(page, "upload-03-result")
 
     # Hovering a point shows its row from the file, markup as literal text (escaped, not rendered).
-    code_plot = page.locator("[class*='st-key-upload_code_'] .js-plotly-plot")
     code_plot.scroll_into_view_if_needed()
     x, y = page.evaluate("""() => {
-        const gd = document.querySelector("[class*='st-key-upload_code_'] .js-plotly-plot");
-        const fl = gd._fullLayout, t = gd._fullData[0];
-        const box = gd.getBoundingClientRect();
-        return [box.left + fl._size.l + fl.xaxis.d2p(t.x[0]), box.top + fl._size.t + fl.yaxis.d2p(t.y[0])];
+        const v = document.querySelector("[class*='st-key-upload_code_'] .aes-root").aesView;
+        const b = v.front.getBoundingClientRect(), [px, py] = v.toPx(v.cols.x[0], v.cols.y[0]);
+        return [b.left + px, b.top + py];
     }""")
     page.mouse.move(x, y)
-    label = code_plot.locator(".hoverlayer .hovertext").first
+    label = code_plot.locator(".aes-tip")
     expect(label).to_contain_text("<b>VIP</b> & co #", timeout=10_000)
     expect(label).to_contain_text("row: ", timeout=10_000)
     page.screenshot(path=str(ROOT / "test-artifacts" / "upload-03b-hover.png"))  # the viewport, hover label included
