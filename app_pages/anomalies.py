@@ -35,6 +35,7 @@ runs = state.finished_runs_or_stop("No finished runs yet. Train one first; the *
 
 from ae_core.analysis import anomaly as an  # noqa: E402 - imports torch; only once there is a run to look at
 from ae_core.figures import anomaly as anf  # noqa: E402
+from ae_core.runs.spec import one_class_setup  # noqa: E402
 from ae_core.runs.summary import progress_view  # noqa: E402
 
 PICKER = "anomaly_run_picker"
@@ -122,7 +123,7 @@ if len(names) >= 2 and access.is_editor():  # it starts a run
         if submitted:
             try:
                 spec = rec.config["dataset"]
-                config = an.one_class_setup(spec["name"], chosen, rec.config.get("variant", "vanilla"),
+                config = one_class_setup(spec["name"], chosen, rec.config.get("variant", "vanilla"),
                                             dataset_options=spec.get("options"), model=rec.config.get("model"),
                                             train=rec.config.get("train"))
                 st.session_state[PENDING] = state.manager().submit(config, title="one-class").id

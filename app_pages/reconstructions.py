@@ -8,6 +8,7 @@ from ae_core.analysis import reconstruction as rc
 from ae_core.errors import InputError
 from ae_core.figures.reconstruction import feature_error_figure, image_rows_figure, rate_distortion_figure
 from ae_core.links import Choice, Number
+from ae_core.runs.spec import config_for_code_size
 from ui import access, links, state
 
 st.title("Reconstructions")
@@ -135,7 +136,7 @@ def _compression(polling: bool) -> None:
                                icon=":material/play_arrow:"):
         try:
             for k in missing:
-                state.manager().submit(rc.config_for_code_size(rec.config, k))
+                state.manager().submit(config_for_code_size(rec.config, k))
         except InputError as exc:
             st.error(str(exc))
         st.rerun()

@@ -17,7 +17,6 @@ from ae_core.analysis.anomaly import (
     flagged_frame,
     graded_truth,
     most_anomalous,
-    one_class_setup,
     roc_pr,
     row_hover,
     scatter_coordinates,
@@ -31,6 +30,7 @@ from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
 from ae_core.figures.anomaly import error_histogram_figure, pr_figure, roc_figure, score_scatter_figure
 from ae_core.runs.loaded import load_run
+from ae_core.runs.spec import one_class_setup
 from ae_core.runs.store import RunStore
 
 ERR = np.arange(1, 101, dtype=float)  # 1..100

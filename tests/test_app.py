@@ -13,7 +13,7 @@ def test_a_process_the_server_spawns_does_not_run_the_app(monkeypatch):
 
     started = []
     monkeypatch.setattr(state, "start_projector", lambda: started.append("helper"))
-    monkeypatch.setattr(st, "navigation", lambda pages: types.SimpleNamespace(run=lambda: started.append("pages")))
+    monkeypatch.setattr(st, "navigation", lambda pages, **_: types.SimpleNamespace(run=lambda: started.append("pages")))
     runpy.run_path(APP, run_name="__mp_main__")
     assert started == []
     runpy.run_path(APP, run_name="__main__")  # as Streamlit runs it

@@ -165,7 +165,7 @@ def test_a_dense_runs_numpy_decoder_is_its_torch_decoder(store, variant):
     """Every dense variant decodes in numpy (`run.decoder`) exactly as its torch model does, dropout layers,
     the VAE's decoder and the sigmoid output included; large codes do not overflow."""
     from ae_core.analysis.metrics import decode
-    from ae_core.runs.loaded import ArrayDecoder
+    from ae_core.model.numpy_decoder import ArrayDecoder
 
     run_id = train_tiny(store, "digits", variant, model={"hidden": [24, 12], "dropout": 0.2})
     run = load_run(store, run_id)

@@ -21,6 +21,7 @@ from ae_core.figures.reconstruction import (
 from ae_core.model.config import model_config_for
 from ae_core.model.networks import Autoencoder
 from ae_core.runs.loaded import load_run
+from ae_core.runs.spec import config_for_code_size
 from ae_core.runs.store import RunRecord
 
 
@@ -181,7 +182,7 @@ def test_same_family_matches_dataset_options_and_variant():
 
 def test_config_for_code_size_keeps_everything_but_the_code_size(runs):
     ref = runs["digits"].record.config
-    cfg = json.loads(json.dumps(rc.config_for_code_size(ref, 8)))  # as the store keeps it
+    cfg = json.loads(json.dumps(config_for_code_size(ref, 8)))  # as the store keeps it
     assert cfg["model"]["latent_dim"] == 8
     assert {k: v for k, v in cfg["model"].items() if k != "latent_dim"} == {k: v for k, v in ref["model"].items() if k != "latent_dim"}
     assert cfg["train"] == ref["train"] and cfg["dataset"] == ref["dataset"]

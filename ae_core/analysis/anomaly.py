@@ -85,40 +85,6 @@ def anomaly_truth(run) -> np.ndarray | None:
     return truth(run.dataset, normal_classes(run))
 
 
-def one_class_setup(dataset: str, normal: list, variant: str = "vanilla", dataset_options: dict | None = None,
-                    model: dict | None = None, train: dict | None = None) -> dict:
-    """A run config trained on the `normal` classes only (names or indices); the other classes are anomalies.
-
-    The config carries `train_classes` (class indices), which
-    `ae_core.runs.execute.execute_run` honours: train and validation rows keep
-    those classes only, and every other row is held out as a test row.
-    """
-    from ae_core.data.registry import load_dataset
-    from ae_core.runs.spec import make_config
-
-    ds = load_dataset(dataset, **dict(dataset_options or {}))
-    if ds.y is None or not ds.class_names:
-        raise InputError(f"{ds.title or ds.name} has no classes, so there is nothing to call normal; pick a labelled dataset.")
-    names = list(ds.class_names)
-    chosen = set()
-    for c in normal:
-        if isinstance(c, (int, np.integer)) and 0 <= int(c) < len(names):
-            chosen.add(int(c))
-        elif str(c) in names:
-            chosen.add(names.index(str(c)))
-        else:
-            raise InputError(f"{str(c)[:40]!r} is not a class of {ds.name}; choose from: {', '.join(names)}.")
-    if not chosen:
-        raise InputError("choose at least one normal class.")
-    if len(chosen) == len(names):
-        raise InputError("leave at least one class out: the classes not chosen are the anomalies to find.")
-    # A run's stored model config also holds what the data decide (input size, image shape, output); drop those.
-    model = {k: v for k, v in (model or {}).items() if k not in ("n_features", "image_shape", "output")}
-    config = make_config(dataset, variant, dataset_options, model, train, ds=ds)
-    config["train_classes"] = sorted(chosen)
-    return config
-
-
 # ---- frames for the page --------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ def decode(model, Z: np.ndarray) -> np.ndarray:
     """Scaled reconstructions (n, n_features) of codes (n, latent_dim).
 
     `model` is an Autoencoder or a run's numpy decoder (`LoadedRun.decoder`), which needs no torch."""
-    from ae_core.runs.loaded import ArrayDecoder
+    from ae_core.model.numpy_decoder import ArrayDecoder
 
     if isinstance(model, ArrayDecoder):
         return model.decode(Z)

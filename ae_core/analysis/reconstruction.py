@@ -288,20 +288,6 @@ def rate_distortion_summary(table: pd.DataFrame) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-# Model settings that describe the data, not the choice of model: make_config sets them itself.
-_DATA_KEYS = ("n_features", "image_shape", "output", "latent_dim")
-
-
-def config_for_code_size(ref_config: dict, latent_dim: int) -> dict:
-    """A run config like `ref_config` (same data, variant, layers and training) with another code size."""
-    from ae_core.runs.spec import make_config
-
-    spec = ref_config["dataset"]
-    model = {k: v for k, v in ref_config["model"].items() if k not in _DATA_KEYS}
-    return make_config(spec["name"], ref_config["variant"], spec.get("options"),
-                       model={**model, "latent_dim": int(latent_dim)}, train=dict(ref_config["train"]))
-
-
 def _number(x: float) -> str:
     return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 

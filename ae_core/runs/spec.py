@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from ae_core.data.registry import Dataset, load_dataset
 from ae_core.errors import InputError
 from ae_core.model.config import TrainConfig, model_config_for
@@ -67,3 +69,46 @@ def budget_overrides(ds: Dataset, seconds: float) -> dict:
     """
     return {"epochs": 10_000, "patience": 10_000, "schedule": "cosine", "max_seconds": float(seconds),
             "lr": 5e-3, "batch_size": 64 if ds.n_samples < 20_000 else 128}
+
+
+def one_class_setup(dataset: str, normal: list, variant: str = "vanilla", dataset_options: dict | None = None,
+                    model: dict | None = None, train: dict | None = None) -> dict:
+    """A run config trained on the `normal` classes only (names or indices); the other classes are anomalies.
+
+    The config carries `train_classes` (class indices), which
+    `ae_core.runs.execute.execute_run` honours: train and validation rows keep
+    those classes only, and every other row is held out as a test row.
+    """
+    ds = load_dataset(dataset, **dict(dataset_options or {}))
+    if ds.y is None or not ds.class_names:
+        raise InputError(f"{ds.title or ds.name} has no classes, so there is nothing to call normal; pick a labelled dataset.")
+    names = list(ds.class_names)
+    chosen = set()
+    for c in normal:
+        if isinstance(c, (int, np.integer)) and 0 <= int(c) < len(names):
+            chosen.add(int(c))
+        elif str(c) in names:
+            chosen.add(names.index(str(c)))
+        else:
+            raise InputError(f"{str(c)[:40]!r} is not a class of {ds.name}; choose from: {', '.join(names)}.")
+    if not chosen:
+        raise InputError("choose at least one normal class.")
+    if len(chosen) == len(names):
+        raise InputError("leave at least one class out: the classes not chosen are the anomalies to find.")
+    # A run's stored model config also holds what the data decide (input size, image shape, output); drop those.
+    model = {k: v for k, v in (model or {}).items() if k not in ("n_features", "image_shape", "output")}
+    config = make_config(dataset, variant, dataset_options, model, train, ds=ds)
+    config["train_classes"] = sorted(chosen)
+    return config
+
+
+# Model settings that describe the data, not the choice of model: make_config sets them itself.
+_DATA_KEYS = ("n_features", "image_shape", "output", "latent_dim")
+
+
+def config_for_code_size(ref_config: dict, latent_dim: int) -> dict:
+    """A run config like `ref_config` (same data, variant, layers and training) with another code size."""
+    spec = ref_config["dataset"]
+    model = {k: v for k, v in ref_config["model"].items() if k not in _DATA_KEYS}
+    return make_config(spec["name"], ref_config["variant"], spec.get("options"),
+                       model={**model, "latent_dim": int(latent_dim)}, train=dict(ref_config["train"]))

@@ -1,0 +1,38 @@
+"""A dense decoder run in numpy, from its saved weights: a finished run's decoder without torch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ae_core.errors import InputError
+from ae_core.model.config import ModelConfig
+
+
+class ArrayDecoder:
+    """A dense decoder's forward pass in numpy, from its weights: Linear + ReLU per hidden
+    layer (dropout is the identity at inference), the head, then the output activation.
+    The same function as `Autoencoder.decode` in eval mode (float32; equal within 1e-5).
+
+    `cfg` and `decode` are what `analysis.decode` (and so `latent.decode_plane`) use."""
+
+    def __init__(self, cfg: ModelConfig, weights: dict[str, np.ndarray]):
+        if cfg.arch != "dense":
+            raise ValueError(f"ArrayDecoder is for dense models, not {cfg.arch!r}")
+        self.cfg = cfg
+        body = sorted({int(k.split(".")[2]) for k in weights if k.startswith("decoder.body.")})
+        names = [f"decoder.body.{i}" for i in body] + ["decoder.head"]
+        try:
+            self.layers = [(weights[f"{n}.weight"].T, weights[f"{n}.bias"]) for n in names]  # (in, out), (out,)
+        except KeyError as exc:
+            raise InputError(f"the weights have no {exc.args[0]!r}: they are not this model's; retrain the run.") from None
+
+    def decode(self, Z: np.ndarray) -> np.ndarray:
+        """Scaled reconstructions (n, n_features) of codes (n, latent_dim), float32."""
+        x = np.asarray(Z, dtype=np.float32)
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if i < len(self.layers) - 1:
+                np.maximum(x, 0, out=x)
+        if self.cfg.output == "sigmoid":
+            x = 0.5 * (np.tanh(0.5 * x) + 1)  # the logistic function, without exp's overflow warnings
+        return x.astype(np.float32, copy=False)
