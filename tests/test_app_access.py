@@ -231,3 +231,28 @@ def test_present_mode_from_a_link_hides_the_explanations_and_exits(trained_store
     at.button(key="present_exit").click().run()
     assert "present" not in at.query_params
     assert [e for e in at.expander if e.label == "How this works"] and at.sidebar.button(key="present_enter")
+
+
+def test_an_editor_pins_runs_and_home_opens_on_them(trained_store, monkeypatch):
+    store, ids = trained_store
+    from ae_core.runs import showcase
+
+    try:
+        at = page_app("home.py").run()
+        shown = list(at.dataframe[0].value["dataset"])
+        row = next(i for i, name in enumerate(shown) if name == "outliers")
+        at.session_state[at.session_state["home_runs_table_key"]] = {"selection": {"rows": [row], "columns": []}}
+        at.button(key="home_pin_True").click().run()
+        assert showcase.read_pins(store) == [ids["outliers"]]
+        # A viewer's fresh session: Home shows the pinned run and selects it for the explore pages.
+        monkeypatch.setenv("AE_MODE", "viewer")
+        at = page_app("home.py").run()
+        assert "Demo runs" in [s.value for s in at.subheader]
+        assert at.query_params["run"] in (ids["outliers"], [ids["outliers"]])
+        assert [p.proto.query_string for p in at.get("page_link")][:1] == [f"run={ids['outliers']}"]
+        # AE_SHOWCASE wins over the stored pins.
+        monkeypatch.setenv("AE_SHOWCASE", ids["digits"])
+        at = page_app("home.py").run()
+        assert at.query_params["run"] in (ids["digits"], [ids["digits"]])
+    finally:
+        showcase.write_pins(store, [])
