@@ -17,6 +17,7 @@ only, so the test split never leaks into the medians.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,16 +171,16 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
     frame = _sample_rows(frame, max_rows, random_state, notes)
 
     columns = [c for c in frame.columns if c != label_column]
-    numeric, parsed, converted, dropped, onehot, text_present = _split_columns(frame, columns, delimiter)
+    numeric, parsed, converted, dropped, onehot, text_present, dates = _split_columns(frame, columns, delimiter)
     values, kept_numeric, dropped_numeric, n_absurd = _clean_numeric(frame, numeric, parsed, n_rows_read)
     dropped.update(dropped_numeric)
     if n_absurd:
         notes.append(f"{n_absurd:,} infinite or absurdly large value(s) (|x| > 1e30) treated as missing")
     numeric_values = values[:, [numeric.index(c) for c in kept_numeric]]
-    names, X = _assemble(columns, kept_numeric, numeric_values, onehot, len(frame))
+    names, X = _assemble(columns, kept_numeric, numeric_values, onehot, len(frame), dates)
     if len(names) < MIN_FEATURES:
         _raise_too_few_features(names, dropped, delimiter)
-    X, frame = _drop_empty_rows(X, frame, numeric_values, [text_present[c] for c in onehot], notes)
+    X, frame = _drop_empty_rows(X, frame, numeric_values, list(text_present.values()), notes)
 
     labels = _labels(frame[label_column]) if label_column is not None else None
     report = PreparationReport(
@@ -230,8 +231,10 @@ def _sample_rows(frame: pd.DataFrame, max_rows: int, random_state: int, notes: l
     return frame.iloc[keep]
 
 
-def _assemble(columns, kept_numeric, numeric_values: np.ndarray, onehot: dict, n: int) -> tuple[list[str], np.ndarray]:
+def _assemble(columns, kept_numeric, numeric_values: np.ndarray, onehot: dict, n: int,
+              dates: dict | None = None) -> tuple[list[str], np.ndarray]:
     """Feature names and the float32 matrix, in the file's column order."""
+    dates = dates or {}
     names, blocks = [], []
     position = {c: j for j, c in enumerate(kept_numeric)}
     for c in columns:
@@ -241,6 +244,10 @@ def _assemble(columns, kept_numeric, numeric_values: np.ndarray, onehot: dict, n
         elif c in onehot:
             cats, matrix = onehot[c]
             names += [f"{c}={v}" for v in cats]
+            blocks.append(matrix)
+        elif c in dates:
+            date_names, matrix = dates[c]
+            names += date_names
             blocks.append(matrix)
     return names, (np.hstack(blocks).astype(np.float32) if blocks else np.empty((n, 0), np.float32))
 
@@ -260,11 +267,14 @@ def _drop_empty_rows(X: np.ndarray, frame: pd.DataFrame, numeric_values: np.ndar
 
 
 def _split_columns(frame: pd.DataFrame, columns: list[str], delimiter: str):
-    """Sort columns into numeric (native or parsed from text), one-hot and dropped."""
-    numeric, parsed, converted, dropped, onehot, text_present = [], {}, {}, {}, {}, {}
+    """Sort columns into numeric (native or parsed from text), one-hot, dates and times, and dropped."""
+    numeric, parsed, converted, dropped, onehot, text_present, dates = [], {}, {}, {}, {}, {}, {}
     n = len(frame)
     for c in columns:
         s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s):  # a DataFrame or Parquet column that is already dates
+            _add_dates(c, _naive_utc(s), dates, converted, dropped, text_present)
+            continue
         if pd.api.types.is_bool_dtype(s):
             parsed[c] = s.to_numpy(dtype=np.float64, na_value=np.nan)
             converted[c] = "true/false as 1/0"
@@ -285,6 +295,9 @@ def _split_columns(frame: pd.DataFrame, columns: list[str], delimiter: str):
             dropped[c] = "empty: no values"
         elif len(counts) == 1:
             dropped[c] = f"constant: every value is '{counts.index[0]}'"
+        elif (when := _parse_dates(t)) is not None:
+            # Before the id-like test: a timestamp per row is unique per row, and it is information, not an id.
+            _add_dates(c, when, dates, converted, dropped, text_present)
         elif len(counts) == present.sum() >= 0.9 * n and n > MAX_CATEGORIES:
             # Unique per row: a code if short tokens, prose if long or spaced.
             prose = (counts.index.str.len() > 20) | counts.index.str.contains(r"\s")
@@ -300,7 +313,62 @@ def _split_columns(frame: pd.DataFrame, columns: list[str], delimiter: str):
         else:
             dropped[c] = (f"free text: {len(counts):,} distinct values in {n:,} rows "
                           f"(categories are one-hot encoded only up to {MAX_CATEGORIES})")
-    return numeric, parsed, converted, dropped, onehot, text_present
+    return numeric, parsed, converted, dropped, onehot, text_present, dates
+
+
+_DATE_PARTS = ("year", "month", "day of week", "hour")
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def _naive_utc(d: pd.Series) -> pd.Series:
+    return d.dt.tz_convert(None) if getattr(d.dt, "tz", None) is not None else d
+
+
+def _parse_dates(t: pd.Series) -> pd.Series | None:
+    """Datetimes of a text column (UTC, zone-less; NaT where missing) when at least 90% of its values are dates
+    in one format, else None. The format is pandas' guess from the first values, month-first, then day-first
+    (31/12/2024 fits only the second); one format parsed at once is fast and never guesses per cell."""
+    from pandas.tseries.api import guess_datetime_format
+
+    present = t.dropna()
+    if present.empty or present.iloc[:50].str.contains(r"\d").mean() < 0.9:
+        return None
+    best = None
+    for dayfirst in (False, True):
+        for value in present.iloc[:3]:
+            with warnings.catch_warnings():  # it warns about day-first formats it finds; the 90% check decides
+                warnings.simplefilter("ignore")
+                fmt = guess_datetime_format(str(value), dayfirst=dayfirst)
+            if fmt and any(k in fmt for k in ("%Y", "%y", "%b", "%B")):
+                break
+        else:
+            continue
+        when = pd.to_datetime(t, format=fmt, errors="coerce", utc=True)
+        share = when.notna().sum() / len(present)
+        if share >= 0.9 and (best is None or share > best[0]):
+            best = (share, when)
+    return None if best is None else _naive_utc(best[1])
+
+
+def _add_dates(c: str, when: pd.Series, dates: dict, converted: dict, dropped: dict, text_present: dict) -> None:
+    """A date/time column as numbers a person would expect: days since 1970 (a timestamp), then the year,
+    month, day of week and hour, each only where it varies (a column of one year has no year feature)."""
+    present = when.notna().to_numpy()
+    if when.nunique() < 2:
+        dropped[c] = "constant: one date/time" if present.any() else "empty: no values"
+        return
+    values = {f"{c} (days since 1970)": ((when - _EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)}
+    parts = {"year": when.dt.year, "month": when.dt.month, "day of week": when.dt.day_of_week,
+             "hour": when.dt.hour + when.dt.minute / 60}
+    for name in _DATE_PARTS:
+        v = parts[name].to_numpy(np.float64, na_value=np.nan)
+        if np.unique(v[present]).size > 1:
+            values[f"{c}: {name}"] = v
+    dates[c] = (list(values), np.column_stack(list(values.values())))
+    missing = f"; {int((~present).sum()):,} missing or unreadable date(s) filled later" if not present.all() else ""
+    shown = [n.split(": ")[1].replace("day of week", "day of week (Monday = 0)") for n in list(values)[1:]]
+    converted[c] = "date/time as " + ", ".join(["days since 1970", *shown]) + missing
+    text_present[c] = present
 
 
 _NA_TOKENS = {"", "na", "n/a", "nan", "null", "none", "-", "--", "?", "missing", "\u2014"}
