@@ -227,7 +227,7 @@ def test_present_mode_from_a_link_hides_the_explanations_and_exits(trained_store
     at.run()
     assert not app_errors(at)
     assert not [e for e in at.expander if e.label == "How this works"]
-    assert any("stSidebar" in h.proto.body for h in at.get("html"))  # the style that hides the sidebar and captions
+    assert [e.proto.component_name for e in at.get("bidi_component")] == ["ae_present"]  # the style hiding sidebar, captions
     at.button(key="present_exit").click().run()
     assert "present" not in at.query_params
     assert [e for e in at.expander if e.label == "How this works"] and at.sidebar.button(key="present_enter")

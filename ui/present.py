@@ -12,12 +12,15 @@ import streamlit as st
 
 KEY, PARAM = "present_on", "present"
 
-# The sidebar (and the arrow that opens it) and every caption: what present mode leaves out.
-_CSS = """<style>
+# The sidebar (and the arrow that opens it) and every caption: what present mode leaves out. A constant style
+# sheet, given to the page by a component without shadow DOM (no st.html in this app: tests/test_security.py).
+_CSS = """
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
   { display: none !important; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { display: none !important; }
-</style>"""
+.st-key-present_style { display: none; }
+"""
+_style = st.components.v2.component("ae_present", html="<span></span>", css=_CSS, isolate_styles=False)
 
 
 def on() -> bool:
@@ -38,7 +41,7 @@ def _set(value: bool) -> None:
 def controls() -> None:
     """The way in (a sidebar button) or, when presenting, the style that hides things and the way out."""
     if on():
-        st.html(_CSS)
+        _style(key="present_style")
         st.button("Exit presentation", key="present_exit", on_click=_set, args=(False,),
                   icon=":material/close_fullscreen:", type="tertiary")
     else:
