@@ -126,9 +126,14 @@ uploaded = st.file_uploader(
     help="A CSV: a header row and at least 10 data rows, with at least 2 numeric columns (Excel: File > Save As > "
          "CSV UTF-8). A zip: PNG, JPEG, WebP, BMP or GIF images, one sub-folder per class (or all in one folder).",
 )
+if uploaded is None:  # nothing of their own yet: a shipped sample goes through the same steps as an upload
+    sample = st.segmented_control("…or try a sample", list(upload.SAMPLES), key="upload_sample",
+                                  format_func=lambda k: upload.SAMPLES[k].title,
+                                  help=" ".join(f"{s.title}: {s.about}" for s in upload.SAMPLES.values()))
+    uploaded = upload.sample_file(sample) if sample else None
 if uploaded is None:
-    st.info("Choose a CSV file or a zip of images to start. Nothing is trained until you press **Train**.",
-            icon=":material/upload_file:")
+    st.info("Choose a CSV file or a zip of images to start, or try a sample. Nothing is trained until you press "
+            "**Train**.", icon=":material/upload_file:")
 elif upload.is_image_upload(uploaded.name):
     _image_upload(_stored_path(uploaded), uploaded.name)
 else:
@@ -137,8 +142,10 @@ else:
     if not base.columns:
         st.error(base.error, icon=":material/error:")
     else:
+        suggested = getattr(uploaded, "label", None)  # a sample's label column
         label = st.selectbox(
             "Label / colour column (optional)", [NONE, *base.columns], key=f"upload_label_{path[-20:]}",
+            index=[NONE, *base.columns].index(suggested) if suggested in base.columns else 0,
             help="A column you already know, such as a class: it colours the plot and is not used for training.",
         )
         label = None if label == NONE else label

@@ -52,7 +52,7 @@ def test_empty_state_offers_the_uploader_with_its_limit(store):
     assert not at.exception, at.exception
     (box,) = at.file_uploader
     assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt", ".zip"]
-    assert "Choose a CSV file or a zip of images to start" in app_text(at)
+    assert "Choose a CSV file or a zip of images to start, or try a sample" in app_text(at)
     assert not at.button  # nothing to train yet
     assert "What the two axes mean" in at.expander[0].markdown[0].value
 
@@ -131,7 +131,7 @@ def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run)
     at.query_params["run"] = finished_csv_run
     at.run()
     assert not at.exception, at.exception
-    assert "Choose a CSV file or a zip of images to start" in app_text(at)  # the uploader is empty, the result is still shown
+    assert "Choose a CSV file or a zip of images to start, or try a sample" in app_text(at)  # the uploader is empty, the result is still shown
     assert "PCA's at the same code size" in app_text(at)
     assert [unpack(e.proto.bytes)[0]["title"] for e in scatters(at)] == ["Autoencoder code (2-D)", "PCA of the input (2-D)"]
     assert at.selectbox(key=f"upload_colour_{finished_csv_run}").options == ["kind", upload.RECON]

@@ -65,4 +65,21 @@ def test_train_queues_a_conv_run_on_the_images_and_shows_the_result(fake_manager
     at.run()
     assert not at.exception, at.exception
     assert at.selectbox(key=f"upload_colour_{rec.id}").options == ["class", upload.RECON]
-    assert len(at.get("plotly_chart")) >= 2 and at.get("download_button")
+    scatters = [e for e in at.get("bidi_component") if e.proto.component_name == "ae_scatter"]
+    assert len(scatters) == 2 and at.get("download_button")  # the code and PCA of the input
+
+
+def test_samples_are_shipped_and_go_through_the_upload_steps(store):
+    at = _page().run()
+    box = at.button_group(key="upload_sample")
+    assert box.options == [s.title for s in upload.SAMPLES.values()]
+    box.set_value("digits-images.zip").run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["Images read"] == "600" and _metrics(at)["Classes"] == "10"
+    at.button_group(key="upload_sample").set_value("wine.csv").run()
+    assert not at.exception, at.exception
+    assert at.selectbox[0].value == "cultivar" and _metrics(at)["Features"] == "13"
+    at.button_group(key="upload_sample").set_value("orders-messy.csv").run()
+    table = at.dataframe[0].value.set_index("column")
+    assert table.loc["Order date", "used as"] == "feature (converted)"  # dates become numbers
+    assert table.loc["Order ID", "used as"] == "dropped"

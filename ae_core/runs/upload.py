@@ -86,6 +86,53 @@ def save_upload(store_root, name: str, data: bytes) -> Path:
     return path
 
 
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A file shipped in data/samples/ (made by scripts/make_samples.py; licences in its README.md)."""
+
+    file: str
+    title: str
+    about: str
+    label: str | None = None  # the column to colour by, chosen for the person
+
+
+SAMPLES = {s.file: s for s in [
+    Sample("wine.csv", "Wine (labelled table)", "178 wines, 13 chemical measurements, coloured by cultivar.", "cultivar"),
+    Sample("orders-messy.csv", "Shop orders (messy table)",
+           "400 orders as a spreadsheet exports them: ids, day-first dates, $ amounts, percentages, yes/no, n/a."),
+    Sample("digits-images.zip", "Handwritten digits (zip of images)", "600 8x8 PNGs, one folder per digit."),
+]}
+
+
+@dataclass(frozen=True, eq=False)
+class SampleFile:
+    """A shipped sample read as the Upload page reads an uploaded file (`name`, `file_id`, `getvalue()`)."""
+
+    name: str
+    data: bytes
+    label: str | None = None
+
+    @property
+    def file_id(self) -> str:
+        return f"sample:{self.name}"
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def sample_file(name: str) -> SampleFile:
+    """The sample `name` (a key of `SAMPLES`); InputError for another name or a checkout without the file."""
+    if name not in SAMPLES:
+        raise InputError(f"no sample named {name!r}; choose one of: {', '.join(SAMPLES)}.")
+    path = SAMPLES_DIR / name
+    if not path.is_file():
+        raise InputError(f"the sample {name} is missing from {SAMPLES_DIR}; run `python scripts/make_samples.py`.")
+    return SampleFile(name=name, data=path.read_bytes(), label=SAMPLES[name].label)
+
+
 def is_image_upload(name) -> bool:
     """Whether an uploaded file (by its name) is a zip of images rather than a table."""
     return str(name or "").lower().endswith(".zip")
