@@ -201,14 +201,13 @@ def _ticked(what: str) -> list[str]:
 
 
 if EDITOR and _recent:  # the table is drawn, and its key is in TABLE_KEY
-    delete_col, pin_col, unpin_col = st.columns(3, width=620)
-    if delete_col.button("Delete selected runs…", icon=":material/delete:", key="home_delete",
-                         help="Tick runs in the table (the boxes at its left), then delete them and their files."):
+    row = st.container(horizontal=True)  # the three buttons side by side, each as wide as its label
+    if row.button("Delete selected runs…", icon=":material/delete:", key="home_delete",
+                  help="Tick runs in the table (the boxes at its left), then delete them and their files."):
         if chosen := _ticked("delete"):
             st.session_state[PENDING_KEY] = chosen
-    for col, pinned, label, icon in ((pin_col, True, "Pin for demo", "push_pin"),
-                                     (unpin_col, False, "Unpin", "keep_off")):
-        if col.button(label, icon=f":material/{icon}:", key=f"home_pin_{pinned}",
+    for pinned, label, icon in ((True, "Pin for demo", "push_pin"), (False, "Unpin", "keep_off")):
+        if row.button(label, icon=f":material/{icon}:", key=f"home_pin_{pinned}",
                       help="The Home page opens on the pinned runs (AE_SHOWCASE, if set, wins)."):
             if chosen := _ticked("pin" if pinned else "unpin"):
                 try:
