@@ -67,8 +67,6 @@ def test_a_colour_conv_model_learns(tmp_path):
 
 
 def test_colour_images_draw_as_rgb_pngs_and_grids():
-    from ae_core.figures.images import image_grid, png_data_uri
-
     rgb = np.zeros((2, 4, 4, 3), np.float32)
     rgb[..., 0] = 1.0
     uri = png_data_uri(rgb[0])
