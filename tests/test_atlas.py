@@ -64,21 +64,36 @@ def test_png_round_trips():
     assert np.array_equal(back, sheet)
 
 
-def test_a_run_builds_its_atlas_once_and_keeps_it(trained_store):
+def test_training_writes_the_atlas_and_the_page_reads_it(trained_store):
     from ae_core.runs.loaded import load_run
 
     store, ids = trained_store
+    path = store.path(ids["digits"], "atlas.png")
+    assert path.is_file()  # written by the worker when training ended
+    stamp = path.stat().st_mtime_ns
     run = load_run(store, ids["digits"])
     png, lay = cached_atlas(run)
+    assert png == path.read_bytes() and path.stat().st_mtime_ns == stamp  # read, not built again
     assert lay.n == run.dataset.n_samples == 1797 and lay.tile == 8
-    path = store.path(run.id, "atlas.png")
-    stamp = path.stat().st_mtime_ns
-    again, lay2 = cached_atlas(run)
-    assert again == png and lay2 == lay and path.stat().st_mtime_ns == stamp
     sheet = np.asarray(Image.open(io.BytesIO(png)))
     x, y = lay.position(5, 0)
     expected = np.round(255 * (1 - np.clip(run.X[5].reshape(8, 8), 0, 1))).astype(np.uint8)
     assert np.abs(sheet[y:y + 8, x:x + 8].astype(int) - expected).max() <= 1
+
+
+def test_a_run_trained_again_gets_a_new_atlas(tmp_path):
+    from ae_core.runs.loaded import WEIGHTS, load_run
+    from ae_core.runs.store import RunStore
+    from tests.conftest import train_tiny
+
+    store = RunStore(tmp_path / "runs")
+    rid = train_tiny(store, "digits", train={"epochs": 2})
+    store.path(rid, "atlas.png").write_bytes(b"\x89PNG\r\n\x1a\nstale")
+    assert cached_atlas(load_run(store, rid))[0].endswith(b"stale")  # same weights: the kept file
+    weights = store.path(rid, WEIGHTS)
+    weights.write_bytes(weights.read_bytes())  # new weights file (as a retrain writes)
+    png, _ = cached_atlas(load_run(store, rid))
+    assert not png.endswith(b"stale") and Image.open(io.BytesIO(png)).size == (480, 480)
 
 
 def test_tabular_runs_have_no_atlas(trained_store):

@@ -147,25 +147,38 @@ def atlas_png(sheet: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def cached_atlas(run) -> tuple[bytes, AtlasLayout]:
-    """The run's atlas (PNG bytes, layout), built on first use and kept in its folder. Image runs only."""
+def _weights_signature(store, run_id: str) -> str:
+    """Names the trained weights (size and time of the file): a run trained again gets a new atlas."""
+    from ae_core.runs.loaded import WEIGHTS
+
+    st = store.path(run_id, WEIGHTS).stat()
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
+def write_atlas(store, run_id: str, X_scaled: np.ndarray, image_shape, model) -> tuple[bytes, AtlasLayout]:
+    """Build the atlas of a run's scaled image rows and their reconstructions by `model`, and keep it in the
+    run's folder. The worker calls this when training ends, so the Latent page never waits for it."""
     from ae_core.analysis.latent import as_images
     from ae_core.analysis.metrics import reconstruct
     from ae_core.runs.store import atomic_write_bytes
 
-    shape = run.dataset.image_shape
-    if shape is None:
-        raise InputError("thumbnails are for image datasets; this one is tabular.")
-    store, rid = run.store, run.id
-    saved = store.read_json(rid, LAYOUT_FILE) or {}
-    path = store.path(rid, ATLAS_FILE)
-    trained = run.record.finished  # a run trained again gets a new atlas
-    if saved.get("trained") == trained and saved.get("layout", {}).get("version") == ATLAS_VERSION and path.is_file():
-        return path.read_bytes(), AtlasLayout(**saved["layout"])
-    X = run.X
-    rebuilt = np.concatenate([reconstruct(run.model, X[i:i + 8192]) for i in range(0, len(X), 8192)])
-    sheet, layout = build_atlas(as_images(X, shape), as_images(rebuilt, shape))
+    rebuilt = np.concatenate([reconstruct(model, X_scaled[i:i + 8192]) for i in range(0, len(X_scaled), 8192)])
+    sheet, layout = build_atlas(as_images(X_scaled, image_shape), as_images(rebuilt, image_shape))
     png = atlas_png(sheet)
-    atomic_write_bytes(path, png)
-    store.write_json(rid, LAYOUT_FILE, {"layout": layout.to_dict(), "trained": trained})  # last: the PNG is whole
+    atomic_write_bytes(store.path(run_id, ATLAS_FILE), png)
+    # Written last: its presence says the PNG is whole.
+    store.write_json(run_id, LAYOUT_FILE, {"layout": layout.to_dict(), "weights": _weights_signature(store, run_id)})
     return png, layout
+
+
+def cached_atlas(run) -> tuple[bytes, AtlasLayout]:
+    """The run's atlas (PNG bytes, layout) from its folder, or built now (a run trained before atlases
+    existed, or trained again since). Image runs only."""
+    if run.dataset.image_shape is None:
+        raise InputError("thumbnails are for image datasets; this one is tabular.")
+    saved = run.store.read_json(run.id, LAYOUT_FILE) or {}
+    path = run.store.path(run.id, ATLAS_FILE)
+    if (saved.get("weights") == _weights_signature(run.store, run.id)
+            and saved.get("layout", {}).get("version") == ATLAS_VERSION and path.is_file()):
+        return path.read_bytes(), AtlasLayout(**saved["layout"])
+    return write_atlas(run.store, run.id, run.X, run.dataset.image_shape, run.model)

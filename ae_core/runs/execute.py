@@ -194,6 +194,10 @@ def _write_artifacts(store: RunStore, run_id: str, p: _Prepared, model, result, 
     store.write_array(run_id, "recon_error.npy", model_errors(model, p.X).astype(np.float32))
     store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
     store.write_array(run_id, "evolution_index.npy", p.evo_idx.astype(np.int64))
+    if p.ds.image_shape is not None:  # the Latent page's hover pictures, built here so no page waits for them
+        from ae_core.analysis.atlas import write_atlas
+
+        write_atlas(store, run_id, p.X, p.ds.image_shape, model)
 
 
 def _metrics(p: _Prepared, model, result, info: dict) -> dict:
