@@ -256,3 +256,27 @@ def test_an_editor_pins_runs_and_home_opens_on_them(trained_store, monkeypatch):
         assert at.query_params["run"] in (ids["digits"], [ids["digits"]])
     finally:
         showcase.write_pins(store, [])
+
+
+def test_a_broken_secrets_file_fails_closed(tmp_path, monkeypatch):
+    """A password in a file Streamlit cannot parse must not leave the server open to everyone (AE_MODE=editor)."""
+    import streamlit as st
+    from streamlit import config
+
+    import ui.access
+
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[access]\neditor_password = "unterminated\n')
+    before = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(broken)])
+    st.secrets._reset()
+    try:
+        monkeypatch.delenv("AE_MODE", raising=False)
+        s = ui.access.settings()
+        assert s.identity_provider and not s.editors  # nobody can be an editor
+        from ae_core.access import VIEWER, decide_role
+
+        assert decide_role("editor", None, s, unlocked=True) == VIEWER
+    finally:
+        config.set_option("secrets.files", before)
+        st.secrets._reset()

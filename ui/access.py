@@ -135,7 +135,9 @@ def sidebar() -> None:
     """Who you are and how to become an editor, at the bottom of the sidebar."""
     s = settings()
     box = st.sidebar.container(key="access_box")
-    if s.identity_provider:
+    if s.identity_provider and not st.secrets.load_if_toml_exists():  # settings() failed closed
+        box.caption("View only: the secrets file cannot be read, so nobody can sign in until it is fixed.")
+    elif s.identity_provider:
         if _signed_in():
             box.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'you'} · {role()}")
             if box.button("Sign out", key="access_logout", icon=":material/logout:"):
