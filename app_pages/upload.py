@@ -80,12 +80,21 @@ def _hover(_run, run_id: str):
     return upload.hover_columns(_run)
 
 
-def _scatter(xy, colour, hover, title: str, axes: tuple[str, str], by: str, key: str, cache_key) -> list[int]:
-    """The Latent page's WebGL scatter (lasso, box, click, hover with the file's row): the selected positions."""
+@st.cache_resource(show_spinner="Making the thumbnails…", max_entries=4)
+def _atlas(_run, run_id: str, stamp: float):
+    """An image run's pictures as one sprite sheet (kept in its folder): hover shows them without a request."""
+    from ae_core.analysis.atlas import cached_atlas
+
+    return cached_atlas(_run)
+
+
+def _scatter(xy, colour, hover, title: str, axes: tuple[str, str], by: str, key: str, cache_key, atlas=None) -> list[int]:
+    """The Latent page's WebGL scatter (lasso, box, click, hover with the file's row, or the picture): the selected
+    positions."""
     columns, note = hover
     return scatter(xy, colour, key=key, rows=np.arange(len(xy)), hover_columns=dict(columns.items()), hover_digits=6, note=note,
                    title=title, colour_title=by, axis_titles=axes, height=460, view=key, file_name=key,
-                   cache_key=cache_key)
+                   cache_key=cache_key, atlas=atlas)
 
 
 @st.cache_data(show_spinner="Writing the CSV…", max_entries=4)
@@ -203,9 +212,11 @@ if runs:
         hover = _hover(run, rec.id)
         left, right = st.columns(2)
         stamp = rec.finished or rec.updated
+        pictures = _atlas(run, rec.id, stamp) if ds.image_shape is not None else None
         with left:
             picked = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
-                              ("code 1", "code 2"), by, f"upload_code_{rec.id}", ("upload", rec.id, stamp, "code", by))
+                              ("code 1", "code 2"), by, f"upload_code_{rec.id}", ("upload", rec.id, stamp, "code", by),
+                              pictures)
         with right:
             coords = upload.input_coordinates(run, method.lower())
             if coords is None:
@@ -216,7 +227,7 @@ if runs:
                     st.rerun()
             else:
                 picked += _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),
-                                   by, f"upload_{method}_{rec.id}", ("upload", rec.id, stamp, method, by))
+                                   by, f"upload_{method}_{rec.id}", ("upload", rec.id, stamp, method, by), pictures)
         st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; drag a lasso (or a box: "
                    "toolbar) around points to list those rows below; click legend entries to hide or show a group.")
         if picked := sorted(set(picked)):
