@@ -3,8 +3,9 @@
 The worker needs none of the server's disk. Its task carries the run's config, the bytes of any file the
 dataset is read from (an uploaded CSV, a zip of images) and, for a resumed run, the last checkpoint the
 server received. It trains with `execute_run` against a run store in a temporary folder of its own
-(`_RelayStore`), which also puts every progress write and every checkpoint on a Ray queue. The server
-drains that queue into its run store; the weights and artifacts come back as the task's result.
+(`_RelayStore`), which also sends every progress write and every checkpoint to an inbox actor, without
+waiting for it. The server drains the inbox into its run store; the weights and artifacts come back as the
+task's result.
 
 Cancel is `ray.cancel` (a KeyboardInterrupt in the task; the task is killed if it has not stopped after
 CANCEL_GRACE_SECONDS). A task whose worker or node dies ends with a Ray error: the run is `interrupted`,
@@ -26,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from ae_core.errors import InputError
+from ae_core.model.device import check_device_name
 from ae_core.runs.jobs import CANCEL_GRACE_SECONDS, STALE_SECONDS, Executor
 from ae_core.runs.store import RunStore, atomic_write_bytes, interrupted_reason
 
@@ -56,6 +58,11 @@ def connect(address: str | None = None, **init_kwargs) -> None:
     ray = import_ray()
     if ray.is_initialized():
         return
+    if not address:
+        # Ray runs its workers at nice 15; a local instance shares the machine with the server's other
+        # work, and at nice 15 a run trained 1.5x slower than in the local executor's nice-0 worker on a
+        # busy machine (benchmarks/FINDINGS.md). A cluster's own `ray start` settings are left alone.
+        os.environ.setdefault("RAY_worker_niceness", "0")
     try:
         ray.init(address=address or None, namespace="autoencoder-explorer", log_to_driver=False,
                  runtime_env={"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__"]},
@@ -108,12 +115,40 @@ def checkpoint_payload(store: RunStore, run_id: str) -> dict[str, bytes]:
 # ---- the worker's side --------------------------------------------------------------------------------------
 
 
-class _RelayStore(RunStore):
-    """A run store in the worker's temp folder that also sends the run's progress and checkpoints home."""
+class Inbox:
+    """The server's mailbox on the cluster (a Ray actor): tasks put (kind, run id, payload) messages,
+    the server drains them. One caller's calls run in order, so a run's messages arrive in order."""
 
-    def __init__(self, root, queue, info: dict):
+    def __init__(self):
+        self._items: list = []
+
+    def put(self, item) -> None:
+        self._items.append(item)
+
+    def drain(self) -> list:
+        items, self._items = self._items, []
+        return items
+
+
+class _RelayStore(RunStore):
+    """A run store in the worker's temp folder that also sends the run's progress and checkpoints home.
+
+    Sends do not wait (a round trip per progress write cost a digits run 0.3 s); `flush` waits for the
+    last one, and so for all before it."""
+
+    def __init__(self, root, inbox, info: dict):
         super().__init__(root)
-        self.queue, self.info = queue, info
+        self.inbox, self.info = inbox, info
+        self._last = None
+
+    def _send(self, item) -> None:
+        self._last = self.inbox.put.remote(item)
+
+    def flush(self) -> None:
+        if self._last is not None:
+            import ray
+
+            ray.get(self._last)
 
     def adopt(self, run_id: str, config: dict) -> None:
         """The server's run, under its id, running here."""
@@ -129,16 +164,16 @@ class _RelayStore(RunStore):
     def update(self, run_id: str, **fields) -> None:
         super().update(run_id, **fields)
         if "progress" in fields and fields.get("status") is None:  # the final status travels with the result
-            self.queue.put(("progress", run_id, {**fields["progress"], **self.info}))
+            self._send(("progress", run_id, {**fields["progress"], **self.info}))
 
     def write_json(self, run_id: str, name: str, obj) -> None:
         super().write_json(run_id, name, obj)
         if name == "checkpoint.json":  # written last, after the tensors it names (execute.StoreProgress)
             names = [obj["file"], *(n for n in CHECKPOINT_FILES[1:] if self.has(run_id, n)), "checkpoint.json"]
-            self.queue.put(("checkpoint", run_id, {n: self.path(run_id, n).read_bytes() for n in names}))
+            self._send(("checkpoint", run_id, {n: self.path(run_id, n).read_bytes() for n in names}))
 
 
-def train_task(run_id: str, config: dict, files: dict[str, bytes], checkpoint: dict[str, bytes], queue,
+def train_task(run_id: str, config: dict, files: dict[str, bytes], checkpoint: dict[str, bytes], inbox,
                threads: int) -> dict:
     """Body of the Ray task: train `run_id` in a temp folder, relay progress, return the outcome and files."""
     import ray
@@ -151,7 +186,7 @@ def train_task(run_id: str, config: dict, files: dict[str, bytes], checkpoint: d
     where = f"ray {ray.util.get_node_ip_address()}" + (f" GPU {','.join(map(str, gpus))}" if gpus else "")
     root = Path(tempfile.mkdtemp(prefix="ae-ray-"))
     try:
-        store = _RelayStore(root, queue, {"where": where, "worker_pid": os.getpid()})
+        store = _RelayStore(root, inbox, {"where": where, "worker_pid": os.getpid()})
         inputs = root / "inputs"
         inputs.mkdir()
         for name, data in files.items():
@@ -163,6 +198,7 @@ def train_task(run_id: str, config: dict, files: dict[str, bytes], checkpoint: d
         for name, data in checkpoint.items():
             store.path(run_id, name).write_bytes(data)
         status = execute_run(store, run_id, where=where)
+        store.flush()  # the last progress and checkpoint are home before the result
         rec = store.get(run_id)
         folder = store.folder(run_id)
         out = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()
@@ -204,10 +240,8 @@ class RayExecutor(Executor):
         self.store = store
         self.ray = import_ray()
         connect(address)
-        from ray.util.queue import Queue
-
         self.cpus_per_run = max(1, int(cpus_per_run))
-        self.queue = Queue(actor_options={"num_cpus": 0})
+        self.inbox = self.ray.remote(Inbox).options(num_cpus=0).remote()
         self._task = self.ray.remote(max_retries=0)(train_task)
         self._tasks: dict[str, object] = {}  # run id -> ObjectRef
         self._cancel_at: dict[str, float] = {}
@@ -229,12 +263,13 @@ class RayExecutor(Executor):
         rec = self.store.get(run_id)
         config, files = dataset_payload(rec.config)
         checkpoint = checkpoint_payload(self.store, run_id)
-        options = {"num_cpus": self.cpus_per_run, "num_gpus": 1 if self._gpus else 0, "name": f"ae-train-{run_id}"}
-        ref = self._task.options(**options).remote(run_id, config, files, checkpoint, self.queue, self.cpus_per_run)
+        gpu = self._gpus > 0 and check_device_name(rec.config.get("device")) != "cpu"  # a CPU run holds no GPU
+        options = {"num_cpus": self.cpus_per_run, "num_gpus": 1 if gpu else 0, "name": f"ae-train-{run_id}"}
+        ref = self._task.options(**options).remote(run_id, config, files, checkpoint, self.inbox, self.cpus_per_run)
         self._tasks[run_id] = ref
         # The server's pid: the run is alive while this server (its driver) is; recover() tells ours apart.
         self.store.claim(run_id, os.getpid())
-        log.info("run %s: submitted to Ray (%s)", run_id, "1 GPU" if self._gpus else f"{self.cpus_per_run} CPU")
+        log.info("run %s: submitted to Ray (%s)", run_id, "1 GPU" if gpu else f"{self.cpus_per_run} CPU")
 
     def progress(self) -> None:
         self._drain()
@@ -291,27 +326,23 @@ class RayExecutor(Executor):
             self.store.update(run_id, status="interrupted", finished=time.time(),
                               error=interrupted_reason("the server stopped"))
         try:
-            self.queue.shutdown()
+            self.ray.kill(self.inbox)
         except Exception:  # noqa: BLE001 - Ray itself may be shutting down
-            log.debug("the progress queue could not be shut down", exc_info=True)
+            log.debug("the inbox actor could not be stopped", exc_info=True)
 
     # ---- inside ------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        from ray.util.queue import Empty
-
-        while (n := self.queue.qsize()) > 0:
-            try:
-                items = self.queue.get_nowait_batch(n)
-            except Empty:
-                return
-            for kind, run_id, payload in items:
-                if run_id not in self._tasks:
-                    continue  # a late message from a run that has ended here (cancelled, interrupted)
-                if kind == "progress":
-                    self.store.update(run_id, progress=payload)
-                elif kind == "checkpoint":
-                    self._save_checkpoint(run_id, payload)
+        latest: dict[str, dict] = {}  # of several progress writes since the last poll, the last is enough
+        for kind, run_id, payload in self.ray.get(self.inbox.drain.remote()):
+            if run_id not in self._tasks:
+                continue  # a late message from a run that has ended here (cancelled, interrupted)
+            if kind == "progress":
+                latest[run_id] = payload
+            elif kind == "checkpoint":
+                self._save_checkpoint(run_id, payload)
+        for run_id, progress in latest.items():
+            self.store.update(run_id, progress=progress)
 
     def _save_checkpoint(self, run_id: str, files: dict[str, bytes]) -> None:
         """The worker's checkpoint in the server's store, in the worker's order (the JSON that names the
