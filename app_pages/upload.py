@@ -131,7 +131,8 @@ variance. *Reconstruction error* colours rows the model rebuilds badly: candidat
 # ---- 1. the file ----------------------------------------------------------------------------------
 limit_mb = st.get_option("server.maxUploadSize")
 uploaded = st.file_uploader(
-    f"CSV file, or a zip of images (up to {limit_mb} MB)", type=["csv", "tsv", "txt", "zip"], key="upload_file",
+    f"CSV or Parquet file, or a zip of images (up to {limit_mb} MB)", type=["csv", "tsv", "txt", "parquet", "zip"],
+    key="upload_file",
     help="A CSV: a header row and at least 10 data rows, with at least 2 numeric columns (Excel: File > Save As > "
          "CSV UTF-8). A zip: PNG, JPEG, WebP, BMP or GIF images, one sub-folder per class (or all in one folder).",
 )

@@ -51,7 +51,7 @@ def test_empty_state_offers_the_uploader_with_its_limit(store):
     at = _page().run()
     assert not at.exception, at.exception
     (box,) = at.file_uploader
-    assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt", ".zip"]
+    assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt", ".parquet", ".zip"]
     assert "Choose a CSV file or a zip of images to start, or try a sample" in app_text(at)
     assert not at.button  # nothing to train yet
     assert "What the two axes mean" in at.expander[0].markdown[0].value

@@ -16,6 +16,7 @@ only, so the test split never leaks into the medians.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ class PreparationReport:
     n_imputed : int
         Missing cells in the matrix; filled later with training-split medians.
     encoding, delimiter : str
-        As detected by :func:`read_csv` (``"n/a"`` for a DataFrame input).
+        As detected by :func:`read_csv` (``"n/a"`` for a DataFrame input; ``"Parquet"`` and ``"n/a"`` for a
+        Parquet file).
     notes : tuple of str
         Anything else worth knowing (ragged lines, sampling, dropped rows).
     label_column : str or None
@@ -86,8 +88,8 @@ class PreparationReport:
     def summary_lines(self) -> list[str]:
         """Return plain-English lines for the CLI and the app, most important first."""
         sep = _DELIMITER_NAMES.get(self.delimiter, self.delimiter)
-        lines = [f"Read {self.n_rows_read:,} rows x {self.n_columns_read:,} columns "
-                 f"(encoding {self.encoding}, delimiter: {sep}).",
+        source = "a Parquet file" if self.encoding == "Parquet" else f"encoding {self.encoding}, delimiter: {sep}"
+        lines = [f"Read {self.n_rows_read:,} rows x {self.n_columns_read:,} columns ({source}).",
                  f"Using {self.n_rows_kept:,} rows and {len(self.kept):,} features."]
         if self.label_column is not None:
             lines.append(f"Label column '{self.label_column}' colours the plots; it is not a feature.")
@@ -193,14 +195,41 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
                          row_index=frame.index.to_numpy(dtype=np.int64), frame=frame, report=report)
 
 
+def _is_parquet(source) -> bool:
+    """A Parquet file, by its first bytes ("PAR1"), whatever its name."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:4]) == b"PAR1"
+    if isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        with open(source, "rb") as f:
+            return f.read(4) == b"PAR1"
+    return False
+
+
+def _read_parquet(source) -> pd.DataFrame:
+    """A Parquet file (pyarrow) as a DataFrame; its types come through (dates stay dates)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview))
+                              else source)
+        return table.to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read the Parquet file ({str(exc)[:200]}); write it again with pandas' "
+                         "to_parquet or pyarrow, or export a CSV.") from None
+
+
 def _read_frame(source_or_frame) -> tuple[pd.DataFrame, str, str, list[str]]:
-    """(frame, encoding, delimiter, notes) of a CSV source, or of a DataFrame given as it is."""
-    if not isinstance(source_or_frame, pd.DataFrame):
+    """(frame, encoding, delimiter, notes) of a CSV or Parquet source, or of a DataFrame given as it is."""
+    kind = "n/a"
+    if _is_parquet(source_or_frame):
+        source_or_frame, kind = _read_parquet(source_or_frame), "Parquet"
+    elif not isinstance(source_or_frame, pd.DataFrame):
         return read_csv(source_or_frame)
     frame = source_or_frame.copy()
     frame.columns, renamed = _clean_headers([str(c) for c in frame.columns], True)
     frame.index = pd.RangeIndex(len(frame), name="row")
-    return frame, "n/a", "n/a", list(renamed)
+    return frame, kind, "n/a", list(renamed)
 
 
 def _check_label(frame: pd.DataFrame, label_column: str | None) -> str | None:

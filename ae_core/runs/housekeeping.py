@@ -113,7 +113,7 @@ def prune_uploads(store: RunStore, folder: Path, keep: Path | None = None, max_a
     keep = Path(keep).resolve() if keep else None
     cutoff = time.time() - max_age
     removed = []
-    for csv in sorted([*folder.glob("*.csv"), *folder.glob("*.zip")]):  # tables and zips of images
+    for csv in sorted([*folder.glob("*.csv"), *folder.glob("*.parquet"), *folder.glob("*.zip")]):  # tables, images
         path = csv.resolve()
         if path == keep or path in used:
             continue

@@ -75,7 +75,7 @@ def save_upload(store_root, name: str, data: bytes) -> Path:
     digest = hashlib.sha256(data).hexdigest()
     folder = Path(store_root) / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}{'.zip' if is_image_upload(name) else '.csv'}"  # the only two suffixes, never the user's
+    path = folder / f"{digest}{_stored_suffix(name, data)}"  # ours, never the user's
     if not (path.is_file() and path.stat().st_size == len(data)):
         atomic_write_bytes(path, data)
     meta = folder / f"{digest}.json"
@@ -131,6 +131,13 @@ def sample_file(name: str) -> SampleFile:
     if not path.is_file():
         raise InputError(f"the sample {name} is missing from {SAMPLES_DIR}; run `python scripts/make_samples.py`.")
     return SampleFile(name=name, data=path.read_bytes(), label=SAMPLES[name].label)
+
+
+def _stored_suffix(name, data: bytes) -> str:
+    """.zip for a zip of images, .parquet for a Parquet file (by its first bytes), .csv for anything else."""
+    if is_image_upload(name):
+        return ".zip"
+    return ".parquet" if data[:4] == b"PAR1" else ".csv"
 
 
 def is_image_upload(name) -> bool:
