@@ -6,7 +6,8 @@ Each script runs in its own subprocess (a clean interpreter: cold imports,
 numba compile and peak memory are measured fresh). Results are kept in
 benchmarks/results.json, so `--only quality` refreshes one section and keeps
 the others. NAME is a script's short name: first_insight, cold_start,
-throughput, quality, projection, browser, memory, images.
+throughput, quality, projection, browser, memory, images, gpu (says "no GPU"
+and measures nothing without CUDA), ray (nothing without Ray installed).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(HERE))
 
 from common import ROOT, fmt, machine_info  # noqa: E402
 
-NAMES = ["first_insight", "cold_start", "throughput", "quality", "projection", "browser", "memory", "images"]
+NAMES = ["first_insight", "cold_start", "throughput", "quality", "projection", "browser", "memory", "images", "gpu", "ray"]
 RESULTS = HERE / "results.json"
 MD = ROOT / "BENCHMARKS.md"
 
