@@ -286,6 +286,15 @@ def test_train_start_creates_a_queued_run(fake_manager, store):
     assert any("This run was cancelled" in w.value for w in at.warning)
 
 
+def test_train_device_choice_goes_into_the_run_config(fake_manager, store):
+    at = _train(_app())
+    assert at.selectbox(key="train_device").value == "auto"
+    at.selectbox(key="train_device").set_value("cpu").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert store.list()[0].config["device"] == "cpu"
+
+
 def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(fake_manager, store):
     """Starting a run while another run's live panel polls: a rerun the browser sent before it
     saw the new run carries the old run in the URL and the picker's old value (seen in the load
