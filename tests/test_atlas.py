@@ -118,3 +118,10 @@ def test_the_scatter_payload_carries_the_atlas_after_the_columns():
         pack(np.zeros((4, 2)), atlas=(b"GIF89a", lay))
     with pytest.raises(InputError, match="atlas holds 4 rows"):
         pack(np.zeros((5, 2)), atlas=(png, lay))
+
+
+def test_a_pending_atlas_is_announced_without_its_bytes():
+    from ui.scatter import pack, unpack
+
+    meta, _ = unpack(pack(np.zeros((4, 2)), atlas_pending=True))
+    assert meta["atlas_pending"] is True and "atlas" not in meta

@@ -236,6 +236,7 @@ class ScatterView {
     if (!sameView || !this.range) this.fit(false);
     this.selected = null;
     this.applySelectedRows(meta.selected, true);
+    this.atlasAsked = false;
     this.resize();
   }
 
@@ -611,6 +612,11 @@ class ScatterView {
     this.root.dataset.thumbs = String(this.thumbList ? this.thumbList.points.length : 0);
     this.drawFront();
     if (!this.root.dataset.drawn) this.root.dataset.drawn = String(performance.now());
+    if (this.meta.atlas_pending && !this.atlasAsked && this.send) {
+      // The points are on screen: now ask for the pictures (the server sends them on the rerun this causes).
+      this.atlasAsked = true;
+      this.send("atlas_wanted", true);
+    }
   }
 
   drawAxes() {
@@ -753,7 +759,7 @@ class ScatterView {
       });
       el("div", "aes-tip-note", this.tip, "Click to decode this point");
     }
-    if (i >= 0 && this.meta.atlas) this.tipPictures(i);
+    if (i >= 0 && (this.meta.atlas || this.meta.atlas_pending)) this.tipPictures(i);
     for (const h of i < 0 ? [] : this.meta.hover) {
       const v = this.cols[h.column][i];
       let text;

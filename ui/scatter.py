@@ -167,7 +167,7 @@ def _parts(coords, colour=None, *, rows=None, hover_columns=None, title: str = "
            axis_titles: tuple[str, str] = ("1", "2"), equal_aspect: bool | float = False, height: int = 600,
            view: str = "", hover_digits: int = 4, note: str = "", file_name: str = "latent",
            image: tuple[str, tuple[float, float], tuple[float, float]] | None = None,
-           pick: bool = False, atlas=None) -> tuple[dict, bytes]:
+           pick: bool = False, atlas=None, atlas_pending: bool = False) -> tuple[dict, bytes]:
     """`pack` but the selection: (header, column bytes)."""
     coords = np.asarray(coords, dtype=np.float32)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -200,6 +200,8 @@ def _parts(coords, colour=None, *, rows=None, hover_columns=None, title: str = "
         meta["atlas"] = {"bytes": len(png), "cols": layout.cols, "tile": layout.tile, "per_row": layout.per_row,
                          "id": hashlib.blake2b(png, digest_size=12).hexdigest()}
         body += png
+    elif atlas_pending:
+        meta["atlas_pending"] = True  # the chart asks for the pictures once it has drawn the points (`scatter`)
     meta["id"] = hashlib.blake2b(body + json.dumps(meta, sort_keys=True).encode(), digest_size=12).hexdigest()
     return meta, body
 
@@ -267,13 +269,20 @@ def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, cache_k
     (e.g. run, its version, projection, colouring); a later call with the same one reuses the packed
     points instead of building them again. None: build every time.
     `initial`: the selection when the session has none yet for `key` (a shared link's).
+    `atlas`: the pictures (see `pack`) follow the points: the first payload leaves them out, the chart asks
+    for them once it has drawn (state "atlas_wanted", one rerun), and later payloads carry them. A 70,000-image
+    atlas is about 17 MB; sent with the points it delayed their first drawing by 0.7 s (benchmarks/FINDINGS.md).
     """
     n_rows = len(coords) if n_rows is None else n_rows
     held = st.session_state.get(key)
     first = selected_rows({"rows": list(initial)}, n_rows) if held is None else []
     before = selected_rows(held.get("selection"), n_rows) if held is not None else first
-    parts = _parts(coords, colour, **kwargs) if cache_key is None else _kept_parts(cache_key, coords, colour, kwargs)
+    atlas = kwargs.pop("atlas", None)
+    ready = atlas is not None and bool((held or {}).get("atlas_wanted"))
+    kwargs = {**kwargs, "atlas": atlas if ready else None, "atlas_pending": atlas is not None and not ready}
+    parts = _parts(coords, colour, **kwargs) if cache_key is None else \
+        _kept_parts((cache_key, ready), coords, colour, kwargs)
     result = _component(key=key, data=_assemble(*parts, before),
-                        default={"selection": {"rows": first} if first else None},
-                        on_selection_change=lambda: None, height="content")
+                        default={"selection": {"rows": first} if first else None, "atlas_wanted": False},
+                        on_selection_change=lambda: None, on_atlas_wanted_change=lambda: None, height="content")
     return selected_rows(result.get("selection"), n_rows)
