@@ -196,3 +196,12 @@ def test_not_a_zip_and_an_empty_zip_are_clear_errors(tmp_path):
         read_images(make_zip(tmp_path / "e.zip", {"readme.txt": b"hi"}))
     with pytest.raises(InputError, match="no such file or folder"):
         read_images(tmp_path / "missing")
+
+
+def test_too_many_prepared_pixels_lower_the_automatic_side_or_are_refused(tmp_path):
+    path = make_zip(tmp_path / "m.zip", {f"{i}.png": encode(grey(i, (64, 64)), "PNG") for i in range(10)})
+    limits = ImageLimits(max_values=10 * 32 * 32 * 3)
+    auto = read_images(path, limits=limits)
+    assert auto.report.side == 32 and any("side lowered to 32" in n for n in auto.report.notes)
+    with pytest.raises(InputError, match="too many to hold in memory; choose a side of at most 32"):
+        read_images(path, side=48, limits=limits)

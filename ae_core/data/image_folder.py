@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 import stat
@@ -52,6 +53,7 @@ class ImageLimits:
     max_file_bytes: int = 64 << 20  # one image file
     max_pixels: int = 50_000_000  # one image's width x height, from its header (Pillow warns at 89 M)
     max_ratio: int = 200  # uncompressed / compressed size of a zip member above 1 MB; image files barely compress
+    max_values: int = 150_000_000  # images x side x side x 3 once prepared: 600 MB as the float32 a model trains on
 
 
 DEFAULT_LIMITS = ImageLimits()
@@ -365,6 +367,16 @@ def _read(src: _Source, side: int | None, colour: str, limits: ImageLimits) -> I
         common = Counter(min(s) for _, _, s, _ in found).most_common(1)[0][0]
         side = int(np.clip(common, MIN_SIDE, AUTO_SIDE_CAP))
         notes.append(f"side {side} chosen from the most common image size (set it to change)")
+        fits = int(math.isqrt(limits.max_values // (3 * len(found))))
+        if side > fits >= MIN_SIDE:
+            side = fits
+            notes.append(f"side lowered to {side}: {len(found):,} larger images would not fit in memory")
+    # Every image counts as colour here: whether there is colour is known only once they are decoded.
+    if len(found) * side * side * 3 > limits.max_values:
+        fits = int(math.isqrt(limits.max_values // (3 * len(found))))
+        raise InputError(f"{len(found):,} images of {side}x{side} pixels are too many to hold in memory; "
+                         + (f"choose a side of at most {fits}." if fits >= MIN_SIDE else
+                            f"keep at most {limits.max_values // (3 * MIN_SIDE * MIN_SIDE):,} images."))
     # Pass 2: decode, square, resize.
     rgb = np.empty((len(found), side, side, 3), np.uint8)
     kept, n = [], 0
