@@ -63,6 +63,26 @@ def test_a_csv_dataset_travels_as_bytes_and_the_worker_needs_no_server_path(tmp_
     assert none == {} and builtin["dataset"]["options"] == {}
 
 
+def test_a_local_ray_is_started_from_a_thread_that_outlives_the_page_run_that_asked():
+    """Ray's local processes die with the thread that started them (PR_SET_PDEATHSIG); Streamlit ends its
+    script thread after every page run, which killed a server's cluster seconds after its first page."""
+    import threading
+
+    from ae_core.runs.ray_executor import _in_lasting_thread
+
+    owner = {}
+    page_run = threading.Thread(target=_in_lasting_thread, args=(lambda: owner.update(t=threading.current_thread()),))
+    page_run.start()
+    page_run.join()
+    assert not page_run.is_alive() and owner["t"].is_alive()
+
+    def fails():
+        raise ConnectionError("no cluster there")
+
+    with pytest.raises(ConnectionError, match="no cluster there"):
+        _in_lasting_thread(fails)
+
+
 # ---- against a local Ray instance ------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -63,13 +64,43 @@ def connect(address: str | None = None, **init_kwargs) -> None:
         # work, and at nice 15 a run trained 1.5x slower than in the local executor's nice-0 worker on a
         # busy machine (benchmarks/FINDINGS.md). A cluster's own `ray start` settings are left alone.
         os.environ.setdefault("RAY_worker_niceness", "0")
-    try:
+    def init():
         ray.init(address=address or None, namespace="autoencoder-explorer", log_to_driver=False,
                  runtime_env={"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__"]},
                  **({} if address else {"include_dashboard": False}), **init_kwargs)
+
+    try:
+        if address or threading.current_thread() is threading.main_thread():
+            init()
+        else:
+            _in_lasting_thread(init)
     except ConnectionError as exc:
         raise InputError(f"cannot reach the Ray cluster at {address!r}: {exc}. Start it with `ray start --head` "
                          "and check AE_RAY_ADDRESS (ray://HEAD:10001 from another machine, auto on the head).") from None
+
+
+def _in_lasting_thread(fn) -> None:
+    """Run `fn` in a thread that then lives as long as the process, and re-raise what it raised.
+
+    A local Ray instance's processes (GCS, raylet) are started with PR_SET_PDEATHSIG: Linux kills them
+    when the *thread* that started them ends. Streamlit runs each page run in a thread of its own, so a
+    server that started Ray from a page lost its cluster seconds later, when that run ended.
+    """
+    started, box = threading.Event(), {}
+
+    def run():
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+        started.set()
+        if "error" not in box:
+            threading.Event().wait()  # never set: the owner of Ray's processes must not end
+
+    threading.Thread(target=run, name="ae-ray-owner", daemon=True).start()
+    started.wait()
+    if "error" in box:
+        raise box["error"]
 
 
 # ---- files that travel with a task --------------------------------------------------------------------------
