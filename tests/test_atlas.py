@@ -82,8 +82,8 @@ def test_training_writes_the_atlas_and_the_page_reads_it(trained_store):
 
 
 def test_a_run_trained_again_gets_a_new_atlas(tmp_path):
-    from ae_core.runs.loaded import WEIGHTS, load_run
-    from ae_core.runs.store import RunStore
+    from ae_core.runs.loaded import load_run
+    from ae_core.runs.store import WEIGHTS, RunStore
     from tests.conftest import train_tiny
 
     store = RunStore(tmp_path / "runs")

@@ -1,8 +1,8 @@
 """The layer rules of the code base, checked over the source (every import, at any depth of a file).
 
 ae_core is the engine: it never imports Streamlit or the app's `ui`. Inside it, `model/`, `data/` and
-`figures/` sit at the bottom and import nothing of the layers above them; `analysis/` computes and never
-draws or schedules (no `figures`, no job manager). Pages and the ui glue never import torch at module
+`figures/` sit at the bottom and import nothing of the layers above them; `analysis/` computes from arrays and
+never draws, stores or schedules (no `figures`, no `runs`). Pages and the ui glue never import torch at module
 level: opening a page must not pay for it.
 """
 
@@ -77,6 +77,13 @@ def test_only_runs_and_the_front_ends_know_the_job_manager(layer):
     for path in engine_files(layer):
         bad = {m for m in imports(path) if m.startswith("ae_core.runs.jobs")}
         assert not bad, f"{_id(path)} imports the job manager"
+
+
+def test_analysis_knows_no_run_store_or_job_manager():
+    """analysis/ computes from a run's arrays; the run store reaches it as an object passed in (duck-typed)."""
+    for path in engine_files("analysis"):
+        bad = {m for m in imports(path) if m.startswith("ae_core.runs")}
+        assert not bad, f"{_id(path)} imports {sorted(bad)}: analysis must not depend on runs/"
 
 
 def test_analysis_computes_and_never_draws():

@@ -147,27 +147,18 @@ def atlas_png(sheet: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _weights_signature(store, run_id: str) -> str:
-    """Names the trained weights (size and time of the file): a run trained again gets a new atlas."""
-    from ae_core.runs.loaded import WEIGHTS
-
-    st = store.path(run_id, WEIGHTS).stat()
-    return f"{st.st_size}-{st.st_mtime_ns}"
-
-
 def write_atlas(store, run_id: str, X_scaled: np.ndarray, image_shape, model) -> tuple[bytes, AtlasLayout]:
     """Build the atlas of a run's scaled image rows and their reconstructions by `model`, and keep it in the
     run's folder. The worker calls this when training ends, so the Latent page never waits for it."""
     from ae_core.analysis.latent import as_images
     from ae_core.analysis.metrics import reconstruct
-    from ae_core.runs.store import atomic_write_bytes
 
     rebuilt = np.concatenate([reconstruct(model, X_scaled[i:i + 8192]) for i in range(0, len(X_scaled), 8192)])
     sheet, layout = build_atlas(as_images(X_scaled, image_shape), as_images(rebuilt, image_shape))
     png = atlas_png(sheet)
-    atomic_write_bytes(store.path(run_id, ATLAS_FILE), png)
+    store.write_bytes(run_id, ATLAS_FILE, png)
     # Written last: its presence says the PNG is whole.
-    store.write_json(run_id, LAYOUT_FILE, {"layout": layout.to_dict(), "weights": _weights_signature(store, run_id)})
+    store.write_json(run_id, LAYOUT_FILE, {"layout": layout.to_dict(), "weights": store.weights_signature(run_id)})
     return png, layout
 
 
@@ -178,7 +169,7 @@ def cached_atlas(run) -> tuple[bytes, AtlasLayout]:
         raise InputError("thumbnails are for image datasets; this one is tabular.")
     saved = run.store.read_json(run.id, LAYOUT_FILE) or {}
     path = run.store.path(run.id, ATLAS_FILE)
-    if (saved.get("weights") == _weights_signature(run.store, run.id)
+    if (saved.get("weights") == run.store.weights_signature(run.id)
             and saved.get("layout", {}).get("version") == ATLAS_VERSION and path.is_file()):
         return path.read_bytes(), AtlasLayout(**saved["layout"])
     return write_atlas(run.store, run.id, run.X, run.dataset.image_shape, run.model)

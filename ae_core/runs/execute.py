@@ -26,9 +26,8 @@ from ae_core.model.config import model_config_from_dict, train_config_from_dict
 from ae_core.model.device import describe_device, resolve_device
 from ae_core.model.networks import Autoencoder
 from ae_core.model.training import Callback, Trainer, TrainingCancelled, TrainingDiverged
-from ae_core.runs.loaded import WEIGHTS
 from ae_core.runs.spec import dataset_from_config
-from ae_core.runs.store import RunStore, atomic_write_bytes
+from ae_core.runs.store import WEIGHTS, RunStore, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

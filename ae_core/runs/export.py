@@ -24,7 +24,7 @@ import pandas as pd
 from ae_core.analysis.latent import safe_csv
 from ae_core.data.preprocessing import split_names
 from ae_core.errors import InputError
-from ae_core.runs.loaded import WEIGHTS
+from ae_core.runs.store import WEIGHTS
 
 
 def coordinates_frame(latent: np.ndarray, split: np.ndarray, labels=None) -> pd.DataFrame:

@@ -23,9 +23,7 @@ from ae_core.errors import InputError
 from ae_core.model.config import ModelConfig, model_config_from_dict, train_config_from_dict
 from ae_core.model.numpy_decoder import ArrayDecoder
 from ae_core.runs.spec import dataset_from_config
-from ae_core.runs.store import RunStore
-
-WEIGHTS = "weights.safetensors"
+from ae_core.runs.store import WEIGHTS, RunStore
 
 
 def read_weights(path) -> dict[str, np.ndarray]:

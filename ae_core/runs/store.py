@@ -26,6 +26,7 @@ import numpy as np
 from ae_core.errors import InputError
 
 DB_NAME = "runs.db"
+WEIGHTS = "weights.safetensors"  # a finished run's trained weights, in its folder
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 _RUN_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -275,6 +276,14 @@ class RunStore:
         if not _ARTIFACT.match(name) or name.startswith("."):
             raise InputError(f"bad artifact name {name!r}.")
         return self.folder(run_id) / name
+
+    def weights_signature(self, run_id: str) -> str:
+        """Names a run's trained weights (size and time of the file): a run trained again gets a new one."""
+        st = self.path(run_id, WEIGHTS).stat()
+        return f"{st.st_size}-{st.st_mtime_ns}"
+
+    def write_bytes(self, run_id: str, name: str, data: bytes) -> None:
+        atomic_write_bytes(self.path(run_id, name), data)
 
     def write_json(self, run_id: str, name: str, obj) -> None:
         atomic_write_bytes(self.path(run_id, name), json.dumps(obj, indent=1, default=_json_default).encode())
