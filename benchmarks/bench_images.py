@@ -111,7 +111,8 @@ def main():
         raw = time.perf_counter() - t0
     rows.append(row(f"atlas of {len(imgs):,} images + reconstructions: tile and encode", tiles + encode, baseline=raw,
                     baseline_name="np.save of the same sheet", note=f"{layout.tile}-px tiles, {sheet.shape[1]} x "
-                    f"{sheet.shape[0]} px, PNG {len(png) / 1e6:.1f} MB (raw {sheet.nbytes / 1e6:.1f} MB)"))
+                    f"{sheet.shape[0]} px, PNG {len(png) / 1e6:.1f} MB (raw {sheet.nbytes / 1e6:.1f} MB); the images stand in "
+                    "for their reconstructions here (a trained model's blurrier ones make a larger PNG)"))
     extra["atlas"] = {"tile_s": tiles, "png_s": encode, "png_bytes": len(png), "layout": layout.to_dict()}
 
     # ---- the Latent page of a 70,000-image run, in the browser
@@ -143,7 +144,8 @@ def main():
         h, b = median(with_pics), median(text_only)
         rows.append(row(f"Latent page, {n:,} images: open -> points drawn", drawn, note="a fresh tab on a warm server"))
         rows.append(row(f"Latent page, {n:,} images: open -> pictures ready", ready,
-                        note="the atlas is decoded off the main thread after the points are drawn"))
+                        note="the chart asks for the atlas once the points are drawn (one rerun) and decodes it off the main "
+                        "thread"))
         rows.append(row(f"hover -> picture and reconstruction shown ({n:,} points)", h, "ms", baseline=b,
                         baseline_name="the same hover, text-only tooltip", target=f"≤ {HOVER_TARGET:g} ms",
                         passed=h <= HOVER_TARGET, note="median; headless Chromium draws at 60 frames a second, so "
