@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delete these runs, their files and uploaded CSVs no other run uses "
                         "(a queued or running run is refused: cancel it first)")
 
-    e = sub.add_parser("embed", help="CSV or images in, low-dimensional coordinates out")
-    e.add_argument("input", nargs="?", help="input CSV")
+    e = sub.add_parser("embed", help="a table (CSV or Parquet) or images in, low-dimensional coordinates out")
+    e.add_argument("input", nargs="?", help="input table: CSV or Parquet, any number of rows")
     e.add_argument("--images", metavar="PATH", help="a folder or .zip of images instead of a CSV")
     _image_options(e)
     e.add_argument("--out", required=True, help="output CSV (written only on success)")
@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latent: the code itself; pca/umap/tsne: the code projected to 2-D")
     e.add_argument("--label-column")
     e.add_argument("--latent-dim", type=int, default=2)
-    e.add_argument("--epochs", type=int, default=60)
+    e.add_argument("--epochs", type=int, help="training epochs (default: 60, 30 from 20,000 rows)")
+    e.add_argument("--sample-rows", type=int, default=100_000,
+                   help="train on at most this many rows, drawn at random; every row is encoded (default 100,000)")
     e.add_argument("--seed", type=int, default=0)
     return p
 
@@ -287,37 +289,49 @@ def cmd_embed(args) -> int:
 
     from ae_core.analysis.latent import safe_csv
     from ae_core.analysis.projection import project
-    from ae_core.data.tabular import prepare_table
+    from ae_core.data.large_table import open_large_table
     from ae_core.estimator import Autoencoder
     from ae_core.runs.store import atomic_write_bytes
 
     if args.images:
         return _embed_images(args)
     if not args.input:
-        raise InputError("give an input CSV, or --images PATH for a folder or zip of images.")
+        raise InputError("give an input CSV or Parquet file, or --images PATH for a folder or zip of images.")
     src = Path(args.input)
     if not src.is_file():
         raise InputError(f"no such file: {args.input}")
-    table = prepare_table(src, label_column=args.label_column)
-    for line in table.report.summary_lines():
+    if args.sample_rows < 10:
+        raise InputError(f"--sample-rows must be at least 10, got {args.sample_rows}.")
+    # A big table is read twice in chunks (a sample to train on, then every row to encode): memory stays
+    # bounded by the sample and one chunk, not the file.
+    table = open_large_table(src, label_column=args.label_column, sample_rows=args.sample_rows,
+                             random_state=args.seed)
+    for line in table.sample.report.summary_lines():
         print(line, file=sys.stderr)
     from sklearn.impute import SimpleImputer
 
-    # The whole file is embedded (nothing held out), so imputing with its medians is fair here.
-    X = SimpleImputer(strategy="median", keep_empty_features=True).fit_transform(table.X)
+    # Medians of the training rows fill the gaps of every row (nothing is held out in `embed`).
+    imputer = SimpleImputer(strategy="median", keep_empty_features=True).fit(table.sample.X)
     ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs, random_state=args.seed)
-    Z = ae.fit_transform(X)
+    ae.fit(imputer.transform(table.sample.X))
+    codes, rows, labels = [], [], []
+    for chunk in table.chunks():
+        codes.append(ae.transform(imputer.transform(chunk.X)).astype(np.float32))
+        rows.append(chunk.row_index)
+        labels.append(chunk.labels)
+    Z = np.vstack(codes)
+    print(f"encoded {len(Z):,} rows", file=sys.stderr)
     if args.method == "latent":
         coords = Z
     else:
         progress = _ProjectionProgress()
         try:
-            coords = project(Z.astype(np.float32), args.method, n_components=2, seed=args.seed, progress=progress)
+            coords = project(Z, args.method, n_components=2, seed=args.seed, progress=progress)
         finally:
             progress.close()
-    out = pd.DataFrame({"row": table.row_index})
-    if table.labels is not None:
-        out[table.report.label_column] = table.labels
+    out = pd.DataFrame({"row": np.concatenate(rows)})
+    if table.sample.labels is not None:
+        out[table.sample.report.label_column] = np.concatenate(labels)
     for j in range(coords.shape[1]):
         out[f"{args.method}_{j + 1}"] = coords[:, j]
     # Labels (and the label column's name) come from the user's file: defuse spreadsheet formulas.

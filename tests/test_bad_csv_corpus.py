@@ -169,11 +169,11 @@ def test_cli_embed_gives_output_or_one_error_line(embedded, name):
 
 
 @pytest.mark.slow
-def test_cli_embed_samples_a_file_over_the_row_cap_with_a_notice(embedded):
+def test_cli_embed_trains_on_a_sample_over_the_row_cap_and_encodes_every_row(embedded):
     proc, _, out = embedded["over-the-row-cap"]
     assert proc is not None and proc.returncode == 0, proc and proc.stderr
-    assert "sampled 100,000 of 100,050 rows" in proc.stderr
-    assert len(pd.read_csv(out)) == 100_000
+    assert "trained on 100,000 of 100,050 rows" in proc.stderr
+    assert pd.read_csv(out)["row"].tolist() == list(range(100_050))
 
 
 @pytest.mark.slow

@@ -136,7 +136,7 @@ _CURRENCY = "$\u20ac\u00a3\u00a5\u20b9"  # $ € £ ¥ ₹
 
 
 def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows: int = 100_000,
-                  random_state: int = 0) -> PreparedTable:
+                  random_state: int = 0, rows_in_source: int | None = None) -> PreparedTable:
     """Turn a CSV (or DataFrame) into a float32 feature matrix and a report.
 
     Parameters
@@ -149,6 +149,9 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
         Larger inputs are randomly sampled down to this many rows (kept in file order).
     random_state : int, default=0
         Seed of that sample.
+    rows_in_source : int, optional
+        When `source_or_frame` is already a sample of a larger table (``ae_core.data.large_table``): that
+        table's row count, reported as the rows read and used by the id rule (a row counter spans it).
 
     Returns
     -------
@@ -168,7 +171,7 @@ def prepare_table(source_or_frame, *, label_column: str | None = None, max_rows:
     ((12, 2), ('a', 'b'), (('id', 'id-like: unique integer per row'),))
     """
     frame, encoding, delimiter, notes = _read_frame(source_or_frame)
-    n_rows_read, n_columns_read = len(frame), len(frame.columns)
+    n_rows_read, n_columns_read = rows_in_source or len(frame), len(frame.columns)
     label_column = _check_label(frame, label_column)
     frame = _sample_rows(frame, max_rows, random_state, notes)
 
