@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from ae_core.errors import InputError
-from ae_core.runs.jobs import JobManager, LocalExecutor, executor_from_env
+from ae_core.runs.jobs import JobManager, executor_from_env
 from ae_core.runs.loaded import load_run
+from ae_core.runs.local_executor import LocalExecutor
 from ae_core.runs.spec import make_config
 from ae_core.runs.store import RunStore
 

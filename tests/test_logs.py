@@ -8,7 +8,8 @@ import time
 import pytest
 
 from ae_core.logs import FILE_NAME, LOGGERS, log_dir, setup_logging
-from ae_core.runs.jobs import JobManager, LocalExecutor
+from ae_core.runs.jobs import JobManager
+from ae_core.runs.local_executor import LocalExecutor
 from ae_core.runs.spec import make_config
 from ae_core.runs.store import RunStore
 
@@ -25,7 +26,7 @@ class Collect(logging.Handler):
 @pytest.fixture
 def jobs_log():
     handler = Collect()
-    logger = logging.getLogger("ae_core.runs.jobs")
+    logger = logging.getLogger("ae_core.runs")  # the job manager and its executors
     logger.addHandler(handler)
     yield handler.records
     logger.removeHandler(handler)

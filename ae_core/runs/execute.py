@@ -128,7 +128,7 @@ def _tensors(ds: Dataset, split: Split, scaler: Scaler):
 
 def preload() -> None:
     """Import what `execute_run` imports lazily (scikit-learn's split, PCA, kNN, trustworthiness and
-    metrics), for a worker started ahead of its run (ae_core.runs.jobs.standby_main). The
+    metrics), for a worker started ahead of its run (ae_core.runs.local_executor.standby_main). The
     modules stay lazy elsewhere: pages that open a run must not pay for them."""
     import sklearn.decomposition  # noqa: F401
     import sklearn.manifold  # noqa: F401

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ae_core.errors import InputError
 from ae_core.model.device import check_device_name
-from ae_core.runs.jobs import CANCEL_GRACE_SECONDS, STALE_SECONDS, Executor
+from ae_core.runs.executor import CANCEL_GRACE_SECONDS, STALE_SECONDS, Executor
 from ae_core.runs.store import RunStore, atomic_write_bytes, interrupted_reason
 
 log = logging.getLogger(__name__)
