@@ -207,7 +207,7 @@ def main():
     args = parse_args(__doc__)
     started = time.perf_counter()
     from ae_core.runs.store import RunStore
-    from ui.state import WARM_UP_DONE
+    from ae_core.analysis.projection_process import WARM_UP_DONE
 
     rows, notes, extra = [], [], {}
     tmp = Path(tempfile.mkdtemp(prefix="aebench-"))

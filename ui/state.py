@@ -4,15 +4,20 @@ run the user is looking at, kept in `st.session_state` and in the URL
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 
 import streamlit as st
 
-from ae_core.analysis.projection_process import WARM_UP_DONE, Projector  # noqa: F401 (WARM_UP_DONE: the log line benchmarks wait for)
+from ae_core.analysis.projection_process import Projector
 from ae_core.errors import InputError
 from ae_core.logs import setup_logging
 from ae_core.runs.store import RunRecord, RunStore, default_root, validate_run_id
 from ui import access
+
+log = logging.getLogger(__name__)
 
 RUN_KEY = "run"
 
@@ -63,10 +68,28 @@ def start_jobs() -> None:
             st.error(f"**Training is unavailable:** {exc}", icon=":material/error:")
 
 
+RETRY_SECONDS = 60.0  # after the executor could not start (a Ray cluster unreachable), try again after this long
+_failed: dict[tuple, tuple[float, InputError]] = {}  # the manager's key -> (when, why) of its last failed start
+_failed_lock = threading.Lock()
+
+
 def _jobs():
-    """The server's job manager itself (created on first use; recovers orphaned runs)."""
-    return _manager(str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")),
-                    os.environ.get("AE_EXECUTOR", "local"), os.environ.get("AE_RAY_ADDRESS", ""))
+    """The server's job manager itself (created on first use; recovers orphaned runs). An executor that could
+    not start (AE_EXECUTOR=ray, its cluster unreachable: Ray's connect waits half a minute) is not tried again
+    for RETRY_SECONDS: until then every page says why at once."""
+    key = (str(default_root()), int(os.environ.get("AE_MAX_JOBS", "1")), os.environ.get("AE_EXECUTOR", "local"),
+           os.environ.get("AE_RAY_ADDRESS", ""))
+    with _failed_lock:
+        when, why = _failed.get(key, (None, None))
+    if when is not None and time.monotonic() - when < RETRY_SECONDS:
+        raise why
+    try:
+        return _manager(*key)
+    except InputError as exc:
+        log.warning("training is unavailable: %s (next try in %.0f s)", exc, RETRY_SECONDS)
+        with _failed_lock:
+            _failed[key] = (time.monotonic(), exc)
+        raise
 
 
 class SessionJobs:
