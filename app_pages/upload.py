@@ -103,8 +103,8 @@ def _csv(_run, run_id: str, projections: tuple[str, ...]) -> bytes:
 
 
 st.title("Upload a CSV")
-st.markdown("Reduce **your own table** to two dimensions with a small autoencoder, see it next to PCA of the same "
-            "rows, and download the coordinates joined to your rows.")
+st.markdown("Reduce **your own table** (CSV or Parquet) or **your own images** (a zip) to two dimensions with a small "
+            "autoencoder, see it next to PCA of the same rows, and download the coordinates joined to your rows.")
 state.how_it_works(
     """
 **What happens to your file.** It is read whatever its encoding (UTF-8, Excel's Windows-1252, UTF-16) and
