@@ -108,7 +108,7 @@ if dims == 2:
                    hover_columns=hover, title=title, colour_title=colour, axis_titles=tuple(axes),
                    equal_aspect=method in ("latent", "pca"), view=f"{rec.id}/{method}",
                    file_name=f"latent_{rec.id}_{method}", cache_key=("latent", rec.id, stamp, method, colour),
-                   atlas=_atlas(run, rec.id, stamp) if is_image else None,
+                   atlas=partial(_atlas, run, rec.id, stamp) if is_image else None,
                    initial=shared["sel"])
     st.caption("Drag a lasso (or a box: toolbar) around points to see those samples and their reconstructions; "
                "click a point to pick it, Shift adds to the selection. Click the chart, then scroll to zoom (or hold "

@@ -213,7 +213,7 @@ if runs:
         hover = _hover(run, rec.id)
         left, right = st.columns(2)
         stamp = rec.finished or rec.updated
-        pictures = _atlas(run, rec.id, stamp) if ds.image_shape is not None else None
+        pictures = (lambda: _atlas(run, rec.id, stamp)) if ds.image_shape is not None else None  # made when wanted
         with left:
             picked = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
                               ("code 1", "code 2"), by, f"upload_code_{rec.id}", ("upload", rec.id, stamp, "code", by),

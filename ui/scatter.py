@@ -272,6 +272,7 @@ def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, cache_k
     `atlas`: the pictures (see `pack`) follow the points: the first payload leaves them out, the chart asks
     for them once it has drawn (state "atlas_wanted", one rerun), and later payloads carry them. A 70,000-image
     atlas is about 17 MB; sent with the points it delayed their first drawing by 0.7 s (benchmarks/FINDINGS.md).
+    It may be a function that makes it: called only then (an older run's atlas is built on first use).
     """
     n_rows = len(coords) if n_rows is None else n_rows
     held = st.session_state.get(key)
@@ -279,6 +280,8 @@ def scatter(coords, colour=None, *, key: str, n_rows: int | None = None, cache_k
     before = selected_rows(held.get("selection"), n_rows) if held is not None else first
     atlas = kwargs.pop("atlas", None)
     ready = atlas is not None and bool((held or {}).get("atlas_wanted"))
+    if ready and callable(atlas):
+        atlas = atlas()
     kwargs = {**kwargs, "atlas": atlas if ready else None, "atlas_pending": atlas is not None and not ready}
     parts = _parts(coords, colour, **kwargs) if cache_key is None else \
         _kept_parts((cache_key, ready), coords, colour, kwargs)
