@@ -19,15 +19,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (chromium, finish, interleaved, median, new_page, parse_args, row,  # noqa: E402
-                    streamlit_server)
+from common import (
+    chromium,
+    finish,
+    interleaved,
+    median,
+    new_page,
+    parse_args,
+    row,
+    streamlit_server,
+)
 
 REPORT_TARGET = 10.0  # s: 5,000-image zip -> report shown
 HOVER_TARGET = 50.0  # ms: pointer stops -> picture shown, at 70,000 points
 SCATTER = "[class*='st-key-lat_points_'] .aes-root"
 
 HOVER_JS = """async ([i, pictures]) => {
-  const v = document.querySelector("%s").aesView;
+  const v = document.querySelector("SCATTER").aesView;
   const saved = v.meta.atlas;
   if (!pictures) v.meta.atlas = undefined;  // the same tooltip, text only
   const b = v.front.getBoundingClientRect();
@@ -45,7 +53,7 @@ HOVER_JS = """async ([i, pictures]) => {
   v.meta.atlas = saved;
   v.showTip(-1);
   return ms;
-}""" % SCATTER
+}""".replace("SCATTER", SCATTER)
 
 
 def image_zip(n: int) -> bytes:

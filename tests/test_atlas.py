@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ae_core.analysis.atlas import MAX_TILE, atlas_layout, atlas_png, build_atlas, cached_atlas
+from ae_core.analysis.atlas import (
+    MAX_TILE,
+    atlas_layout,
+    atlas_png,
+    build_atlas,
+    cached_atlas,
+)
 from ae_core.errors import InputError
 
 

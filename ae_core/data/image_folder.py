@@ -110,8 +110,8 @@ class ImageReport:
 
     def summary_lines(self) -> list[str]:
         """Plain-English lines for the CLI and the app, most important first."""
-        lines = [f"Read {self.n_read:,} of {self.n_files:,} files from the {self.source} as {self.side}x{self.side} "
-                 f"{'RGB' if self.colour == 'rgb' else 'grayscale'} images (centre-cropped to a square, then resized)."]
+        lines = [(f"Read {self.n_read:,} of {self.n_files:,} files from the {self.source} as {self.side}x{self.side} "
+                  f"{'RGB' if self.colour == 'rgb' else 'grayscale'} images (centre-cropped to a square, then resized).")]
         if self.classes:
             lines.append(f"{len(self.classes)} classes from the sub-folders: "
                          + ", ".join(f"{name} ({n:,})" for name, n in self.classes[:12])
@@ -367,13 +367,13 @@ def _read(src: _Source, side: int | None, colour: str, limits: ImageLimits) -> I
         common = Counter(min(s) for _, _, s, _ in found).most_common(1)[0][0]
         side = int(np.clip(common, MIN_SIDE, AUTO_SIDE_CAP))
         notes.append(f"side {side} chosen from the most common image size (set it to change)")
-        fits = int(math.isqrt(limits.max_values // (3 * len(found))))
+        fits = math.isqrt(limits.max_values // (3 * len(found)))
         if side > fits >= MIN_SIDE:
             side = fits
             notes.append(f"side lowered to {side}: {len(found):,} larger images would not fit in memory")
     # Every image counts as colour here: whether there is colour is known only once they are decoded.
     if len(found) * side * side * 3 > limits.max_values:
-        fits = int(math.isqrt(limits.max_values // (3 * len(found))))
+        fits = math.isqrt(limits.max_values // (3 * len(found)))
         raise InputError(f"{len(found):,} images of {side}x{side} pixels are too many to hold in memory; "
                          + (f"choose a side of at most {fits}." if fits >= MIN_SIDE else
                             f"keep at most {limits.max_values // (3 * MIN_SIDE * MIN_SIDE):,} images."))

@@ -48,9 +48,9 @@ def test_image_zip_upload_to_hover_picture(tmp_path, browser, shot):
         wait_idle(page)
         b = page.locator(f"{SCATTER} .aes-front").bounding_box()
         # Hover the first point: its picture and its reconstruction appear in the tooltip.
-        x, y = page.evaluate("""() => { const v = document.querySelector("%s").aesView;
+        x, y = page.evaluate("""(sel) => { const v = document.querySelector(sel).aesView;
             const b = v.front.getBoundingClientRect(); const [px, py] = v.toPx(v.cols.x[0], v.cols.y[0]);
-            return [b.left + px, b.top + py]; }""" % SCATTER)
+            return [b.left + px, b.top + py]; }""", SCATTER)
         page.mouse.move(x + 30, y + 30)
         page.mouse.move(x, y, steps=3)
         tip = page.locator(f"{SCATTER} .aes-tip")
@@ -61,13 +61,13 @@ def test_image_zip_upload_to_hover_picture(tmp_path, browser, shot):
         # The picture is the hovered row's disc: its tooltip canvas holds pixels of its class's colour.
         label = "blue" if "label: blue" in tip.inner_text() else "red"
         expect(tip).to_contain_text(f"file: set/{label}/")
-        hue = page.evaluate("""(blue) => { const c = document.querySelector("%s .aes-tip-pic canvas");
+        hue = page.evaluate("""([sel, blue]) => { const c = document.querySelector(sel + " .aes-tip-pic canvas");
             const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let n = 0;
             for (let k = 0; k < d.length; k += 4) {
               const [main, other] = blue ? [d[k + 2], d[k]] : [d[k], d[k + 2]];
               if (main > 150 && other < 100) n++;
             }
-            return n; }""" % SCATTER, label == "blue")
+            return n; }""", [SCATTER, label == "blue"])
         assert hue > 50, hue
         shot(page, "images-02-hover")
 
@@ -78,7 +78,7 @@ def test_image_zip_upload_to_hover_picture(tmp_path, browser, shot):
             page.mouse.wheel(0, -300)
             page.wait_for_timeout(200)
         page.keyboard.up("Control")
-        page.wait_for_function("() => Number(document.querySelector(\"%s\").dataset.thumbs) > 0" % SCATTER,
+        page.wait_for_function("(sel) => Number(document.querySelector(sel).dataset.thumbs) > 0", arg=SCATTER,
                                timeout=15_000)
         page.mouse.move(b["x"] + 5, b["y"] + 5)
         shot(page, "images-03-zoomed")
