@@ -12,10 +12,13 @@ The same model, trainer and scaling as the app's runs, without the run store.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ae_core.analysis.anomaly_scores import SCORES
 from ae_core.errors import InputError
 
 
@@ -27,23 +30,37 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     variant : {"vanilla", "sparse", "denoising", "variational", "convolutional"}, default="vanilla"
         The preset; "convolutional" needs image input of shape (n, h, w).
     latent_dim : int, default=2
-        Size of the code.
+        Size of the code. At most n_features for the vanilla, convolutional and variational variants (a
+        code as wide as the input is allowed, with a warning: it does not compress); the sparse and
+        denoising variants may be overcomplete.
     hidden : tuple of int or None, default=None
         Dense encoder widths (the decoder mirrors them); None picks by input size.
-    epochs : int, default=50
-        Upper bound on epochs; early stopping on a validation split usually ends sooner.
+    epochs : int or None, default=None
+        Epochs of the cosine schedule; None picks 60 (30 from 20,000 rows). Early stopping on a
+        validation split may end sooner.
     batch_size : int or None, default=None
-        None picks 32-256 by sample count.
-    learning_rate : float, default=2e-3
+        None picks 32-128 by sample count.
+    learning_rate : float or None, default=None
+        Peak learning rate of AdamW (after a short warm-up, then a cosine anneal); None picks 1e-3.
     noise_level, sparsity, beta : float or None, default=None
         Override the preset's input-corruption level, L1 code penalty, KL weight.
     scaling : {"auto", "standard", "range"}, default="auto"
-        "range" scales into [0, 1] with a sigmoid output and BCE (images);
-        "standard" standardises with a linear output and MSE (tabular).
-        "auto" uses "range" for (n, h, w) input and "standard" otherwise.
+        "range" scales into [0, 1] by the data's value range (images); "standard" standardises each
+        feature (tabular). "auto" uses "range" for (n, h, w) input and for flat rows that look like pixels
+        (every value in [0, 1], or whole numbers in 0..255 with most columns reaching near the top; see
+        `ae_core.data.preprocessing.pixel_range`), else "standard". The chosen one is `scaling_`.
+    pca_init : bool, default=True
+        Start from PCA: the code is PCA's code plus a learned correction, the reconstruction PCA's plus a
+        learned correction, both zero at the start, and the best weights on the validation rows are
+        kept, starting weights included; so the model is not worse than PCA there. False gives the plain
+        networks (with a sigmoid output and BCE under "range" scaling).
+    score_method : {"normalized+knn", "normalized", "reconstruction"}, default="normalized+knn"
+        What `anomaly_score` returns; see `ae_core.analysis.anomaly_scores`. "reconstruction" is the raw
+        mean squared error.
     validation_fraction : float, default=0.15
         Held out for early stopping when there are at least 20 samples.
-    patience : int, default=6
+    patience : int, default=10
+        Early stopping: epochs without validation improvement.
     random_state : int or None, default=None
     verbose : bool, default=False
     device : {"auto", "cpu", "cuda", "mps"}, default="auto"
@@ -56,6 +73,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     model_ : torch.nn.Module
         The trained `ae_core.model.networks.Autoencoder`.
     scaler_ : ae_core.data.preprocessing.Scaler
+    scaling_ : {"range", "standard"}
+        The scaling used (what "auto" chose).
     history_ : list of dict
         Per-epoch train/validation loss and learning rate.
     n_epochs_ : int
@@ -63,9 +82,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The device the model was trained on, and infers on.
     """
 
-    def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=50, batch_size=None, learning_rate=2e-3,
-                 noise_level=None, sparsity=None, beta=None, scaling="auto", validation_fraction=0.15, patience=6,
-                 random_state=None, verbose=False, device="auto"):
+    def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=None, batch_size=None, learning_rate=None,
+                 noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init=True, score_method="normalized+knn",
+                 validation_fraction=0.15, patience=10, random_state=None, verbose=False, device="auto"):
         self.variant = variant
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -76,6 +95,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.sparsity = sparsity
         self.beta = beta
         self.scaling = scaling
+        self.pca_init = pca_init
+        self.score_method = score_method
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
@@ -115,51 +136,46 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Train on X; y is ignored. Returns self."""
         import torch
 
-        from ae_core.data.preprocessing import Scaler
-        from ae_core.model.config import TrainConfig, model_config_for
+        from ae_core.data.preprocessing import Scaler, pixel_range
+        from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
         from ae_core.model.device import resolve_device
         from ae_core.model.networks import Autoencoder as Module
         from ae_core.model.training import Trainer
-        from ae_core.runs.spec import dataset_defaults
 
         Xf = self._flatten(X, reset=True)
         n, d = Xf.shape
         device = resolve_device(self.device)
-        if not isinstance(self.latent_dim, (int, np.integer)) or self.latent_dim < 1:
-            raise InputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}.")
-        if self.latent_dim >= d and self.variant in ("vanilla", "convolutional", "variational"):
-            raise InputError(
-                f"latent_dim={self.latent_dim} needs more input features than that; got {d} feature(s) "
-                f"(n_features = {d}). Use a smaller latent_dim."
-            )
-        scaling = self.scaling
-        if scaling == "auto":
-            scaling = "range" if self.image_shape_ is not None else "standard"
-        if scaling not in ("range", "standard"):
+        self._check_latent_dim(d)
+        if self.scaling not in ("auto", "range", "standard"):
             raise InputError(f"scaling must be 'auto', 'standard' or 'range', got {self.scaling!r}.")
+        value_range = pixel_range(Xf) if self.scaling in ("auto", "range") else None
+        if self.scaling == "auto":
+            self.scaling_ = "range" if self.image_shape_ is not None or value_range is not None else "standard"
+        else:
+            self.scaling_ = self.scaling
+        if self.score_method not in SCORES:
+            raise InputError(f"score_method must be one of {', '.join(SCORES)}; got {self.score_method!r}.")
         seed = self.random_state if self.random_state is not None else int(np.random.randint(0, 2**31 - 1))
         rng = np.random.default_rng(seed)
-        self.scaler_ = Scaler.fit(Xf, scaling)
+        self.scaler_ = Scaler.fit(Xf, self.scaling_, value_range)
         Xs = self.scaler_.transform(Xf)
         if n >= 20 and 0 < self.validation_fraction < 1:
             order = rng.permutation(n)
-            n_val = max(1, int(round(n * self.validation_fraction)))
+            n_val = max(2, int(round(n * self.validation_fraction)))
             X_train, X_val = Xs[order[n_val:]], Xs[order[:n_val]]
         else:
             X_train = X_val = Xs  # too few rows to hold any out: stop on the training loss
 
-        class _Sizes:  # dataset_defaults wants a Dataset's size only
-            n_samples, n_features = n, d
-
-        defaults = dataset_defaults(_Sizes)
+        defaults = recipe_defaults(n, d)
         cfg = model_config_for(
             self.variant, n_features=d, image_shape=self.image_shape_, latent_dim=int(self.latent_dim),
             hidden=tuple(self.hidden) if self.hidden is not None else defaults["hidden"],
-            output="sigmoid" if scaling == "range" else "linear",
+            output="sigmoid" if self.scaling_ == "range" else "linear", pca_init=bool(self.pca_init),
             noise_level=self.noise_level, sparsity=self.sparsity, beta=self.beta,
         )
-        tcfg = TrainConfig(epochs=self.epochs, batch_size=self.batch_size or defaults["batch_size"], lr=self.learning_rate,
-                           patience=self.patience, seed=seed)
+        tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
+                           lr=self.learning_rate or defaults["lr"], schedule=defaults["schedule"],
+                           warmup=defaults["warmup"], patience=self.patience, seed=seed)
         callbacks = [_Verbose()] if self.verbose else []
         self.model_ = Module(cfg, seed=seed)
         result = Trainer(self.model_, tcfg, callbacks, device=device).fit(torch.from_numpy(X_train), torch.from_numpy(X_val))
@@ -167,7 +183,30 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.history_ = result.history
         self.n_epochs_ = len(result.history)
         self._n_features_out = int(self.latent_dim)
+        self._fit_score_reference(X_train, X_val, seed)
         return self
+
+    def _check_latent_dim(self, d: int) -> None:
+        """PCA's rule: a code as wide as the input is allowed (with a warning), a wider one only where the
+        variant cannot learn the identity (sparse, denoising)."""
+        if not isinstance(self.latent_dim, (int, np.integer)) or self.latent_dim < 1:
+            raise InputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}.")
+        if self.latent_dim > d and self.variant in ("vanilla", "convolutional", "variational"):
+            raise InputError(
+                f"latent_dim={self.latent_dim} is larger than the input: got {d} feature(s) (n_features = {d}). "
+                f"Use latent_dim <= {d}, or the sparse or denoising variant for an overcomplete code."
+            )
+        if self.latent_dim >= d:
+            warnings.warn(f"latent_dim={self.latent_dim} is not smaller than the {d} input feature(s): the code "
+                          "does not compress.", UserWarning, stacklevel=3)
+
+    def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
+        """What the anomaly scores need: the error spread on the held-out rows and the training codes."""
+        from ae_core.analysis.anomaly_scores import score_reference
+        from ae_core.analysis.metrics import encode, reconstruct
+
+        self._score_ref = score_reference(X_val, reconstruct(self.model_, X_val), encode(self.model_, X_train),
+                                          encode(self.model_, X_val), seed=seed)
 
     # ---- inference ---------------------------------------------------------------
 
@@ -195,16 +234,24 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """inverse_transform(transform(X)), in the input's units and shape."""
         return self.inverse_transform(self.transform(X))
 
-    def anomaly_score(self, X):
-        """Reconstruction error per sample (mean squared, in scaled units): higher = more anomalous."""
-        from ae_core.analysis.metrics import reconstruct, reconstruction_errors
+    def anomaly_score(self, X, method=None):
+        """Anomaly score per sample, higher = more anomalous: array of shape (n_samples,).
+
+        method : {"normalized+knn", "normalized", "reconstruction"} or None
+            None uses the estimator's `score_method`; "reconstruction" is the mean squared reconstruction
+            error in scaled units.
+        """
+        from ae_core.analysis.anomaly_scores import anomaly_scores
+        from ae_core.analysis.metrics import encode, reconstruct
 
         check_is_fitted(self, "model_")
+        kind = self.score_method if method is None else method
         Xs = self.scaler_.transform(self._flatten(X, reset=False))
-        return reconstruction_errors(Xs, reconstruct(self.model_, Xs))
+        Z = encode(self.model_, Xs) if kind == "normalized+knn" else None
+        return anomaly_scores(kind, self._score_ref, Xs, reconstruct(self.model_, Xs), Z)
 
     def score_samples(self, X):
-        """Negative reconstruction error: higher = more normal, as scikit-learn's outlier detectors."""
+        """Negative anomaly score: higher = more normal, as scikit-learn's outlier detectors."""
         return -self.anomaly_score(X)
 
     def __sklearn_tags__(self):

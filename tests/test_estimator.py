@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.utils.estimator_checks import check_estimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ae_core import Autoencoder, InputError
+from ae_core.analysis.anomaly_scores import SCORES
+from ae_core.model.config import PRESETS
 
 
 @pytest.fixture(scope="module")
@@ -13,13 +15,28 @@ def digits():
     return load_digits().data[:600]
 
 
-def test_passes_sklearn_estimator_checks():
-    # latent_dim=1: the checks fit 2-feature data, and a 2-D code of 2 features
-    # is a copy, which we refuse on purpose (see test_refuses_code_as_wide_as_input).
-    # check_array_api_input is skipped by sklearn itself unless SCIPY_ARRAY_API=1.
-    results = check_estimator(Autoencoder(latent_dim=1, epochs=4, random_state=0), on_fail=None, on_skip=None)
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
-    assert failed == []
+# The convolutional variant needs images (n, h, w); scikit-learn's checks pass 2-D tables, which it refuses
+# with an InputError that says so. Every check that fits is therefore expected to fail for it.
+CONV_NEEDS_IMAGES = "the convolutional variant needs image input (n, h, w); the checks pass 2-D tables"
+CONV_FAILS = ["check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+              "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+              "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
+              "check_estimators_nan_inf", "check_estimators_pickle", "check_f_contiguous_array_estimator",
+              "check_transformer_data_not_an_array", "check_transformer_general", "check_transformer_preserve_dtypes",
+              "check_fit2d_1sample", "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+              "check_n_features_in", "check_fit2d_predict1d"]
+
+
+def _expected_failures(estimator):
+    return {name: CONV_NEEDS_IMAGES for name in CONV_FAILS} if estimator.variant == "convolutional" else {}
+
+
+# As users construct it: default latent_dim=2 on the checks' 2-feature data is allowed (PCA's rule) and
+# warns that the code does not compress.
+@pytest.mark.filterwarnings("ignore:latent_dim=2 is not smaller")
+@parametrize_with_checks([Autoencoder(variant=v) for v in PRESETS], expected_failed_checks=_expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
 
 
 def test_fit_transform_equals_fit_then_transform(digits):
@@ -41,7 +58,52 @@ def test_shapes_roundtrip_for_rows_and_images(digits):
 def test_score_samples_is_negative_anomaly_score(digits):
     ae = Autoencoder(epochs=3, random_state=0).fit(digits)
     np.testing.assert_allclose(ae.score_samples(digits[:10]), -ae.anomaly_score(digits[:10]))
-    assert (ae.anomaly_score(digits[:10]) >= 0).all()
+    assert (ae.anomaly_score(digits[:10], method="reconstruction") >= 0).all()
+
+
+@pytest.mark.parametrize("method", SCORES)
+def test_every_anomaly_score_ranks_off_manifold_rows_higher(method):
+    rng = np.random.default_rng(0)
+    t = rng.uniform(-1, 1, size=(600, 1))
+    X = np.hstack([t, t**2, np.sin(3 * t), 2 * t]) + 0.01 * rng.normal(size=(600, 4))
+    odd = rng.normal(size=(20, 4))
+    ae = Autoencoder(latent_dim=1, epochs=20, random_state=0, score_method=method).fit(X)
+    assert ae.anomaly_score(odd).shape == (20,)
+    assert np.median(ae.anomaly_score(odd)) > np.percentile(ae.anomaly_score(X), 90)
+
+
+def test_reconstruction_score_is_the_mean_squared_error_in_scaled_units(digits):
+    from ae_core.analysis.metrics import reconstruct
+
+    ae = Autoencoder(epochs=2, random_state=0).fit(digits)
+    Xs = ae.scaler_.transform(digits[:5])
+    expected = ((Xs - reconstruct(ae.model_, Xs)) ** 2).mean(1)
+    np.testing.assert_allclose(ae.anomaly_score(digits[:5], method="reconstruction"), expected, rtol=1e-4, atol=1e-7)
+
+
+def test_unknown_anomaly_score_lists_the_choices(digits):
+    with pytest.raises(InputError, match="choose one of: reconstruction, normalized"):
+        Autoencoder(epochs=1, random_state=0).fit(digits).anomaly_score(digits[:3], method="magic")
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda rng: rng.random((60, 64)), "range"),  # flat rows in [0, 1]
+    (lambda rng: rng.integers(0, 256, (60, 64)).astype(float), "range"),  # 8-bit pixels as a table
+    (lambda rng: rng.random((60, 8, 8)) * 5, "range"),  # (n, h, w) images whatever their range
+    (lambda rng: rng.normal(size=(60, 64)), "standard"),  # negative values
+    (lambda rng: rng.random((60, 8)), "standard"),  # too few columns to be an image
+    (lambda rng: np.hstack([rng.integers(0, 256, (60, 2)), rng.integers(0, 3, (60, 30))]).astype(float), "standard"),
+], ids=["unit-floats", "uint8-values", "images", "signed", "narrow", "mixed-count-columns"])
+def test_auto_scaling_recognises_pixel_rows(make, expected):
+    ae = Autoencoder(epochs=1, random_state=0).fit(make(np.random.default_rng(0)))
+    assert ae.scaling_ == expected
+
+
+def test_pixel_rows_in_0_255_are_scaled_by_their_range():
+    X = np.random.default_rng(0).integers(0, 256, (60, 64)).astype(float)
+    ae = Autoencoder(epochs=1, random_state=0).fit(X)
+    assert (ae.scaler_.lo, ae.scaler_.hi) == (0.0, X.max())
+
 
 
 def test_anomalies_score_higher_than_normal_rows():
@@ -53,9 +115,21 @@ def test_anomalies_score_higher_than_normal_rows():
     assert np.median(ae.anomaly_score(odd)) > 5 * np.median(ae.anomaly_score(X))
 
 
-def test_refuses_code_as_wide_as_input():
+def test_refuses_code_wider_than_input():
     with pytest.raises(InputError, match=r"got 2 feature\(s\)"):
-        Autoencoder(latent_dim=2).fit(np.random.rand(30, 2))
+        Autoencoder(latent_dim=3).fit(np.random.rand(30, 2))
+
+
+def test_code_as_wide_as_input_warns_that_it_does_not_compress():
+    with pytest.warns(UserWarning, match="does not compress"):
+        Autoencoder(latent_dim=2, epochs=1).fit(np.random.rand(30, 2))
+
+
+@pytest.mark.parametrize("variant", ["sparse", "denoising"])
+def test_sparse_and_denoising_codes_may_be_overcomplete(variant):
+    with pytest.warns(UserWarning, match="does not compress"):
+        ae = Autoencoder(variant=variant, latent_dim=4, epochs=1).fit(np.random.rand(30, 2))
+    assert ae.transform(np.random.rand(3, 2)).shape == (3, 4)
 
 
 def test_transform_refuses_wrong_width(digits):

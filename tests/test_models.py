@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ae_core.errors import InputError
-from ae_core.model.config import PRESETS, model_config_for
+from ae_core.model.config import PRESETS, ModelConfig, model_config_for
 from ae_core.model.networks import Autoencoder, corrupt
 
 VARIANTS = list(PRESETS)
@@ -73,7 +73,12 @@ def test_variant_problem_warns_of_exactly_what_validation_refuses(variant):
 
 def test_plain_overcomplete_code_is_refused():
     with pytest.raises(InputError, match="can just copy its input"):
-        Autoencoder(model_config_for("vanilla", n_features=4, latent_dim=4))
+        Autoencoder(model_config_for("vanilla", n_features=4, latent_dim=5))
+
+
+def test_code_as_wide_as_the_input_is_allowed():
+    # PCA's rule: n_components == n_features is allowed; only wider is refused.
+    Autoencoder(model_config_for("vanilla", n_features=4, latent_dim=4))
 
 
 def test_unknown_variant_lists_choices():
@@ -99,8 +104,8 @@ def test_noise_only_while_training():
 def test_init_from_data_centres_the_first_layer_and_starts_the_output_at_the_mean(variant):
     X = torch.rand(200, 64) * torch.linspace(0.05, 0.95, 64)  # per-feature means from ~0.02 to ~0.48
     mean = X.mean(0)
-    before = _model(variant).eval()
-    after = _model(variant).eval()
+    before = _model(variant, pca_init=False).eval()
+    after = _model(variant, pca_init=False).eval()
     after.load_state_dict(before.state_dict())
     after.init_from_data(X)
     with torch.inference_mode():
@@ -111,8 +116,8 @@ def test_init_from_data_centres_the_first_layer_and_starts_the_output_at_the_mea
 
 def test_init_from_data_on_conv_uses_the_mean_pixel():
     X = torch.full((10, 64), 0.3)
-    before = _model("convolutional").eval()
-    after = _model("convolutional").eval()
+    before = _model("convolutional", pca_init=False).eval()
+    after = _model("convolutional", pca_init=False).eval()
     after.load_state_dict(before.state_dict())
     after.init_from_data(X)
     with torch.inference_mode():
@@ -123,8 +128,42 @@ def test_init_from_data_on_conv_uses_the_mean_pixel():
 
 
 def test_init_from_data_with_linear_output_starts_at_the_mean_itself():
-    cfg = model_config_for("vanilla", n_features=6, latent_dim=2, hidden=(8,), output="linear")
+    cfg = model_config_for("vanilla", n_features=6, latent_dim=2, hidden=(8,), output="linear", pca_init=False)
     model = Autoencoder(cfg, seed=0)
     X = torch.randn(50, 6) + torch.arange(6.0)
     model.init_from_data(X)
     assert torch.allclose(model.decoder.head.bias, X.mean(0), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "sparse", "denoising", "convolutional"])
+def test_pca_path_starts_at_pca(variant):
+    from sklearn.decomposition import PCA
+
+    X = torch.rand(300, 64) * torch.linspace(0.05, 0.95, 64)
+    model = _model(variant).eval()
+    model.init_from_data(X)
+    pca = PCA(3).fit(X.numpy())
+    expected = pca.inverse_transform(pca.transform(X[:20].numpy()))
+    with torch.inference_mode():
+        recon = model(X[:20]).recon
+    assert torch.allclose(recon, torch.from_numpy(expected).float(), atol=1e-4)
+
+
+def test_pca_path_pads_a_code_wider_than_the_data_with_zeros():
+    model = Autoencoder(model_config_for("sparse", n_features=4, latent_dim=6, hidden=(8,)))
+    X = torch.randn(3, 4)  # rank 2 after centring: at most 3 directions
+    model.init_from_data(X)
+    assert torch.equal(model.pca.enc[:, 3:], torch.zeros(4, 3))
+
+
+def test_pca_path_needs_the_linear_output():
+    with pytest.raises(InputError, match="output='linear' with pca_init=True"):
+        ModelConfig(n_features=8, latent_dim=2, pca_init=True, output="sigmoid").validate()
+
+
+def test_new_models_get_the_recipe_and_old_configs_keep_relu_without_pca():
+    assert model_config_for("vanilla", n_features=8).activation == "silu"
+    assert model_config_for("vanilla", n_features=8, output="sigmoid").output == "linear"  # the PCA path's
+    assert model_config_for("variational", n_features=8).pca_init is False
+    stored = ModelConfig(n_features=8)  # what a run stored before these fields existed loads as
+    assert (stored.activation, stored.pca_init) == ("relu", False)

@@ -187,3 +187,29 @@ def test_data_init_can_be_turned_off(digits_tensors):
     untouched, model = Autoencoder(cfg, seed=0), Autoencoder(cfg, seed=0)
     Trainer(model, TrainConfig(epochs=1, lr=1e-12, data_init=False)).fit(X_tr, X_va)
     assert torch.allclose(model.decoder.head.bias, untouched.decoder.head.bias, atol=1e-6)
+
+
+def test_cosine_lr_warms_up_then_anneals_to_a_hundredth():
+    from ae_core.model.training import cosine_lr
+
+    assert cosine_lr(1.0, 0.05, warmup=0.1) == pytest.approx(0.5)
+    assert cosine_lr(1.0, 0.1, warmup=0.1) == pytest.approx(1.0)
+    assert cosine_lr(1.0, 1.0, warmup=0.1) == pytest.approx(0.01)
+    assert cosine_lr(1.0, 0.5) == pytest.approx(0.505)
+    lrs = [cosine_lr(1.0, f / 20, warmup=0.1) for f in range(2, 21)]
+    assert lrs == sorted(lrs, reverse=True)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 8, 30])
+def test_pca_initialised_model_ends_no_worse_than_pca_on_validation(digits_tensors, latent_dim):
+    # Even a run too short and too hot to learn anything keeps its PCA start: the starting weights are epoch 0.
+    from sklearn.decomposition import PCA
+
+    ds, X_tr, X_va = digits_tensors
+    X_tr = X_tr[:150]
+    cfg = model_config_for("vanilla", n_features=64, latent_dim=latent_dim, hidden=(16,))
+    model = Autoencoder(cfg, seed=0)
+    Trainer(model, TrainConfig(epochs=2, lr=0.5, batch_size=16, seed=0)).fit(X_tr, X_va)
+    pca = PCA(latent_dim).fit(X_tr.numpy())
+    pca_mse = float(((pca.inverse_transform(pca.transform(X_va.numpy())) - X_va.numpy()) ** 2).mean())
+    assert evaluate(model, X_va)["mse"] <= pca_mse * (1 + 1e-4)

@@ -86,6 +86,27 @@ class Scaler:
         return cls(d["kind"], lo=float(d["lo"]), hi=float(d["hi"]), **arrays)
 
 
+def pixel_range(X: np.ndarray, min_features: int = 16) -> tuple[float, float] | None:
+    """(0, top) when flat rows look like pixels, else None.
+
+    Pixel-like: at least `min_features` columns (a 4x4 image), every value finite and either in [0, 1] or
+    a whole number in 0..255, and most columns reaching at least half the top value (image columns share
+    one range; a table of small counts does not). Standardising pixels one by one would blow up the
+    nearly empty border pixels, so such rows get the images' range scaling instead.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] < min_features or len(X) == 0 or not np.isfinite(X).all():
+        return None
+    lo, top = float(X.min()), float(X.max())
+    if lo < 0 or top <= 0:
+        return None
+    if top > 1 and (top > 255 or not np.array_equal(X, np.round(X))):
+        return None
+    if np.median(X.max(axis=0)) < top / 2:
+        return None
+    return 0.0, (1.0 if top <= 1 else top)
+
+
 class SplitCode(IntEnum):
     """Which split a row is in, as a run stores it per row (`split.npy`, `LoadedRun.split`)."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ae_core.errors import InputError
 
 NOISE_KINDS = ("gaussian", "salt-and-pepper", "masking")
+ACTIVATIONS = ("relu", "silu", "gelu")
 CONV_NEEDS_IMAGES = ("the convolutional variant needs image data; this dataset is tabular. "
                      "Pick the vanilla, sparse, denoising or variational variant instead.")
 
@@ -33,6 +34,11 @@ class ModelConfig:
     noise_level: float = 0.0  # 0 = off; std for gaussian, fraction of pixels otherwise
     output: str = "sigmoid"  # sigmoid (+BCE) for inputs in [0, 1]; linear (+MSE) for standardised
     dropout: float = 0.0
+    activation: str = "relu"  # relu | silu | gelu; new models get RECIPE's, runs stored before keep relu
+    # PCA path: code = PCA code + learned correction, reconstruction = PCA reconstruction + learned
+    # correction, with the corrections starting at zero, so training starts at PCA's error (a linear AE's
+    # optimum, Baldi & Hornik 1989). Its output is linear (+MSE). Off for runs stored before it existed.
+    pca_init: bool = False
 
     @property
     def channels(self) -> int:
@@ -43,12 +49,13 @@ class ModelConfig:
         """Raise InputError for values a user could have typed wrong."""
         if self.latent_dim < 1 or self.latent_dim > 1024:
             raise InputError(f"latent size must be between 1 and 1024, got {self.latent_dim}.")
-        if self.latent_dim >= self.n_features and self.sparsity == 0 and self.noise_level == 0:
-            # An overcomplete plain AE can learn the identity; say so rather than train it.
+        if self.latent_dim > self.n_features and self.sparsity == 0 and self.noise_level == 0:
+            # An overcomplete plain AE can learn the identity; say so rather than train it. A code as wide
+            # as the input is allowed, as PCA allows n_components == n_features (the caller warns).
             raise InputError(
-                f"latent size {self.latent_dim} is not smaller than the {self.n_features} input "
-                "features, so a plain autoencoder can just copy its input. Use a smaller latent "
-                "size, or add a sparsity penalty or input noise."
+                f"latent size {self.latent_dim} is larger than the {self.n_features} input "
+                "features, so a plain autoencoder can just copy its input. Use a latent size of at most "
+                f"{self.n_features}, or add a sparsity penalty or input noise (sparse or denoising variant)."
             )
         if any(h < 1 for h in self.hidden):
             raise InputError(f"hidden layer sizes must be positive, got {list(self.hidden)}.")
@@ -73,6 +80,10 @@ class ModelConfig:
             raise InputError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.output not in ("sigmoid", "linear"):
             raise InputError(f"output must be 'sigmoid' or 'linear', got {self.output!r}.")
+        if self.activation not in ACTIVATIONS:
+            raise InputError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}.")
+        if self.pca_init and self.output != "linear":
+            raise InputError("the PCA path reconstructs linearly: use output='linear' with pca_init=True.")
         return self
 
 
@@ -91,6 +102,7 @@ class TrainConfig:
     # "plateau": halve the LR when validation stalls. "cosine": anneal the LR to 1% along
     # a cosine over the run (over wall-clock time when max_seconds is set, else epochs).
     schedule: str = "plateau"
+    warmup: float = 0.0  # cosine only: the first fraction of the run ramps the LR up linearly from 0
     # Before the first step: output bias at the training rows' mean, first layer centred on it
     # (Autoencoder.init_from_data). Off gives PyTorch's default initialisation.
     data_init: bool = True
@@ -108,6 +120,8 @@ class TrainConfig:
             raise InputError(f"schedule must be 'plateau' or 'cosine', got {self.schedule!r}.")
         if self.max_seconds is not None and not 0 < self.max_seconds <= 86_400:
             raise InputError(f"time budget must be between 0 and 86400 seconds, got {self.max_seconds}.")
+        if not 0.0 <= self.warmup < 1.0:
+            raise InputError(f"warm-up must be a fraction of the run in [0, 1), got {self.warmup}.")
         if self.patience < 1:
             raise InputError(f"early-stopping patience must be at least 1, got {self.patience}.")
         if not 0 <= self.seed <= 2**31 - 1:
@@ -139,7 +153,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "variational",
             "Learns a smooth Gaussian code you can sample from to generate new data (a VAE).",
-            {"variational": True, "beta": 1.0},
+            # No PCA path: the KL term pulls codes towards N(0, I), away from PCA's scale, and the
+            # objective is not the reconstruction error that PCA minimises.
+            {"variational": True, "beta": 1.0, "pca_init": False},
         ),
         Preset(
             "convolutional",
@@ -158,15 +174,36 @@ def variant_problem(variant: str, image_shape) -> str | None:
     return None
 
 
-def model_config_for(variant: str, **overrides) -> ModelConfig:
-    """The ModelConfig of a preset, with explicit overrides applied last.
+# What every new model gets unless a preset or an override says otherwise; measured against PCA and the
+# earlier ReLU networks in benchmarks/bench_quality.py ("Model quality"), the why in benchmarks/FINDINGS.md.
+RECIPE_MODEL = {"activation": "silu", "pca_init": True}
 
-    Overrides equal to None are ignored, so CLI flags left unset keep the preset.
+
+def recipe_defaults(n_samples: int, n_features: int) -> dict:
+    """Widths, batch size, learning rate, schedule and epochs of the default recipe for data of this size.
+
+    Widths grow with the input (a 784-d image needs more than 256 units to correct PCA's errors); AdamW
+    at 1e-3 with a short warm-up and a cosine anneal over the epochs, batch 64 (128 from 20,000 rows,
+    where the larger batch keeps an epoch's time down at the same quality).
+    """
+    d, n = n_features, n_samples
+    hidden = (512, 256) if d >= 512 else (256, 128) if d >= 128 else (128, 64) if d >= 32 else (64, 32)
+    return {"hidden": hidden, "batch_size": 128 if n >= 20_000 else 64 if n >= 1000 else 32,
+            "epochs": 30 if n >= 20_000 else 60, "lr": 1e-3, "schedule": "cosine", "warmup": 0.03}
+
+
+def model_config_for(variant: str, **overrides) -> ModelConfig:
+    """The ModelConfig of a preset on top of `RECIPE_MODEL`, with explicit overrides applied last.
+
+    Overrides equal to None are ignored, so CLI flags left unset keep the preset. With the PCA path on,
+    the output is linear (+MSE) whatever the scaling asked for: the path reconstructs linearly.
     """
     if variant not in PRESETS:
         raise InputError(f"unknown variant {variant!r}; choose one of: {', '.join(PRESETS)}.")
-    values = dict(PRESETS[variant].model)
+    values = {**RECIPE_MODEL, **PRESETS[variant].model}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("pca_init"):
+        values["output"] = "linear"
     names = {f.name for f in dataclasses.fields(ModelConfig)}
     unknown = set(values) - names
     if unknown:

@@ -50,20 +50,63 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
     raise ValueError(f"unknown noise kind {kind!r}")
 
 
-def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
+ACTIVATION = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
+
+
+def _mlp(sizes: list[int], dropout: float, activation: str = "relu") -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        layers.append(nn.ReLU())
+        layers.append(ACTIVATION[activation]())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
+class PCAPath(nn.Module):
+    """The linear autoencoder at its optimum, PCA: code = (x - mean) @ enc, recon = mean + code @ dec.T.
+
+    `fit` sets enc = dec = the top principal directions of the training rows; all three stay trainable.
+    A code wider than the data's rank gets zero columns (sparse and denoising codes may be overcomplete).
+    """
+
+    def __init__(self, n_features: int, latent_dim: int):
+        super().__init__()
+        self.mean = nn.Parameter(torch.zeros(n_features))
+        self.enc = nn.Parameter(torch.zeros(n_features, latent_dim))
+        self.dec = nn.Parameter(torch.zeros(n_features, latent_dim))
+
+    def encode(self, x):  # (B, F) -> (B, D)
+        return (x - self.mean) @ self.enc
+
+    def decode(self, z):  # (B, D) -> (B, F)
+        return self.mean + z @ self.dec.T
+
+    @torch.no_grad()
+    def fit(self, X: torch.Tensor, max_rows: int = 20_000) -> None:
+        X = X[:: max(1, -(-len(X) // max_rows))]  # (N', F): an even subset bounds the cost on large sets
+        X = X.double() if X.device.type != "mps" else X.float()  # MPS has no float64
+        if not torch.isfinite(X).all():
+            return  # no basis from NaN/inf: training's divergence guard reports the data's loss instead
+        mean = X.mean(0)
+        Xc = X - mean
+        n_features, latent_dim = self.enc.shape
+        k = min(latent_dim, n_features, len(X))
+        if n_features <= 4096:  # exact: eigenvectors of the (F, F) covariance, largest first
+            V = torch.linalg.eigh(Xc.T @ Xc)[1][:, -k:].flip(1)  # (F, k)
+        else:  # randomized SVD (Halko et al. 2011), as scikit-learn's PCA for large inputs
+            V = torch.svd_lowrank(Xc, q=min(k + 10, *Xc.shape), niter=4)[2][:, :k]
+        basis = torch.zeros_like(self.enc, dtype=torch.float64)
+        basis[:, :k] = V
+        self.mean.copy_(mean)
+        self.enc.copy_(basis)
+        self.dec.copy_(basis)
+
+
 class DenseEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig, n_out: int):
         super().__init__()
-        self.body = _mlp([cfg.n_features, *cfg.hidden], cfg.dropout)
+        self.body = _mlp([cfg.n_features, *cfg.hidden], cfg.dropout, cfg.activation)
         width = cfg.hidden[-1] if cfg.hidden else cfg.n_features
         self.head = nn.Linear(width, n_out)
 
@@ -75,7 +118,7 @@ class DenseDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         hidden = list(reversed(cfg.hidden))
-        self.body = _mlp([cfg.latent_dim, *hidden], cfg.dropout)
+        self.body = _mlp([cfg.latent_dim, *hidden], cfg.dropout, cfg.activation)
         self.head = nn.Linear(hidden[-1] if hidden else cfg.latent_dim, cfg.n_features)
 
     def forward(self, z):  # (B, D) -> (B, F) logits / linear values
@@ -96,10 +139,11 @@ class ConvEncoder(nn.Module):
             self.shapes.append((h, w))
         self.flat = chans[-1] * h * w
         self.head = nn.Linear(self.flat, n_out)
+        self.act = ACTIVATION[cfg.activation]()
 
     def forward(self, x):  # (B, C, H, W) -> (B, n_out)
         for conv in self.convs:
-            x = F.relu(conv(x))
+            x = self.act(conv(x))
         return self.head(x.flatten(1))
 
 
@@ -113,15 +157,16 @@ class ConvDecoder(nn.Module):
         self.deconvs = nn.ModuleList(
             nn.ConvTranspose2d(chans[i + 1], chans[i], 3, stride=2, padding=1) for i in reversed(range(len(chans) - 1))
         )
+        self.act = ACTIVATION[cfg.activation]()
 
     def forward(self, z):  # (B, D) -> (B, C, H, W) logits
         h, w = self.shapes[-1]
-        x = F.relu(self.fc(z)).view(-1, self.top, h, w)
+        x = self.act(self.fc(z)).view(-1, self.top, h, w)
         for i, deconv in enumerate(self.deconvs):
             # output_size resolves the odd/even ambiguity of stride-2 transposed convs.
             x = deconv(x, output_size=self.shapes[-2 - i])
             if i < len(self.deconvs) - 1:
-                x = F.relu(x)
+                x = self.act(x)
         return x
 
 
@@ -146,17 +191,32 @@ class Autoencoder(nn.Module):
             else:
                 self.encoder = DenseEncoder(cfg, n_out)
                 self.decoder = DenseDecoder(cfg)
+        self.pca = PCAPath(cfg.n_features, cfg.latent_dim) if cfg.pca_init else None
+        if self.pca is not None:
+            # The networks learn corrections to PCA's code and reconstruction; zero at the start.
+            for layer in (self.encoder.head, self._output_layer()):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         self.noise_generator: torch.Generator | None = None  # set by the trainer for determinism
 
+    def _output_layer(self) -> nn.Module:
+        return self.decoder.deconvs[-1] if self.cfg.arch == "conv" else self.decoder.head
+
     def _encode_raw(self, x):  # (B, F) -> (B, n_out)
+        flat = x
         if self.cfg.arch == "conv":
             h, w = self.cfg.image_shape[:2]
             x = x.view(-1, h, w, self.cfg.channels).permute(0, 3, 1, 2)  # rows store pixels channel-last
-        return self.encoder(x)
+        out = self.encoder(x)
+        if self.pca is None:
+            return out
+        d = self.cfg.latent_dim  # the PCA code adds to the code (the mean for a VAE), not to a VAE's logvar
+        return torch.cat([out[:, :d] + self.pca.encode(flat), out[:, d:]], dim=1)
 
     def _decode_raw(self, z):  # (B, D) -> (B, F) before the output activation
         out = self.decoder(z)
-        return (out.permute(0, 2, 3, 1) if self.cfg.arch == "conv" else out).flatten(1)
+        out = (out.permute(0, 2, 3, 1) if self.cfg.arch == "conv" else out).flatten(1)
+        return out if self.pca is None else out + self.pca.decode(z)
 
     def _activate(self, raw):
         return torch.sigmoid(raw) if self.cfg.output == "sigmoid" else raw
@@ -186,6 +246,9 @@ class Autoencoder(nn.Module):
         condition the first layer). A convolution has one bias per channel, so the conv variant uses
         the mean over all pixels. The function the network computes at initialisation is otherwise
         unchanged. Measured in benchmarks/FINDINGS.md ("What was fixed").
+
+        With the PCA path (`cfg.pca_init`) the path is fitted here instead, so the untrained model is
+        PCA at this code size (benchmarks/FINDINGS.md, "Model quality").
         """
         X = X.reshape(len(X), -1).float()  # (N, F)
         mean = X.mean(0)  # (F,)
@@ -198,6 +261,9 @@ class Autoencoder(nn.Module):
             out = self.decoder.head
             shift = first.weight @ mean  # (H,)
         first.bias.sub_(shift)
+        if self.pca is not None:  # the PCA path carries the mean; its output layer stays at zero
+            self.pca.fit(X)
+            return
         target = torch.logit(mean.clamp(1e-3, 1 - 1e-3)) if self.cfg.output == "sigmoid" else mean
         out.bias.copy_(target)
 

@@ -57,6 +57,17 @@ def _to_device(X: torch.Tensor, dev: torch.device) -> torch.Tensor:
     return X.to(dev)
 
 
+def cosine_lr(lr: float, frac: float, warmup: float = 0.0) -> float:
+    """The learning rate `frac` (0..1) of the way through a run: a linear warm-up over the first `warmup`
+    fraction (Goyal et al. 2017: Adam's first steps on a fresh model are the unstable ones), then a cosine
+    from `lr` down to lr/100 (Loshchilov & Hutter 2017, SGDR)."""
+    frac = min(max(frac, 0.0), 1.0)
+    if frac < warmup:
+        return lr * max(frac / warmup, 0.01)
+    rest = (frac - warmup) / (1.0 - warmup)
+    return lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * rest)))
+
+
 @dataclass
 class TrainResult:
     history: list[dict] = field(default_factory=list)  # one dict per epoch
@@ -163,8 +174,7 @@ class Trainer:
             frac = (time.perf_counter() - start) / cfg.max_seconds
         else:
             frac = epochs_done / cfg.epochs
-        frac = min(max(frac, 0.0), 1.0)
-        lr = cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = cosine_lr(cfg.lr, frac, cfg.warmup)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
@@ -199,6 +209,11 @@ class Trainer:
                            "best_state": None, "start": time.perf_counter()}
         if resume is not None:
             self._restore(*resume)
+        else:
+            # The starting weights compete as epoch 0: a model initialised at a good solution (the PCA path)
+            # ends no worse than it started, on the validation rows.
+            s["best_val"] = evaluate(model, X_val.to(dev))["loss"]
+            s["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         result = TrainResult(history=s["history"], best_epoch=s["best_epoch"])
         best_val, best_state, bad_epochs = s["best_val"], s["best_state"], s["bad_epochs"]
         start = s["start"]
@@ -245,7 +260,7 @@ class Trainer:
                 **{f"val_{k}": v for k, v in val.items() if k not in ("loss", "mse")},
             }
             result.history.append(logs)
-            improved = best_val == math.inf or val["loss"] < best_val - 1e-6 * abs(best_val)
+            improved = not math.isfinite(best_val) or val["loss"] < best_val - 1e-6 * abs(best_val)
             if improved:
                 best_val, bad_epochs, result.best_epoch = val["loss"], 0, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

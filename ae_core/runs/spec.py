@@ -12,19 +12,17 @@ import numpy as np
 
 from ae_core.data.registry import Dataset, load_dataset
 from ae_core.errors import InputError
-from ae_core.model.config import TrainConfig, model_config_for
+from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
 from ae_core.model.device import check_device_name
 
 DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
 
 
 def dataset_defaults(ds: Dataset) -> dict:
-    """Sensible model/training defaults per dataset size and kind."""
+    """Sensible model/training defaults per dataset size and kind: the model recipe's
+    (`ae_core.model.config.recipe_defaults`) and the default code size."""
     n, d = ds.n_samples, ds.n_features
-    hidden = (256, 128) if d >= 256 else (128, 64) if d >= 32 else (64, 32)
-    batch = 256 if n >= 20_000 else 128 if n >= 1000 else 32
-    epochs = 30 if n >= 20_000 else 60
-    return {"hidden": hidden, "batch_size": batch, "epochs": epochs, "latent_dim": min(DEFAULT_LATENT, max(1, d - 1))}
+    return {**recipe_defaults(n, d), "latent_dim": min(DEFAULT_LATENT, max(1, d - 1))}
 
 
 def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | None = None,
@@ -48,7 +46,8 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     if set(train) - names:
         raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
-    tcfg = TrainConfig(**{"epochs": defaults["epochs"], "batch_size": defaults["batch_size"], **train}).validate()
+    recipe = {k: defaults[k] for k in ("epochs", "batch_size", "lr", "schedule", "warmup")}
+    tcfg = TrainConfig(**{**recipe, **train}).validate()
     spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
     return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg),
             "device": check_device_name(device)}
@@ -62,13 +61,14 @@ def dataset_from_config(config: dict) -> Dataset:
 def budget_overrides(ds: Dataset, seconds: float) -> dict:
     """Training settings for a wall-clock budget: use all of it, then stop.
 
-    A cosine learning-rate anneal over the budget (from a higher start than the
-    plateau recipe, with smaller batches) ends at a low rate exactly when time
-    is up; the best validation weights are still restored. Measured against a
-    plain Adam(1e-3, batch 256) loop in benchmarks/bench_quality.py.
+    The recipe's warm-up and cosine learning-rate anneal, stretched over the
+    budget, end at a low rate exactly when time is up; the best validation
+    weights are still restored. Measured against a plain Adam(1e-3, batch 256)
+    loop in benchmarks/bench_quality.py.
     """
-    return {"epochs": 10_000, "patience": 10_000, "schedule": "cosine", "max_seconds": float(seconds),
-            "lr": 5e-3, "batch_size": 64 if ds.n_samples < 20_000 else 128}
+    recipe = recipe_defaults(ds.n_samples, ds.n_features)
+    return {"epochs": 10_000, "patience": 10_000, "schedule": "cosine", "warmup": recipe["warmup"],
+            "max_seconds": float(seconds), "lr": recipe["lr"], "batch_size": recipe["batch_size"]}
 
 
 def one_class_setup(dataset: str, normal: list, variant: str = "vanilla", dataset_options: dict | None = None,
