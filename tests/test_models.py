@@ -140,7 +140,7 @@ def test_pca_path_starts_at_pca(variant):
     from sklearn.decomposition import PCA
 
     X = torch.rand(300, 64) * torch.linspace(0.05, 0.95, 64)
-    model = _model(variant).eval()
+    model = _model(variant, pca_init=True).eval()  # the conv preset has it off; the path works for conv too
     model.init_from_data(X)
     pca = PCA(3).fit(X.numpy())
     expected = pca.inverse_transform(pca.transform(X[:20].numpy()))
