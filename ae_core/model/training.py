@@ -76,6 +76,28 @@ class TrainResult:
     seconds: float = 0.0
 
 
+@dataclass
+class TrainState:
+    """The loop's state as plain data: what each epoch updates and what a checkpoint saves besides tensors."""
+
+    epoch: int = 0  # the last finished epoch
+    history: list[dict] = field(default_factory=list)
+    best_val: float = math.inf
+    bad_epochs: int = 0  # epochs since the validation loss last improved
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None  # the best weights so far, restored at the end
+    start: float = field(default_factory=time.perf_counter)
+
+    def record(self, epoch: int, val_loss: float, model) -> None:
+        """One finished epoch: keep the weights if the validation loss improved, else count a bad epoch."""
+        self.epoch = epoch
+        if not math.isfinite(self.best_val) or val_loss < self.best_val - 1e-6 * abs(self.best_val):
+            self.best_val, self.bad_epochs, self.best_epoch = val_loss, 0, epoch
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+
+
 def evaluate(model, X: torch.Tensor, batch_size: int = 4096) -> dict[str, float]:
     """Mean loss terms and per-element MSE over X, in eval mode (no noise, VAE mean)."""
     was_training = model.training
@@ -132,18 +154,18 @@ class Trainer:
         optimizer moments, RNG state), meta JSON-able (epoch, history, early
         stopping and scheduler state). Called from `on_epoch_end` callbacks.
         """
-        s = self._state
+        s = self.state
         tensors = {f"model.{k}": v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-        if s["best_state"] is not None:
-            tensors.update({f"best.{k}": v.cpu() for k, v in s["best_state"].items()})
+        if s.best_state is not None:
+            tensors.update({f"best.{k}": v.cpu() for k, v in s.best_state.items()})
         opt = self.optimizer.state_dict()
         for idx, st in opt["state"].items():
             for key, value in st.items():
                 tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
         tensors["rng"] = self._gen.get_state()
         meta = {
-            "epoch": s["epoch"], "history": s["history"], "best_val": s["best_val"], "bad_epochs": s["bad_epochs"],
-            "best_epoch": s["best_epoch"], "elapsed": time.perf_counter() - s["start"],
+            "epoch": s.epoch, "history": s.history, "best_val": s.best_val, "bad_epochs": s.bad_epochs,
+            "best_epoch": s.best_epoch, "elapsed": time.perf_counter() - s.start,
             "param_groups": opt["param_groups"], "scheduler": self._scheduler.state_dict(),
         }
         return tensors, meta
@@ -162,16 +184,16 @@ class Trainer:
             self._gen.set_state(tensors["rng"])
         except RuntimeError:  # a checkpoint from another kind of device: its generator state does not fit ours
             self._gen.manual_seed(self.config.seed + meta["epoch"])
-        self._state.update(epoch=meta["epoch"], history=list(meta["history"]), best_val=meta["best_val"],
-                           bad_epochs=meta["bad_epochs"], best_epoch=meta["best_epoch"], best_state=best or None,
-                           start=time.perf_counter() - meta.get("elapsed", 0.0))
+        self.state = TrainState(epoch=meta["epoch"], history=list(meta["history"]), best_val=meta["best_val"],
+                                bad_epochs=meta["bad_epochs"], best_epoch=meta["best_epoch"], best_state=best or None,
+                                start=time.perf_counter() - meta.get("elapsed", 0.0))
 
-    def _anneal(self, epochs_done: float, start: float) -> None:
+    def _anneal(self, epochs_done: float) -> None:
         """Cosine from lr to lr/100 over the run: by wall-clock time under a budget
         (the whole budget is used, ending at a small LR), else by epochs."""
         cfg = self.config
         if cfg.max_seconds is not None:
-            frac = (time.perf_counter() - start) / cfg.max_seconds
+            frac = (time.perf_counter() - self.state.start) / cfg.max_seconds
         else:
             frac = epochs_done / cfg.epochs
         lr = cosine_lr(cfg.lr, frac, cfg.warmup)
@@ -180,107 +202,111 @@ class Trainer:
 
     def fit(self, X_train: torch.Tensor, X_val: torch.Tensor, resume: tuple[dict, dict] | None = None) -> TrainResult:
         """Train; with `resume` (a `checkpoint()`), continue after its epoch with the same history."""
+        cfg = self.config
+        X_train, X_val = self._setup(X_train, X_val, resume)
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        stop_reason = f"reached {cfg.epochs} epochs"
+        for epoch in range(self.state.epoch + 1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            train_loss = self._train_epoch(epoch, X_train)
+            logs = self._validate(epoch, X_val, train_loss, t0)
+            if reason := self._end_epoch(epoch, logs):
+                stop_reason = reason
+                break
+        s = self.state
+        if s.best_state is not None:
+            self.model.load_state_dict(s.best_state)  # early stopping restores the best weights
+        self.model.eval()
+        return TrainResult(history=s.history, best_epoch=s.best_epoch, stop_reason=stop_reason,
+                           seconds=time.perf_counter() - s.start)
+
+    def _setup(self, X_train: torch.Tensor, X_val: torch.Tensor, resume) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model, data, generator, optimizer and scheduler on the device; the state fresh or resumed."""
         cfg, model, dev = self.config, self.model, self.device
         torch.manual_seed(cfg.seed)
         model.to(dev)
         X_train, X_val = _to_device(X_train, dev), _to_device(X_val, dev)
         # The generator lives on the training device, so shuffles and noise are drawn there (the same seed
         # gives the same run on the same kind of device; on CPU exactly as before devices existed).
-        gen = self._gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-        model.noise_generator = gen
+        self._gen = torch.Generator(device=dev).manual_seed(cfg.seed)
+        model.noise_generator = self._gen
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN time its conv algorithms once
         # bfloat16 matmuls and convs on a GPU that has them; the loss terms and the optimizer stay float32.
         amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
-        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+        self._autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
         if cfg.data_init and resume is None:
             model.init_from_data(X_train)  # a resumed run has its weights already
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
-        # several small ops each, which dominates a small model's step: +40 % samples/s on the digits
-        # model, +13 % on the 784-wide one (benchmarks/FINDINGS.md §3).
+        # several small ops each, which dominates a small model's step (benchmarks/FINDINGS.md §3).
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                            fused=all(p.device.type in ("cpu", "cuda") for p in model.parameters()))
-        scheduler = self._scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        self._scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=cfg.lr_factor, patience=cfg.lr_patience)
-        n = len(X_train)
-        bs = min(cfg.batch_size, n)
-        n_batches = math.ceil(n / bs)
-        s = self._state = {"epoch": 0, "history": [], "best_val": math.inf, "bad_epochs": 0, "best_epoch": 0,
-                           "best_state": None, "start": time.perf_counter()}
+        self.state = TrainState()
         if resume is not None:
             self._restore(*resume)
         else:
             # The starting weights compete as epoch 0: a model initialised at a good solution (the PCA path)
             # ends no worse than it started, on the validation rows.
-            s["best_val"] = evaluate(model, X_val.to(dev))["loss"]
-            s["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        result = TrainResult(history=s["history"], best_epoch=s["best_epoch"])
-        best_val, best_state, bad_epochs = s["best_val"], s["best_state"], s["bad_epochs"]
-        start = s["start"]
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        for epoch in range(s["epoch"] + 1, cfg.epochs + 1):
-            model.train()
-            t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=gen, device=dev).to(X_train.device)
-            total = 0.0
-            for b in range(n_batches):
-                xb = X_train[perm[b * bs : (b + 1) * bs]].to(dev, non_blocking=True)  # (B, F)
-                with autocast():
-                    loss = model(xb).losses["loss"].float()
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    raise TrainingDiverged(
-                        f"training diverged (loss became {'NaN' if math.isnan(loss_value) else loss_value} at epoch {epoch}) "
-                        f"— lower the learning rate (now {self.lr:g}) or the batch size."
-                    )
-                if cfg.schedule == "cosine":
-                    self._anneal(epoch - 1 + b / n_batches, start)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                total += loss_value * len(xb)
-                if (b + 1) % self.progress_every == 0 or b == n_batches - 1:
-                    for cb in self.callbacks:
-                        cb.on_batch_end(self, epoch, b + 1, n_batches, loss_value)
-                    if self._stop_requested():
-                        raise TrainingCancelled()
-            val = evaluate(model, X_val.to(dev))
-            if not math.isfinite(val["loss"]):
+            self.state.record(0, evaluate(model, X_val.to(dev))["loss"], model)
+        return X_train, X_val
+
+    def _train_epoch(self, epoch: int, X_train: torch.Tensor) -> float:
+        """One pass over the shuffled training rows; returns the mean training loss."""
+        cfg, model, dev = self.config, self.model, self.device
+        model.train()
+        n = len(X_train)
+        bs = min(cfg.batch_size, n)
+        n_batches = math.ceil(n / bs)
+        perm = torch.randperm(n, generator=self._gen, device=dev).to(X_train.device)
+        total = 0.0
+        for b in range(n_batches):
+            xb = X_train[perm[b * bs : (b + 1) * bs]].to(dev, non_blocking=True)  # (B, F)
+            with self._autocast():
+                loss = model(xb).losses["loss"].float()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
                 raise TrainingDiverged(
-                    f"training diverged (loss became NaN at epoch {epoch}) — lower the learning rate (now {self.lr:g})."
+                    f"training diverged (loss became {'NaN' if math.isnan(loss_value) else loss_value} at epoch {epoch}) "
+                    f"— lower the learning rate (now {self.lr:g}) or the batch size."
                 )
-            logs = {
-                "epoch": epoch,
-                "train_loss": total / n,
-                "val_loss": val["loss"],
-                "val_mse": val["mse"],
-                "lr": self.lr,
-                "seconds": time.perf_counter() - t0,
-                **{f"val_{k}": v for k, v in val.items() if k not in ("loss", "mse")},
-            }
-            result.history.append(logs)
-            improved = not math.isfinite(best_val) or val["loss"] < best_val - 1e-6 * abs(best_val)
-            if improved:
-                best_val, bad_epochs, result.best_epoch = val["loss"], 0, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad_epochs += 1
-            if cfg.schedule == "plateau":
-                scheduler.step(val["loss"])
-            s.update(epoch=epoch, best_val=best_val, bad_epochs=bad_epochs, best_epoch=result.best_epoch, best_state=best_state)
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch, logs)
-            if bad_epochs >= cfg.patience:
-                result.stop_reason = f"early stopping: no validation improvement for {cfg.patience} epochs"
-                break
-            if cfg.max_seconds is not None and time.perf_counter() - start >= cfg.max_seconds:
-                result.stop_reason = f"time budget of {cfg.max_seconds:g} s reached"
-                break
-        else:
-            result.stop_reason = f"reached {cfg.epochs} epochs"
-        if best_state is not None:
-            model.load_state_dict(best_state)  # early stopping restores the best weights
-        model.eval()
-        result.seconds = time.perf_counter() - start
-        return result
+            if cfg.schedule == "cosine":
+                self._anneal(epoch - 1 + b / n_batches)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss_value * len(xb)
+            if (b + 1) % self.progress_every == 0 or b == n_batches - 1:
+                for cb in self.callbacks:
+                    cb.on_batch_end(self, epoch, b + 1, n_batches, loss_value)
+                if self._stop_requested():
+                    raise TrainingCancelled()
+        return total / n
+
+    def _validate(self, epoch: int, X_val: torch.Tensor, train_loss: float, t0: float) -> dict:
+        """The epoch's log line: training loss, validation loss terms, learning rate and time."""
+        val = evaluate(self.model, X_val.to(self.device))
+        if not math.isfinite(val["loss"]):
+            raise TrainingDiverged(
+                f"training diverged (loss became NaN at epoch {epoch}) — lower the learning rate (now {self.lr:g})."
+            )
+        return {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"], "val_mse": val["mse"],
+                "lr": self.lr, "seconds": time.perf_counter() - t0,
+                **{f"val_{k}": v for k, v in val.items() if k not in ("loss", "mse")}}
+
+    def _end_epoch(self, epoch: int, logs: dict) -> str:
+        """Record the epoch, step the plateau schedule, call back; the reason to stop now, or ''."""
+        cfg, s = self.config, self.state
+        s.history.append(logs)
+        s.record(epoch, logs["val_loss"], self.model)
+        if cfg.schedule == "plateau":
+            self._scheduler.step(logs["val_loss"])
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+        if s.bad_epochs >= cfg.patience:
+            return f"early stopping: no validation improvement for {cfg.patience} epochs"
+        if cfg.max_seconds is not None and time.perf_counter() - s.start >= cfg.max_seconds:
+            return f"time budget of {cfg.max_seconds:g} s reached"
+        return ""
