@@ -7,7 +7,8 @@ numba compile and peak memory are measured fresh). Results are kept in
 benchmarks/results.json, so `--only quality` refreshes one section and keeps
 the others. NAME is a script's short name: first_insight, cold_start,
 throughput, quality, projection, browser, memory, images, gpu (says "no GPU"
-and measures nothing without CUDA), ray (nothing without Ray installed).
+and measures nothing without CUDA), ray (nothing without Ray installed),
+model_quality (issue 22: the models against PCA and IsolationForest; ~25 min).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ sys.path.insert(0, str(HERE))
 
 from common import ROOT, fmt, machine_info  # noqa: E402
 
-NAMES = ["first_insight", "cold_start", "throughput", "quality", "projection", "browser", "memory", "images", "gpu", "ray"]
+NAMES = ["first_insight", "cold_start", "throughput", "quality", "projection", "browser", "memory", "images", "gpu", "ray",
+         "model_quality"]
 RESULTS = HERE / "results.json"
 MD = ROOT / "BENCHMARKS.md"
 
