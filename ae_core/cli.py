@@ -19,6 +19,9 @@ from ae_core.errors import InputError
 from ae_core.logs import setup_logging
 
 
+BIG_SAMPLE = 50_000  # `embed` trains a sample this big with fewer, larger steps
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's usage errors are input errors too: exit 2, one line
         raise InputError(f"{message} (see `{self.prog} --help`)")
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label-column")
     e.add_argument("--latent-dim", type=int, default=2)
     e.add_argument("--epochs", type=int, help="training epochs (default: 60, 30 from 20,000 rows)")
+    e.add_argument("--batch-size", type=int, help=f"training batch (default: 1,024 from {BIG_SAMPLE:,} rows, else by size)")
     e.add_argument("--sample-rows", type=int, default=100_000,
                    help="train on at most this many rows, drawn at random; every row is encoded (default 100,000)")
     e.add_argument("--seed", type=int, default=0)
@@ -312,7 +316,11 @@ def cmd_embed(args) -> int:
 
     # Medians of the training rows fill the gaps of every row (nothing is held out in `embed`).
     imputer = SimpleImputer(strategy="median", keep_empty_features=True).fit(table.sample.X)
-    ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs, random_state=args.seed)
+    # A big sample trains in big batches: on 100,000 rows of 50 columns, 20 epochs at batch 1,024 gave the code
+    # the same 5-NN accuracy (0.947) as 30 at 512 with a third of the steps (benchmarks/FINDINGS.md).
+    big = len(table.sample.X) >= BIG_SAMPLE
+    ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs or (20 if big else None),
+                     batch_size=args.batch_size or (1024 if big else None), random_state=args.seed)
     ae.fit(imputer.transform(table.sample.X))
     codes, rows, labels = [], [], []
     for chunk in table.chunks():

@@ -190,3 +190,41 @@ def test_a_map_cached_with_other_settings_is_drawn_again_and_its_file_removed(st
     names = sorted(p.name for p in store.folder(rec.id).glob("proj_*"))
     assert names == [cache_name("latent", "tsne", 2), "proj_latent_tsne_3d.npy"]
     assert cached_projection(store, rec.id, Z, "tsne", 2) is not None and len(calls) == 1  # now cached
+
+
+def test_umap_above_the_cap_fits_a_subsample_and_places_the_rest_in_chunks(monkeypatch):
+    seen = {"transform": []}
+
+    class FakeUMAP:
+        def __init__(self, **kw):
+            self.n_epochs = kw["n_epochs"]
+
+        def fit_transform(self, Z):
+            seen["fit"] = len(Z)
+            return np.zeros((len(Z), 2))
+
+        def transform(self, Z):
+            seen["transform"].append((len(Z), self.n_epochs))
+            return Z[:, :2] + 1.0  # placed points: a value the fitted ones (zeros) never have
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
+    monkeypatch.setattr(projection, "UMAP_MAX", 50)
+    monkeypatch.setattr(projection, "PLACE_CHUNK", 40)
+    Z = np.random.default_rng(0).random((150, 4)).astype(np.float32) + 1.0
+    messages = []
+    Y = project(Z, "umap", progress=lambda msg, fraction=None: messages.append(msg))
+    assert seen["fit"] == 50 and [n for n, _ in seen["transform"]] == [40, 40, 20]
+    assert {e for _, e in seen["transform"]} == {3 * projection.UMAP_TRANSFORM_EPOCHS}
+    placed = (Y != 0).all(axis=1)
+    assert placed.sum() == 100  # every point beyond the fitted sample has its own place
+    np.testing.assert_allclose(Y[placed], Z[placed, :2] + 1.0)
+    assert any("then placing the other 100" in m for m in messages)
+    assert "random 50 of the 150" in subsample_note("umap", 150) and subsample_note("umap", 50) is None
+
+
+@pytest.mark.slow
+def test_umap_for_real_places_points_beyond_the_sample_with_their_cluster(monkeypatch):
+    monkeypatch.setattr(projection, "UMAP_MAX", 80)
+    Z, y = blobs(n=200)
+    Y = project(Z, "umap")
+    assert Y.shape == (200, 2) and np.isfinite(Y).all() and knn_separates(Y, y)

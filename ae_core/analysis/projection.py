@@ -10,7 +10,9 @@ Four methods, one call: ``project(Z, method)``.
   to scikit-learn's TSNE. Above ``TSNE_MAX`` points it is fitted on a random
   subsample and the other points are placed by the fitted embedding
   (openTSNE's ``transform``) or, with scikit-learn, at the mean of their fitted
-  nearest neighbours.
+  nearest neighbours. UMAP likewise: above ``UMAP_MAX`` points it is fitted on a random subsample and
+  the rest are placed by umap-learn's ``transform``, a chunk at a time, so a million codes take bounded
+  time and memory.
 
 UMAP and t-SNE are for looking only: they have no decoder and no transform that
 an autoencoder's decoder could invert. ``cached_projection`` stores results as
@@ -33,6 +35,11 @@ SOURCES = ("latent", "input")
 TSNE_MAX = 20_000  # t-SNE is fitted on at most this many points; the rest are placed afterwards
 UMAP_NEIGHBORS = 15
 UMAP_SMALL = 4096  # umap-learn computes exact neighbours below this many points, NN-descent from it
+UMAP_MAX = 20_000  # UMAP is fitted on at most this many points; the rest are placed afterwards
+# Layout epochs for the placed points: each starts at the weighted mean of its fitted neighbours, so a
+# few epochs settle it (umap-learn's transform would run a third of the fit's 200: 66).
+UMAP_TRANSFORM_EPOCHS = 30
+PLACE_CHUNK = 100_000  # points placed per transform call: bounds the neighbour graph held at once
 
 Progress = Callable[..., None] | None  # progress(message, fraction=None); fraction in [0, 1] when known
 # A third of openTSNE's default iterations (250 + 500) keeps the map's 5-NN accuracy at less than half the
@@ -73,8 +80,9 @@ def _pad(Y: np.ndarray, k: int) -> np.ndarray:
 
 def subsample_note(method: str, n: int) -> str | None:
     """What the page should say about how `n` points were projected, or None."""
-    if method == "tsne" and n > TSNE_MAX:
-        return (f"t-SNE was fitted on a random {TSNE_MAX:,} of the {n:,} points; "
+    cap = {"tsne": TSNE_MAX, "umap": UMAP_MAX}.get(method)
+    if cap is not None and n > cap:
+        return (f"{METHOD_TITLES[method]} was fitted on a random {cap:,} of the {n:,} points; "
                 "the others were placed into that map afterwards.")
     return None
 
@@ -107,7 +115,9 @@ def project(Z, method: str, n_components: int = 2, seed: int = 0, progress: Prog
     if Z.shape[0] < 5:
         raise InputError(f"{METHOD_TITLES[method]} needs at least 5 points, got {Z.shape[0]}; use pca.")
     if method == "umap":
-        say(f"UMAP on {len(Z):,} points (the first run compiles UMAP's code: allow a minute)…")
+        say(f"UMAP on {min(len(Z), UMAP_MAX):,} points" + (f", then placing the other {len(Z) - UMAP_MAX:,}"
+                                                            if len(Z) > UMAP_MAX else "")
+            + " (the first run compiles UMAP's code: allow a minute)…")
         return _pad((umap or _umap)(Z, n_components, seed), n_components)
     say(f"t-SNE on {min(len(Z), TSNE_MAX):,} points…")
     return _pad(_tsne(Z, n_components, seed, say), n_components)
@@ -128,11 +138,25 @@ def _umap(Z: np.ndarray, k: int, seed: int) -> np.ndarray:
         warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
         import umap  # heavy (numba): only when asked for
 
+    n = len(Z)
+    fit_idx = np.arange(n)
+    if n > UMAP_MAX:
+        fit_idx = np.sort(np.random.default_rng(seed).choice(n, UMAP_MAX, replace=False))
     # n_jobs=1: a fixed random_state makes UMAP single-threaded anyway (and it warns if told otherwise).
-    reducer = umap.UMAP(n_neighbors=min(UMAP_NEIGHBORS, len(Z) - 1), n_components=k, random_state=seed, n_jobs=1,
-                        init="spectral" if len(Z) > k + 1 else "random",
-                        n_epochs=UMAP_LARGE_EPOCHS if len(Z) >= UMAP_SMALL else None)
-    return reducer.fit_transform(Z)
+    reducer = umap.UMAP(n_neighbors=min(UMAP_NEIGHBORS, len(fit_idx) - 1), n_components=k, random_state=seed,
+                        n_jobs=1, init="spectral" if len(fit_idx) > k + 1 else "random",
+                        n_epochs=UMAP_LARGE_EPOCHS if len(fit_idx) >= UMAP_SMALL else None)
+    fitted = reducer.fit_transform(Z[fit_idx])
+    if n == len(fit_idx):
+        return fitted
+    out = np.empty((n, k), np.float32)
+    out[fit_idx] = fitted
+    rest = np.setdiff1d(np.arange(n), fit_idx)
+    reducer.n_epochs = 3 * UMAP_TRANSFORM_EPOCHS  # transform runs a third of n_epochs
+    for start in range(0, len(rest), PLACE_CHUNK):
+        part = rest[start:start + PLACE_CHUNK]
+        out[part] = reducer.transform(Z[part])
+    return out
 
 
 def warm_up(sizes: tuple[int, ...] = (500, UMAP_SMALL + 100), seed: int = 0) -> None:
