@@ -97,3 +97,13 @@ def test_embed_writes_every_row_when_it_trained_on_a_sample(tmp_path, capsys):
     df = pd.read_csv(out)
     assert df["row"].tolist() == [r for r in range(N) if r != 5]
     assert df["label"].isin(["p", "q"]).all() and np.isfinite(df[["latent_1", "latent_2"]].to_numpy()).all()
+
+
+def test_a_big_upload_trains_on_a_streamed_sample(tmp_path, monkeypatch):
+    from ae_core.data import large_table
+    from ae_core.data.registry import load_dataset
+
+    monkeypatch.setattr(large_table, "STREAM_BYTES", 0)  # every file counts as big
+    ds = load_dataset("csv", path=str(write(messy(), tmp_path / "t.csv")), label_column="label", max_rows=150)
+    assert ds.n_samples == 150 and ds.class_names == ("p", "q")
+    assert any(n.startswith("trained on 150 of 600 rows") for n in ds.report.notes)

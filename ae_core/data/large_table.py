@@ -144,6 +144,16 @@ def open_large_table(path, *, label_column: str | None = None, sample_rows: int 
                       _features=RowFeatures.from_prepared(prepared, frame))
 
 
+def prepare_sample(source, *, label_column: str | None = None, max_rows: int = SAMPLE_ROWS,
+                   random_state: int = 0) -> tabular.PreparedTable:
+    """:func:`~ae_core.data.tabular.prepare_table`, streamed for a big file: at most `max_rows` random rows,
+    prepared as they would be from the whole file, in memory bounded by them and one chunk."""
+    if isinstance(source, (str, Path)) and Path(source).is_file() and Path(source).stat().st_size >= STREAM_BYTES:
+        return open_large_table(source, label_column=label_column, sample_rows=max_rows,
+                                random_state=random_state).sample
+    return tabular.prepare_table(source, label_column=label_column, max_rows=max_rows, random_state=random_state)
+
+
 def _sample_note(n_sample: int, n_rows: int) -> tuple[str, ...]:
     if n_sample >= n_rows:
         return ()
@@ -395,4 +405,5 @@ def _date_features(when: pd.Series, parts: tuple[str, ...]) -> np.ndarray:
     return np.column_stack(cols).astype(np.float32)
 
 
-__all__ = ["SAMPLE_ROWS", "CHUNK_ROWS", "STREAM_BYTES", "Chunk", "LargeTable", "RowFeatures", "open_large_table"]
+__all__ = ["SAMPLE_ROWS", "CHUNK_ROWS", "STREAM_BYTES", "Chunk", "LargeTable", "RowFeatures", "open_large_table",
+           "prepare_sample"]

@@ -247,10 +247,11 @@ def _image_set(name: str, **kwargs) -> Dataset:
 
 
 def load_csv_dataset(source, label_column: str | None = None, name: str = "csv", max_rows: int = 100_000, **_) -> Dataset:
-    """A user's CSV as a Dataset, with the preparation report attached."""
-    from ae_core.data.tabular import prepare_table
+    """A user's CSV or Parquet file as a Dataset, with the preparation report attached (a big file is streamed
+    for a random sample of max_rows rows: memory stays bounded)."""
+    from ae_core.data.large_table import prepare_sample
 
-    table = prepare_table(source, label_column=label_column, max_rows=max_rows)
+    table = prepare_sample(source, label_column=label_column, max_rows=max_rows)
     y = class_names = None
     columns = table.frame.reset_index(drop=True)
     if table.labels is not None:

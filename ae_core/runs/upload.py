@@ -36,7 +36,8 @@ from ae_core.analysis.projection import cache_name, cached_projection
 from ae_core.data.csv_io import DELIMITER_NAMES, read_csv
 from ae_core.data.preprocessing import split_names
 from ae_core.data.registry import MAX_CLASSES
-from ae_core.data.tabular import PreparationReport, prepare_table
+from ae_core.data.large_table import prepare_sample
+from ae_core.data.tabular import PreparationReport
 from ae_core.errors import InputError
 from ae_core.runs.housekeeping import prune_uploads
 from ae_core.runs.store import DB_NAME, RunStore, atomic_write_bytes
@@ -211,7 +212,7 @@ class Inspection:
 def inspect_upload(path, label_column: str | None = None, n_preview: int = 10) -> Inspection:
     """Prepare the CSV at `path` as training will; an InputError becomes ``error``."""
     try:
-        table = prepare_table(path, label_column=label_column)
+        table = prepare_sample(path, label_column=label_column)  # a big file: streamed, as training will
     except InputError as exc:
         try:
             columns = tuple(str(c) for c in read_csv(path)[0].columns)
