@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ae_core.analysis.anomaly_scores import SCORES
 from ae_core.errors import InputError
+from ae_core.model.callbacks import Callback
 
 
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -49,8 +50,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         feature (tabular). "auto" uses "range" for (n, h, w) input and for flat rows that look like pixels
         (every value in [0, 1], or whole numbers in 0..255 with most columns reaching near the top; see
         `ae_core.data.preprocessing.pixel_range`), else "standard". The chosen one is `scaling_`.
-    pca_init : bool, default=True
-        Start from PCA: the code is PCA's code plus a learned correction, the reconstruction PCA's plus a
+    pca_init : "auto" or bool, default="auto"
+        "auto" follows the variant's preset: on for vanilla, sparse and denoising, off for variational
+        and convolutional (measured worse with it; benchmarks/FINDINGS.md). True: start from PCA: the code is PCA's code plus a learned correction, the reconstruction PCA's plus a
         learned correction, both zero at the start, and the best weights on the validation rows are
         kept, starting weights included; so the model is not worse than PCA there. False gives the plain
         networks (with a sigmoid output and BCE under "range" scaling).
@@ -83,7 +85,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     """
 
     def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=None, batch_size=None, learning_rate=None,
-                 noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init=True, score_method="normalized+knn",
+                 noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init="auto", score_method="normalized+knn",
                  validation_fraction=0.15, patience=10, random_state=None, verbose=False, device="auto"):
         self.variant = variant
         self.latent_dim = latent_dim
@@ -136,48 +138,21 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Train on X; y is ignored. Returns self."""
         import torch
 
-        from ae_core.data.preprocessing import Scaler, pixel_range
-        from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
         from ae_core.model.device import resolve_device
         from ae_core.model.networks import Autoencoder as Module
         from ae_core.model.training import Trainer
 
         Xf = self._flatten(X, reset=True)
-        n, d = Xf.shape
         device = resolve_device(self.device)
-        self._check_latent_dim(d)
-        if self.scaling not in ("auto", "range", "standard"):
-            raise InputError(f"scaling must be 'auto', 'standard' or 'range', got {self.scaling!r}.")
-        value_range = pixel_range(Xf) if self.scaling in ("auto", "range") else None
-        if self.scaling == "auto":
-            self.scaling_ = "range" if self.image_shape_ is not None or value_range is not None else "standard"
-        else:
-            self.scaling_ = self.scaling
-        if self.score_method not in SCORES:
-            raise InputError(f"score_method must be one of {', '.join(SCORES)}; got {self.score_method!r}.")
+        self._check_params()
         seed = self.random_state if self.random_state is not None else int(np.random.randint(0, 2**31 - 1))
-        rng = np.random.default_rng(seed)
-        self.scaler_ = Scaler.fit(Xf, self.scaling_, value_range)
-        Xs = self.scaler_.transform(Xf)
-        if n >= 20 and 0 < self.validation_fraction < 1:
-            order = rng.permutation(n)
-            n_val = max(2, int(round(n * self.validation_fraction)))
-            X_train, X_val = Xs[order[n_val:]], Xs[order[:n_val]]
-        else:
-            X_train = X_val = Xs  # too few rows to hold any out: stop on the training loss
-
-        defaults = recipe_defaults(n, d)
-        cfg = model_config_for(
-            self.variant, n_features=d, image_shape=self.image_shape_, latent_dim=int(self.latent_dim),
-            hidden=tuple(self.hidden) if self.hidden is not None else defaults["hidden"],
-            output="sigmoid" if self.scaling_ == "range" else "linear", pca_init=bool(self.pca_init),
-            noise_level=self.noise_level, sparsity=self.sparsity, beta=self.beta,
-        )
-        tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
-                           lr=self.learning_rate or defaults["lr"], schedule=defaults["schedule"],
-                           warmup=defaults["warmup"], patience=self.patience, seed=seed)
+        X_train, X_val = self._fit_scaler_and_split(Xf, seed)
+        cfg, tcfg = self._configs(*Xf.shape, seed)
+        self.model_ = Module(cfg, seed=seed)  # validates cfg: the code-width rule is ModelConfig's
+        if self.latent_dim >= cfg.n_features:  # allowed, as PCA allows n_components == n_features
+            warnings.warn(f"latent_dim={self.latent_dim} is not smaller than the {cfg.n_features} input feature(s): "
+                          "the code does not compress.", UserWarning, stacklevel=2)
         callbacks = [_Verbose()] if self.verbose else []
-        self.model_ = Module(cfg, seed=seed)
         result = Trainer(self.model_, tcfg, callbacks, device=device).fit(torch.from_numpy(X_train), torch.from_numpy(X_val))
         self.device_ = str(device)
         self.history_ = result.history
@@ -186,19 +161,48 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._fit_score_reference(X_train, X_val, seed)
         return self
 
-    def _check_latent_dim(self, d: int) -> None:
-        """PCA's rule: a code as wide as the input is allowed (with a warning), a wider one only where the
-        variant cannot learn the identity (sparse, denoising)."""
+    def _check_params(self) -> None:
+        """The parameters ModelConfig does not check."""
         if not isinstance(self.latent_dim, (int, np.integer)) or self.latent_dim < 1:
             raise InputError(f"latent_dim must be a positive integer, got {self.latent_dim!r}.")
-        if self.latent_dim > d and self.variant in ("vanilla", "convolutional", "variational"):
-            raise InputError(
-                f"latent_dim={self.latent_dim} is larger than the input: got {d} feature(s) (n_features = {d}). "
-                f"Use latent_dim <= {d}, or the sparse or denoising variant for an overcomplete code."
-            )
-        if self.latent_dim >= d:
-            warnings.warn(f"latent_dim={self.latent_dim} is not smaller than the {d} input feature(s): the code "
-                          "does not compress.", UserWarning, stacklevel=3)
+        if self.scaling not in ("auto", "range", "standard"):
+            raise InputError(f"scaling must be 'auto', 'standard' or 'range', got {self.scaling!r}.")
+        if self.score_method not in SCORES:
+            raise InputError(f"score_method must be one of {', '.join(SCORES)}; got {self.score_method!r}.")
+
+    def _fit_scaler_and_split(self, Xf: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Choose and fit the scaling (scaling_, scaler_); the scaled training and validation rows."""
+        from ae_core.data.preprocessing import Scaler, pixel_range
+
+        value_range = pixel_range(Xf) if self.scaling in ("auto", "range") else None
+        if self.scaling == "auto":
+            self.scaling_ = "range" if self.image_shape_ is not None or value_range is not None else "standard"
+        else:
+            self.scaling_ = self.scaling
+        self.scaler_ = Scaler.fit(Xf, self.scaling_, value_range)
+        Xs = self.scaler_.transform(Xf)
+        n = len(Xs)
+        if n < 20 or not 0 < self.validation_fraction < 1:
+            return Xs, Xs  # too few rows to hold any out: stop on the training loss
+        order = np.random.default_rng(seed).permutation(n)
+        n_val = max(2, int(round(n * self.validation_fraction)))
+        return Xs[order[n_val:]], Xs[order[:n_val]]
+
+    def _configs(self, n: int, d: int, seed: int):
+        """The ModelConfig and TrainConfig: the variant's preset, the recipe for data of this size, the overrides."""
+        from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
+
+        defaults = recipe_defaults(n, d)
+        cfg = model_config_for(
+            self.variant, n_features=d, image_shape=self.image_shape_, latent_dim=int(self.latent_dim),
+            hidden=tuple(self.hidden) if self.hidden is not None else defaults["hidden"],
+            output="sigmoid" if self.scaling_ == "range" else "linear", pca_init=None if self.pca_init == "auto" else bool(self.pca_init),
+            noise_level=self.noise_level, sparsity=self.sparsity, beta=self.beta,
+        )
+        tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
+                           lr=self.learning_rate or defaults["lr"], schedule=defaults["schedule"],
+                           warmup=defaults["warmup"], patience=self.patience, seed=seed)
+        return cfg, tcfg
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
         """What the anomaly scores need: the error spread on the held-out rows and the training codes."""
@@ -261,13 +265,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return tags
 
 
-class _Verbose:
-    def on_train_begin(self, trainer): ...
-
-    def on_batch_end(self, *args): ...
-
-    def should_stop(self, trainer):
-        return False
+class _Verbose(Callback):
+    """verbose=True: one line per epoch on stdout, as scikit-learn's estimators print."""
 
     def on_epoch_end(self, trainer, epoch, logs):
         print(f"epoch {epoch}: train {logs['train_loss']:.4f}  val {logs['val_loss']:.4f}  lr {logs['lr']:.2g}")

@@ -116,7 +116,7 @@ def test_anomalies_score_higher_than_normal_rows():
 
 
 def test_refuses_code_wider_than_input():
-    with pytest.raises(InputError, match=r"got 2 feature\(s\)"):
+    with pytest.raises(InputError, match=r"larger than the input's 2 feature\(s\)"):
         Autoencoder(latent_dim=3).fit(np.random.rand(30, 2))
 
 
@@ -147,3 +147,12 @@ def test_inverse_transform_refuses_wrong_code_width(digits):
 def test_conv_refused_for_flat_rows(digits):
     with pytest.raises(InputError, match="needs image data"):
         Autoencoder(variant="convolutional", epochs=1).fit(digits)
+
+
+@pytest.mark.parametrize(("variant", "expected"), [("vanilla", True), ("sparse", True), ("denoising", True),
+                                                   ("variational", False), ("convolutional", False)])
+def test_pca_init_auto_follows_the_variant(variant, expected):
+    X = np.random.default_rng(0).random((40, 8, 8))
+    ae = Autoencoder(variant=variant, epochs=1, random_state=0).fit(X)
+    assert ae.model_.cfg.pca_init is expected
+    assert Autoencoder(variant=variant, epochs=1, random_state=0, pca_init=False).fit(X).model_.cfg.pca_init is False
