@@ -96,7 +96,7 @@ class LargeTable:
 
 
 def open_large_table(path, *, label_column: str | None = None, sample_rows: int = SAMPLE_ROWS,
-                     chunk_rows: int = CHUNK_ROWS, stream_bytes: int = STREAM_BYTES,
+                     chunk_rows: int = CHUNK_ROWS, stream_bytes: int | None = None,
                      random_state: int = 0) -> LargeTable:
     """Prepare a CSV or Parquet file of any length for training on a sample and encoding every row.
 
@@ -108,8 +108,9 @@ def open_large_table(path, *, label_column: str | None = None, sample_rows: int 
         Train on at most this many rows, drawn uniformly at random.
     chunk_rows : int, default=CHUNK_ROWS
         Rows read at a time while sampling.
-    stream_bytes : int, default=STREAM_BYTES
-        Files smaller than this are read whole (exact CSV handling); larger ones are streamed.
+    stream_bytes : int, optional
+        Files smaller than this are read whole (exact CSV handling); larger ones are streamed. Default
+        ``STREAM_BYTES``.
     random_state : int, default=0
 
     Returns
@@ -126,7 +127,7 @@ def open_large_table(path, *, label_column: str | None = None, sample_rows: int 
         raise InputError(f"no such file: {path}")
     if sample_rows < csv_io.MIN_ROWS:
         raise InputError(f"sample_rows must be at least {csv_io.MIN_ROWS}; got {sample_rows}.")
-    if path.stat().st_size < stream_bytes:
+    if path.stat().st_size < (STREAM_BYTES if stream_bytes is None else stream_bytes):
         return _in_memory(path, label_column, sample_rows, random_state)
     reader = _ParquetReader(path) if tabular._is_parquet(path) else _CsvReader(path)
     frame, n_rows = _sample(reader, sample_rows, chunk_rows, random_state)
