@@ -76,6 +76,13 @@ class StoreProgress(Callback):
         if time.time() - self.last_write > 0.3:
             self._progress(trainer, epoch, batch, n_batches, {"batch_loss": loss})
 
+    def on_train_begin(self, trainer):
+        # Epoch 0's code is taken here, after the trainer's data initialisation (a PCA-path model's code
+        # is all zeros before it), not when the model is built.
+        if self.evolution is not None and not self.evolution[1]:
+            self.evolution[1].append(encode(trainer.model, self.evolution[0]).astype(np.float32))
+            trainer.model.train()
+
     def on_epoch_end(self, trainer, epoch, logs):
         self.history.append({k: round(v, 6) if isinstance(v, float) else v for k, v in logs.items()})
         if self.evolution is not None:
@@ -173,7 +180,7 @@ def _train(store: RunStore, run_id: str, p: _Prepared, info: dict, callbacks):
         # Frames beyond the checkpoint's epoch (a crash between the two writes) are dropped.
         codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
     else:
-        codes = [encode(model, p.X[p.evo_idx])]  # epoch 0: the untrained code
+        codes = []  # epoch 0, the untrained code, is added by StoreProgress.on_train_begin
     progress = StoreProgress(store, run_id, p.tcfg.epochs, (p.X[p.evo_idx], codes), info)
     if resume is not None:
         progress.history = list(resume[1]["history"])
