@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from ae_core.data.server_files import data_dir, list_server_tables
 from ae_core.errors import InputError
 from ae_core.figures import images as pictures
 from ae_core.runs import upload
@@ -23,6 +24,8 @@ def _inspect(path: str, label: str | None) -> upload.Inspection:
 
 def _stored_path(uploaded) -> str:
     """Save the upload once per file (not on every rerun) and remember where."""
+    if isinstance(uploaded, upload.ServerFile):
+        return str(uploaded.path)  # already on the server: read where it lies
     saved = st.session_state.get("upload_saved")
     if not saved or saved[0] != uploaded.file_id:
         path = state.save_upload(uploaded.name, uploaded.getvalue())  # refused for viewers
@@ -141,6 +144,14 @@ if uploaded is None:  # nothing of their own yet: a shipped sample goes through 
                                   format_func=lambda k: upload.SAMPLES[k].title,
                                   help=" ".join(f"{s.title}: {s.about}" for s in upload.SAMPLES.values()))
     uploaded = upload.sample_file(sample) if sample else None
+if uploaded is None and (tables := list_server_tables()):  # files too big for a browser, put on the server
+    picked = st.selectbox("…or a table on the server", [NONE, *tables], key="upload_server_table",
+                          help=f"CSV and Parquet files in the server's data folder ({data_dir()}; set "
+                               "AE_DATA_DIR to move it): for tables too big to upload through a browser.")
+    try:
+        uploaded = upload.server_file(picked) if picked != NONE else None
+    except InputError as exc:
+        st.error(str(exc), icon=":material/error:")
 if uploaded is None:
     st.info("Choose a CSV file or a zip of images to start, or try a sample. Nothing is trained until you press "
             "**Train**.", icon=":material/upload_file:")

@@ -352,7 +352,8 @@ def test_page_downloads_use_the_neutralising_writers():
 
 def test_upload_size_is_capped_in_the_server_config():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] == 50
+    assert config["server"]["maxUploadSize"] == 400  # a million rows x 50 columns as CSV (README, "Upload")
+    assert config["server"]["maxMessageSize"] >= 200
     assert config["server"]["address"] == "127.0.0.1"
 
 
@@ -360,7 +361,7 @@ def test_upload_page_states_the_cap(store):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app_pages" / "upload.py"), default_timeout=60).run()
-    assert "up to 50 MB" in at.get("file_uploader")[0].proto.label
+    assert "up to 400 MB" in at.get("file_uploader")[0].proto.label
 
 
 def test_uploads_are_stored_under_their_hash_not_their_name(tmp_path):

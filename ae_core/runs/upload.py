@@ -124,6 +124,28 @@ class SampleFile:
         return self.data
 
 
+@dataclass(frozen=True)
+class ServerFile:
+    """A table already in the server's data folder (`ae_core.data.server_files`), trained on where it lies:
+    too big to upload through a browser, and never copied."""
+
+    name: str
+    path: Path
+    label: str | None = None
+
+    @property
+    def file_id(self) -> str:
+        return f"server:{self.path}"
+
+
+def server_file(name: str) -> ServerFile:
+    """The table `name` under $AE_DATA_DIR; InputError when it is not there or lies outside the folder."""
+    from ae_core.data.server_files import server_table
+
+    path = server_table(name)
+    return ServerFile(name=path.name, path=path)
+
+
 def sample_file(name: str) -> SampleFile:
     """The sample `name` (a key of `SAMPLES`); InputError for another name or a checkout without the file."""
     if name not in SAMPLES:

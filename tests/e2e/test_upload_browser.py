@@ -51,7 +51,7 @@ def test_upload_train_download(upload_url, page, shot, tmp_path):
     expect(page.get_by_test_id("stSidebarNav")).to_be_visible(timeout=30_000)
     page.goto(upload_url)
     expect(page.get_by_role("heading", name="Upload a CSV")).to_be_visible(timeout=30_000)  # cold server
-    expect(page.get_by_text("CSV or Parquet file, or a zip of images (up to 50 MB)")).to_be_visible()
+    expect(page.get_by_text("CSV or Parquet file, or a zip of images (up to 400 MB)")).to_be_visible()
     no_exception(page)
     shot(page, "upload-01-empty")
 
