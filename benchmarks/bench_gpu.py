@@ -48,9 +48,10 @@ def _epoch_seconds(kind: str, X, device, epochs: int) -> float:
     """Median seconds of one training epoch over X (after a first, warm-up epoch)."""
     import torch
 
+    from ae_core.model.callbacks import Callback
     from ae_core.model.config import TrainConfig, model_config_for
     from ae_core.model.networks import Autoencoder
-    from ae_core.model.training import Callback, Trainer
+    from ae_core.model.training import Trainer
 
     mcfg = model_config_for(PRESETS[kind], n_features=784, image_shape=(28, 28), hidden=(256, 128), latent_dim=2)
     tcfg = TrainConfig(epochs=epochs + 1, batch_size=256, lr=1e-3, patience=1000)

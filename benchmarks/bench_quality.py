@@ -94,8 +94,9 @@ def data(name: str):
 
 
 def run_ours(mcfg, tcfg, t, checkpoints):
+    from ae_core.model.callbacks import Callback
     from ae_core.model.networks import Autoencoder
-    from ae_core.model.training import Callback, Trainer, TrainingCancelled
+    from ae_core.model.training import Trainer, TrainingCancelled
 
     model = Autoencoder(mcfg, seed=0)
     clock = Clock(model, t["test"], checkpoints)

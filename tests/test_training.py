@@ -9,9 +9,10 @@ import torch
 
 from ae_core.data.preprocessing import Scaler, split_indices
 from ae_core.data.registry import load_dataset
+from ae_core.model.callbacks import Callback
 from ae_core.model.config import PRESETS, TrainConfig, model_config_for
 from ae_core.model.networks import Autoencoder
-from ae_core.model.training import Callback, Trainer, TrainingCancelled, TrainingDiverged, evaluate
+from ae_core.model.training import Trainer, TrainingCancelled, TrainingDiverged, evaluate
 
 
 @pytest.fixture(scope="module")

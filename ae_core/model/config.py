@@ -19,6 +19,17 @@ CONV_NEEDS_IMAGES = ("the convolutional variant needs image data; this dataset i
                      "Pick the vanilla, sparse, denoising or variational variant instead.")
 
 
+def code_width_problem(latent_dim: int, n_features: int, overcomplete_ok: bool) -> str | None:
+    """Why a code of `latent_dim` numbers cannot serve `n_features` inputs, or None. PCA's rule: a code as wide
+    as the input is allowed (it does not compress; the estimator warns), a wider one only where a sparsity
+    penalty or input noise keeps the model from learning to copy its input."""
+    if latent_dim > n_features and not overcomplete_ok:
+        return (f"latent size {latent_dim} is larger than the input's {n_features} feature(s), so a plain autoencoder "
+                f"can just copy its input. Use a latent size of at most {n_features}, or add a sparsity penalty or "
+                "input noise (sparse or denoising variant).")
+    return None
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     n_features: int = 64  # flattened input size
@@ -49,14 +60,8 @@ class ModelConfig:
         """Raise InputError for values a user could have typed wrong."""
         if self.latent_dim < 1 or self.latent_dim > 1024:
             raise InputError(f"latent size must be between 1 and 1024, got {self.latent_dim}.")
-        if self.latent_dim > self.n_features and self.sparsity == 0 and self.noise_level == 0:
-            # An overcomplete plain AE can learn the identity; say so rather than train it. A code as wide
-            # as the input is allowed, as PCA allows n_components == n_features (the caller warns).
-            raise InputError(
-                f"latent size {self.latent_dim} is larger than the {self.n_features} input "
-                "features, so a plain autoencoder can just copy its input. Use a latent size of at most "
-                f"{self.n_features}, or add a sparsity penalty or input noise (sparse or denoising variant)."
-            )
+        if problem := code_width_problem(self.latent_dim, self.n_features, self.sparsity > 0 or self.noise_level > 0):
+            raise InputError(problem)
         if any(h < 1 for h in self.hidden):
             raise InputError(f"hidden layer sizes must be positive, got {list(self.hidden)}.")
         if self.arch not in ("dense", "conv"):

@@ -32,19 +32,6 @@ class TrainingCancelled(Exception):
     """A callback asked the trainer to stop (the user pressed Cancel)."""
 
 
-class Callback:
-    """Hooks the trainer calls; override what you need."""
-
-    def on_train_begin(self, trainer: Trainer) -> None: ...
-
-    def on_batch_end(self, trainer: Trainer, epoch: int, batch: int, n_batches: int, loss: float) -> None: ...
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict) -> None: ...
-
-    def should_stop(self, trainer: Trainer) -> bool:
-        return False
-
-
 def _to_device(X: torch.Tensor, dev: torch.device) -> torch.Tensor:
     """X on `dev` once, for the whole run, when it fits in a quarter of the GPU's free memory; else X
     stays in (pinned) host memory and each batch is copied (the model, activations and optimizer need the rest)."""

@@ -22,10 +22,11 @@ from ae_core.analysis.metrics import encode, model_errors, run_metrics
 from ae_core.data.preprocessing import Scaler, Split, anomaly_truth, restrict_to_classes, split_indices
 from ae_core.data.registry import Dataset
 from ae_core.errors import InputError
+from ae_core.model.callbacks import Callback
 from ae_core.model.config import model_config_from_dict, train_config_from_dict
 from ae_core.model.device import describe_device, resolve_device
 from ae_core.model.networks import Autoencoder
-from ae_core.model.training import Callback, Trainer, TrainingCancelled, TrainingDiverged
+from ae_core.model.training import Trainer, TrainingCancelled, TrainingDiverged
 from ae_core.runs.spec import dataset_from_config
 from ae_core.runs.store import WEIGHTS, RunStore, atomic_write_bytes
 
