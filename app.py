@@ -32,7 +32,7 @@ def main() -> None:
         "Your data": [
             # Viewers get no Upload page: st.navigation runs only the pages it lists, so a viewer's request for
             # /upload or /train opens Home instead (ui.state refuses uploads and runs for viewers as well).
-            *([st.Page("app_pages/upload.py", title="Upload CSV", icon=":material/upload_file:")] if editor else []),
+            *([st.Page("app_pages/upload.py", title="Upload data", icon=":material/upload_file:")] if editor else []),
             st.Page("app_pages/compare.py", title="Compare runs", icon=":material/leaderboard:"),
         ],
     }

@@ -1,4 +1,5 @@
-"""Upload a CSV: see what preparation does to it, train a quick 2-D autoencoder, download the coordinates."""
+"""Upload data (a table or a zip of images): see what preparation does to it, train a quick 2-D autoencoder, download
+the coordinates."""
 
 import numpy as np
 import streamlit as st
@@ -105,7 +106,7 @@ def _csv(_run, run_id: str, projections: tuple[str, ...]) -> bytes:
     return upload.coordinates_csv(_run)
 
 
-st.title("Upload a CSV")
+st.title("Upload your data")
 st.markdown("Reduce **your own table** (CSV or Parquet) or **your own images** (a zip) to two dimensions with a small "
             "autoencoder, see it next to PCA of the same rows, and download the coordinates joined to your rows.")
 state.how_it_works(

@@ -179,7 +179,7 @@ def test_password_unlocks_editing_for_the_session(trained_store):
     assert [e.value for e in at.sidebar.error] == ["Wrong password."] and "Train" not in _pages(at)
     at = _unlock(at, PASSWORD)
     assert not at.sidebar.error and "Editing unlocked" in at.sidebar.caption[0].value
-    assert {"Train", "Upload CSV"} <= _pages(at)
+    assert {"Train", "Upload data"} <= _pages(at)
     assert at.button(key="home_delete")  # the store's controls are back
     assert "access_password" not in at.session_state  # the password is not kept in the session
     at.sidebar.button(key="access_lock").click().run()

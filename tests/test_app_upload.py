@@ -1,4 +1,4 @@
-"""The Upload CSV page (Streamlit AppTest on app_pages/upload.py): empty state, the
+"""The Upload data page (Streamlit AppTest on app_pages/upload.py): empty state, the
 report, bad files, Train, and a finished CSV run with its scatter and download."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def test_deep_link_on_fresh_server_opens_the_run(tmp_path, browser, shot):
             page.goto(f"{url}/latent?run={run_id}")
             nav = page.get_by_test_id("stSidebarNav")
             nav.get_by_text("Latent space", exact=True).wait_for(timeout=60_000)
-            assert nav.get_by_text("Upload CSV", exact=True).is_visible()
+            assert nav.get_by_text("Upload data", exact=True).is_visible()
             # The page's own files are never listed as an auto-discovered multipage app.
             assert not nav.get_by_text(re.compile(r"^(app|latent|anomalies)$")).count()
             page.locator("[class*='st-key-lat_points_'] .aes-root[data-drawn]").wait_for(timeout=60_000)

@@ -1,4 +1,4 @@
-"""The Upload CSV journey in a real headless Chromium: upload through the real
+"""The Upload data journey (a CSV) in a real headless Chromium: upload through the real
 file input, read the report, pick a label column, train, see the scatter,
 download the coordinates; then a bad file, which must not cost the result."""
 
@@ -50,7 +50,7 @@ def test_upload_train_download(upload_url, page, shot, tmp_path):
     page.goto(upload_url.rsplit("/upload", 1)[0] + "/")
     expect(page.get_by_test_id("stSidebarNav")).to_be_visible(timeout=30_000)
     page.goto(upload_url)
-    expect(page.get_by_role("heading", name="Upload a CSV")).to_be_visible(timeout=30_000)  # cold server
+    expect(page.get_by_role("heading", name="Upload your data")).to_be_visible(timeout=30_000)  # cold server
     expect(page.get_by_text("CSV or Parquet file, or a zip of images (up to 400 MB)")).to_be_visible()
     no_exception(page)
     shot(page, "upload-01-empty")
