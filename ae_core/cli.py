@@ -321,14 +321,17 @@ def cmd_embed(args) -> int:
     big = len(table.sample.X) >= BIG_SAMPLE
     ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs or (20 if big else None),
                      batch_size=args.batch_size or (1024 if big else None), random_state=args.seed)
+    started = time.perf_counter()
     ae.fit(imputer.transform(table.sample.X))
+    trained, started = time.perf_counter() - started, time.perf_counter()
     codes, rows, labels = [], [], []
     for chunk in table.chunks():
         codes.append(ae.transform(imputer.transform(chunk.X)).astype(np.float32))
         rows.append(chunk.row_index)
         labels.append(chunk.labels)
     Z = np.vstack(codes)
-    print(f"encoded {len(Z):,} rows", file=sys.stderr)
+    print(f"trained in {trained:.1f} s; encoded {len(Z):,} rows in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr)
     if args.method == "latent":
         coords = Z
     else:

@@ -8,7 +8,8 @@ benchmarks/results.json, so `--only quality` refreshes one section and keeps
 the others. NAME is a script's short name: first_insight, cold_start,
 throughput, quality, projection, browser, memory, images, gpu (says "no GPU"
 and measures nothing without CUDA), ray (nothing without Ray installed),
-model_quality (issue 22: the models against PCA and IsolationForest; ~25 min).
+model_quality (issue 22: the models against PCA and IsolationForest; ~25 min),
+big_table (embed of 1,000,000 x 50 as CSV and Parquet against pandas reading it; ~10 min).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ sys.path.insert(0, str(HERE))
 from common import ROOT, fmt, machine_info  # noqa: E402
 
 NAMES = ["first_insight", "cold_start", "throughput", "quality", "projection", "browser", "memory", "images", "gpu", "ray",
-         "model_quality"]
+         "model_quality", "big_table"]
 RESULTS = HERE / "results.json"
 MD = ROOT / "BENCHMARKS.md"
 
