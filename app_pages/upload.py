@@ -253,5 +253,16 @@ if runs:
         )
         st.caption("One line per row used: `row` (its position in your file, first data row = 0), `ae_1`, `ae_2` "
                    "(the code), PCA/UMAP where computed, reconstruction error, split, then your columns.")
+        if upload.trained_on_a_sample(run):  # the download above has the rows trained on; this one every row
+            if st.button("Encode every row of the file", icon=":material/table_rows:", key=f"upload_every_{rec.id}"):
+                try:
+                    with st.spinner("Encoding every row, a chunk at a time…"):
+                        st.session_state[f"upload_every_csv_{rec.id}"] = upload.every_row_csv(run)
+                except InputError as exc:
+                    st.error(str(exc), icon=":material/error:")
+            if (every := st.session_state.get(f"upload_every_csv_{rec.id}")) is not None:
+                st.download_button("Download every row's code (CSV)", every, mime="text/csv",
+                                   file_name=f"{upload.display_name(ds.name)}-every-row.csv",
+                                   icon=":material/download:", on_click="ignore", key=f"upload_every_dl_{rec.id}")
 elif uploaded is None:
     st.caption("Earlier CSV runs appear here; runs on built-in datasets are on the Train page.")

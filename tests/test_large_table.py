@@ -107,3 +107,18 @@ def test_a_big_upload_trains_on_a_streamed_sample(tmp_path, monkeypatch):
     ds = load_dataset("csv", path=str(write(messy(), tmp_path / "t.csv")), label_column="label", max_rows=150)
     assert ds.n_samples == 150 and ds.class_names == ("p", "q")
     assert any(n.startswith("trained on 150 of 600 rows") for n in ds.report.notes)
+
+
+def test_a_sampled_upload_run_downloads_every_row_with_the_codes_it_trained(store, tmp_path):
+    from ae_core.runs import upload
+    from ae_core.runs.loaded import load_run
+    from tests.conftest import train_tiny
+
+    path = write(messy(), tmp_path / "t.csv")
+    run_id = train_tiny(store, "csv", dataset_options={"path": str(path), "label_column": "label", "max_rows": 200})
+    run = load_run(store, run_id)
+    assert upload.trained_on_a_sample(run) and run.dataset.n_samples == 200
+    out = pd.read_csv(__import__("io").BytesIO(upload.every_row_csv(run, chunk_rows=128)))
+    assert out["row"].tolist() == [r for r in range(N) if r != 5] and set(out["label"]) == {"p", "q"}
+    trained = out.set_index("row").loc[run.dataset.row_index, ["ae_1", "ae_2"]].to_numpy()
+    np.testing.assert_allclose(trained, run.latent[:, :2], atol=1e-4)  # the same model, the same codes
