@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
 
 

@@ -4,7 +4,12 @@ import os
 
 import pytest
 
-from ae_core.data.server_files import DATA_DIR_ENV, data_dir, list_server_tables, server_table
+from ae_core.data.server_files import (
+    DATA_DIR_ENV,
+    data_dir,
+    list_server_tables,
+    server_table,
+)
 from ae_core.errors import InputError
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -264,9 +264,9 @@ class _CsvReader:
         self.width = len(frame.columns)
 
     def frames(self, chunk_rows: int, text_columns=()) -> Iterator[pd.DataFrame]:
-        kwargs = dict(sep=self.delimiter, index_col=False, skip_blank_lines=False, na_values=csv_io._EXTRA_NA,
-                      on_bad_lines="skip", encoding="utf-8-sig" if self.encoding == "utf-8" else self.encoding,
-                      encoding_errors="replace", chunksize=chunk_rows, low_memory=False)
+        kwargs = {"sep": self.delimiter, "index_col": False, "skip_blank_lines": False, "na_values": csv_io._EXTRA_NA,
+                  "on_bad_lines": "skip", "encoding": "utf-8-sig" if self.encoding == "utf-8" else self.encoding,
+                  "encoding_errors": "replace", "chunksize": chunk_rows, "low_memory": False}
         if text_columns:  # read as text what the sample read as text: categories compare as strings
             kwargs["dtype"] = {c: str for c in text_columns}
         if not self.has_header:
@@ -406,5 +406,13 @@ def _date_features(when: pd.Series, parts: tuple[str, ...]) -> np.ndarray:
     return np.column_stack(cols).astype(np.float32)
 
 
-__all__ = ["SAMPLE_ROWS", "CHUNK_ROWS", "STREAM_BYTES", "Chunk", "LargeTable", "RowFeatures", "open_large_table",
-           "prepare_sample"]
+__all__ = [
+    "CHUNK_ROWS",
+    "SAMPLE_ROWS",
+    "STREAM_BYTES",
+    "Chunk",
+    "LargeTable",
+    "RowFeatures",
+    "open_large_table",
+    "prepare_sample",
+]

@@ -34,9 +34,9 @@ import pandas as pd
 from ae_core.analysis.latent import safe_csv
 from ae_core.analysis.projection import cache_name, cached_projection
 from ae_core.data.csv_io import DELIMITER_NAMES, read_csv
+from ae_core.data.large_table import prepare_sample
 from ae_core.data.preprocessing import split_names
 from ae_core.data.registry import MAX_CLASSES
-from ae_core.data.large_table import prepare_sample
 from ae_core.data.tabular import PreparationReport
 from ae_core.errors import InputError
 from ae_core.runs.housekeeping import prune_uploads
