@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ae_core.data import csv_io, tabular
+from ae_core.data import columns, csv_io, tabular
 from ae_core.errors import InputError
 
 SAMPLE_ROWS = 100_000  # a model is trained on at most this many rows; every row is encoded afterwards
@@ -338,7 +338,7 @@ class RowFeatures:
         for kind, c, detail in self.steps:
             s = frame[c] if c in frame.columns else pd.Series(np.nan, index=frame.index)
             if kind == "onehot":
-                t = tabular._as_text(s)
+                t = columns.as_text(s)
                 blocks.append(np.column_stack([(t == v).to_numpy(bool) for v in detail]).astype(np.float32))
                 present.append(t.notna().to_numpy())
             elif kind == "date":
@@ -356,7 +356,7 @@ class RowFeatures:
             keep |= np.column_stack(present).any(axis=1)
         labels = None
         if self.label_column is not None:
-            labels = tabular._labels(frame[self.label_column])[keep]
+            labels = columns.label_values(frame[self.label_column])[keep]
         return Chunk(np.ascontiguousarray(X[keep]), frame.index.to_numpy(np.int64)[keep], labels)
 
 
@@ -365,24 +365,24 @@ def _numbers(s: pd.Series, kind: str, decimal_comma: bool) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_complex_dtype(s)):
         v = s.to_numpy(dtype=np.float64, na_value=np.nan)
     elif kind == "bool":
-        v = tabular._as_text(s).str.lower().map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}).to_numpy(np.float64)
+        v = columns.as_text(s).str.lower().map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}).to_numpy(np.float64)
     else:
         v = _text_numbers(s, decimal_comma)
     with np.errstate(invalid="ignore"):
-        return np.where(np.abs(v) <= tabular.ABSURD, v, np.nan)  # a copy: `v` may be the frame's own memory
+        return np.where(np.abs(v) <= columns.ABSURD, v, np.nan)  # a copy: `v` may be the frame's own memory
 
 
 def _text_numbers(s: pd.Series, decimal_comma: bool) -> np.ndarray:
     """Numbers written as text ('$1,234', '12%', '(5)', '1.234,5'), in the style the sample used."""
-    t = tabular._as_text(s)
+    t = columns.as_text(s)
     paren = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(bool)
-    core = t.str.replace(rf"[\s{tabular._CURRENCY}%()]", "", regex=True)
+    core = t.str.replace(rf"[\s{columns.CURRENCY}%()]", "", regex=True)
     core = core.where(~paren, "-" + core)
     if decimal_comma:
-        grouped = core.str.fullmatch(tabular._EU_NUMBER).fillna(False).to_numpy(bool)
+        grouped = core.str.fullmatch(columns.EU_NUMBER).fillna(False).to_numpy(bool)
         alt = core.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
-        grouped = core.str.fullmatch(tabular._US_NUMBER).fillna(False).to_numpy(bool)
+        grouped = core.str.fullmatch(columns.US_NUMBER).fillna(False).to_numpy(bool)
         alt = core.str.replace(",", "", regex=False)
     plain = pd.to_numeric(core, errors="coerce").to_numpy(np.float64, na_value=np.nan)
     return np.where(grouped, pd.to_numeric(alt, errors="coerce").to_numpy(np.float64, na_value=np.nan), plain)
@@ -390,18 +390,18 @@ def _text_numbers(s: pd.Series, decimal_comma: bool) -> np.ndarray:
 
 def _dates(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
-        return tabular._naive_utc(s)
-    t = tabular._as_text(s)
-    when = tabular._parse_dates(t)  # the same guess as on the sample: one format per column
+        return columns.naive_utc(s)
+    t = columns.as_text(s)
+    when = columns.parse_dates(t)  # the same guess as on the sample: one format per column
     if when is None:  # this chunk is mostly not dates: each cell on its own, unreadable ones missing
-        when = tabular._naive_utc(pd.to_datetime(t, errors="coerce", utc=True, format="mixed"))
+        when = columns.naive_utc(pd.to_datetime(t, errors="coerce", utc=True, format="mixed"))
     return when
 
 
 def _date_features(when: pd.Series, parts: tuple[str, ...]) -> np.ndarray:
     parts_of = {"year": when.dt.year, "month": when.dt.month, "day of week": when.dt.day_of_week,
                 "hour": when.dt.hour + when.dt.minute / 60}
-    cols = [((when - tabular._EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)]
+    cols = [((when - columns.EPOCH) / pd.Timedelta(days=1)).to_numpy(np.float64, na_value=np.nan)]
     cols += [parts_of[p].to_numpy(np.float64, na_value=np.nan) for p in parts]
     return np.column_stack(cols).astype(np.float32)
 
