@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,19 @@ def store(tmp_path, monkeypatch):
     """An empty run store in a temp folder, also what the app sees (AE_RUNS_DIR)."""
     monkeypatch.setenv("AE_RUNS_DIR", str(tmp_path / "runs"))
     return RunStore(tmp_path / "runs")
+
+
+LONG = {"epochs": 2000, "patience": 2000}  # a run that trains until it is cancelled or killed
+
+
+def wait_until(predicate, timeout: float = 90.0) -> bool:
+    """Poll `predicate` every 0.1 s until it is true (True) or `timeout` seconds pass (False)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def train_tiny(store: RunStore, dataset: str = "digits", variant: str = "vanilla", **kwargs) -> str:

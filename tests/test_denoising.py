@@ -9,22 +9,22 @@ import pandas as pd
 import pytest
 
 from ae_core.analysis.denoising import (
-    best_method,
-    default_setting,
-    measures,
-    trained_noise,
     SSIM_K1,
     add_noise,
     batch_psnr,
     batch_ssim,
+    best_method,
     comparison_frame,
+    default_setting,
     denoise_comparison,
     denoising_metrics,
+    measures,
     pick_plain_run,
     prefer_denoising,
     psnr,
     quality_curve,
     ssim,
+    trained_noise,
 )
 from ae_core.errors import InputError
 from ae_core.figures.denoising import comparison_figure, metrics_bar_figure, quality_curve_figure

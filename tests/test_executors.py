@@ -16,18 +16,7 @@ from ae_core.runs.loaded import load_run
 from ae_core.runs.local_executor import LocalExecutor
 from ae_core.runs.spec import make_config
 from ae_core.runs.store import RunStore
-
-LONG = {"epochs": 2000, "patience": 2000}
-
-
-def _wait(predicate, timeout=90.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
+from tests.conftest import LONG, wait_until
 
 # ---- without a cluster -----------------------------------------------------------------------------------
 
@@ -112,7 +101,7 @@ def test_ray_run_sends_progress_home_and_finishes_loadable(ray_manager):
     m = ray_manager
     rec = m.submit(make_config("digits", "vanilla", train={"epochs": 6}))
     seen = []
-    assert _wait(lambda: seen.append(m.store.get(rec.id).progress) or not m.store.get(rec.id).active, timeout=120)
+    assert wait_until(lambda: seen.append(m.store.get(rec.id).progress) or not m.store.get(rec.id).active, timeout=120)
     done = m.store.get(rec.id)
     assert done.status == "done", done.error
     assert any(p.get("epoch", 0) >= 1 and p.get("where", "").startswith("ray ") for p in seen)  # live, while it ran
@@ -130,7 +119,7 @@ def test_ray_run_sends_progress_home_and_finishes_loadable(ray_manager):
 def test_ray_cancel_stops_a_running_run(ray_manager):
     m = ray_manager
     rec = m.submit(make_config("digits", "vanilla", train=LONG))
-    assert _wait(lambda: m.store.get(rec.id).progress.get("epoch", 0) >= 1, timeout=120)
+    assert wait_until(lambda: m.store.get(rec.id).progress.get("epoch", 0) >= 1, timeout=120)
     t0 = time.time()
     m.cancel(rec.id)
     done = m.wait(rec.id, timeout=30)
@@ -142,7 +131,7 @@ def test_ray_cancel_stops_a_running_run(ray_manager):
 def test_a_killed_ray_worker_leaves_the_run_interrupted_and_it_resumes_from_the_last_checkpoint(ray_manager):
     m, store = ray_manager, ray_manager.store
     rec = m.submit(make_config("digits", "vanilla", train={"epochs": 400, "patience": 400, "batch_size": 32}))
-    assert _wait(lambda: (store.read_json(rec.id, "checkpoint.json") or {}).get("epoch", 0) >= 2, timeout=120)
+    assert wait_until(lambda: (store.read_json(rec.id, "checkpoint.json") or {}).get("epoch", 0) >= 2, timeout=120)
     os.kill(store.get(rec.id).progress["worker_pid"], signal.SIGKILL)
     dead = m.wait(rec.id, timeout=60)
     assert dead.status == "interrupted" and "Ray worker was lost" in dead.error
@@ -169,7 +158,7 @@ def test_two_ray_runs_train_at_once(ray_manager):
     m = ray_manager
     a = m.submit(make_config("digits", "vanilla", train={"epochs": 8}))
     b = m.submit(make_config("wine", "vanilla", train={"epochs": 40, "patience": 40}))
-    assert _wait(lambda: {m.store.get(a.id).status, m.store.get(b.id).status} == {"running"}, timeout=60)
+    assert wait_until(lambda: {m.store.get(a.id).status, m.store.get(b.id).status} == {"running"}, timeout=60)
     assert sorted(m.running()) == sorted([a.id, b.id])
     assert m.wait(a.id, timeout=120).status == "done"
     assert m.wait(b.id, timeout=120).status == "done"

@@ -13,20 +13,9 @@ from ae_core.runs.jobs import JobManager
 from ae_core.runs.loaded import load_run
 from ae_core.runs.spec import make_config
 from ae_core.runs.store import RunStore
+from tests.conftest import LONG, wait_until
 
 pytestmark = pytest.mark.slow
-
-LONG = {"epochs": 2000, "patience": 2000}
-
-
-def _wait(predicate, timeout=90.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
 
 @pytest.fixture
 def manager(tmp_path):
@@ -46,7 +35,7 @@ def test_run_trains_in_another_process_and_is_loadable(manager):
 def test_second_run_queues_then_runs(manager):
     a = manager.submit(make_config("wine", "vanilla", train=LONG))
     b = manager.submit(make_config("wine", "vanilla", train={"epochs": 3}))
-    assert _wait(lambda: manager.store.get(a.id).status == "running")
+    assert wait_until(lambda: manager.store.get(a.id).status == "running")
     assert manager.store.get(b.id).status == "queued"
     assert manager.queue_position(b.id) == 1
     manager.cancel(a.id)
@@ -56,7 +45,7 @@ def test_second_run_queues_then_runs(manager):
 
 def test_cancel_stops_a_running_run_within_seconds(manager):
     rec = manager.submit(make_config("digits", "vanilla", train=LONG))
-    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 1)
+    assert wait_until(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 1)
     t0 = time.time()
     manager.cancel(rec.id)
     assert manager.wait(rec.id, timeout=30).status == "cancelled"
@@ -65,9 +54,9 @@ def test_cancel_stops_a_running_run_within_seconds(manager):
 
 def test_killed_worker_becomes_interrupted_and_manager_keeps_working(manager):
     rec = manager.submit(make_config("digits", "vanilla", train=LONG))
-    assert _wait(lambda: manager.store.has(rec.id, "checkpoint.json"))
+    assert wait_until(lambda: manager.store.has(rec.id, "checkpoint.json"))
     os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
-    assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
+    assert wait_until(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     assert "stopped unexpectedly" in manager.store.get(rec.id).error
     # The last checkpoint is still there and loads into a model.
     from ae_core.model.config import model_config_from_dict
@@ -102,10 +91,10 @@ def test_pid_alive():
 
 def test_killed_run_resumes_from_its_checkpoint_with_same_history(manager):
     rec = manager.submit(make_config("digits", "vanilla", train={"epochs": 12, "patience": 50}))
-    assert _wait(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 4
+    assert wait_until(lambda: manager.store.get(rec.id).progress.get("epoch", 0) >= 4
                  and manager.store.has(rec.id, "checkpoint.json"))
     os.kill(manager.store.get(rec.id).pid, signal.SIGKILL)
-    assert _wait(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
+    assert wait_until(lambda: manager.store.get(rec.id).status == "interrupted", timeout=15)
     done_before = manager.store.read_json(rec.id, "checkpoint.json")["epoch"]
     assert done_before >= 1
     manager.resume(rec.id)
@@ -129,13 +118,13 @@ def test_resume_refuses_a_finished_run(manager):
 def test_standby_worker_takes_the_next_run_and_is_replaced(tmp_path):
     m = JobManager(RunStore(tmp_path), poll_seconds=0.1, standby=True)
     try:
-        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
+        assert wait_until(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
         standby_pid = m._standby[0].pid
         rec = m.submit(make_config("wine", "vanilla", train={"epochs": 3}))
         done = m.wait(rec.id, timeout=120)
         assert done.status == "done", done.error
         assert done.pid == standby_pid  # the pre-started process trained it
-        assert _wait(lambda: m._standby is not None and m._standby[0].pid != standby_pid, timeout=30)
+        assert wait_until(lambda: m._standby is not None and m._standby[0].pid != standby_pid, timeout=30)
     finally:
         m.shutdown()
     assert m._standby is None
@@ -146,7 +135,7 @@ def test_a_standby_killed_by_a_signal_is_not_replaced_until_the_next_run(tmp_pat
     leave a child that loses its parent during start-up (a traceback in the server's log)."""
     m = JobManager(RunStore(tmp_path), poll_seconds=0.1, standby=True)
     try:
-        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
+        assert wait_until(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
         killed = m._standby[0]
         os.kill(killed.pid, signal.SIGTERM)
         killed.join(10)
@@ -154,7 +143,7 @@ def test_a_standby_killed_by_a_signal_is_not_replaced_until_the_next_run(tmp_pat
         assert m._standby[0] is killed and not killed.is_alive()
         rec = m.submit(make_config("wine", "vanilla", train={"epochs": 2}))
         assert m.wait(rec.id, timeout=120).status == "done"  # a fresh worker trained it
-        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)  # and a new standby
+        assert wait_until(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)  # and a new standby
     finally:
         m.shutdown()
 
@@ -167,7 +156,7 @@ def test_standby_waits_for_its_delay_and_a_run_meanwhile_takes_a_fresh_worker(tm
         assert m._standby is None
         rec = m.submit(make_config("wine", "vanilla", train={"epochs": 2}))
         assert m.wait(rec.id, timeout=120).status == "done"
-        assert _wait(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
+        assert wait_until(lambda: m._standby is not None and m._standby[0].is_alive(), timeout=30)
     finally:
         m.shutdown()
 

@@ -145,7 +145,9 @@ _HOOK = textwrap.dedent('''
                 at = int(os.environ.get("AE_TEST_DIVERGE_AT", "0"))
                 pause = float(os.environ.get("AE_TEST_EPOCH_SLEEP", "0"))
 
-                class Fault(module.Callback):
+                from ae_core.model.callbacks import Callback
+
+                class Fault(Callback):
                     def on_epoch_end(self, trainer, epoch, logs):
                         if at and epoch + 1 >= at:
                             with __import__("torch").no_grad():

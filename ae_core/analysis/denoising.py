@@ -119,12 +119,19 @@ def add_noise(X: np.ndarray, kind: str, level: float, seed: int = 0) -> np.ndarr
     return corrupt(torch.from_numpy(np.array(X, np.float32)), kind, float(level), gen).numpy()  # a copy: X may be shared
 
 
+def restore(run, noisy: np.ndarray) -> np.ndarray:
+    """`run`'s model's restoration of `noisy` (scaled units). Range-scaled data (pixels) stays in [0, 1]: a model
+    with a linear output (the PCA path) can overshoot it, and no pixel is darker than black."""
+    out = reconstruct(run.model, noisy)
+    return np.clip(out, 0.0, 1.0) if run.scaler.kind == "range" else out
+
+
 def restore_with(other, noisy: np.ndarray, run) -> np.ndarray:
     """Denoise `noisy` (in `run`'s scaled units) with another run of the same data, back in `run`'s units."""
     if other.scaler.to_dict() == run.scaler.to_dict():
-        return reconstruct(other.model, noisy)
+        return restore(other, noisy)
     raw = run.scaler.inverse_transform(noisy)
-    return run.scaler.transform(other.scaler.inverse_transform(reconstruct(other.model, other.scaler.transform(raw))))
+    return run.scaler.transform(other.scaler.inverse_transform(restore(other, other.scaler.transform(raw))))
 
 
 @dataclass
@@ -140,7 +147,7 @@ def denoise_comparison(run, kind: str, level: float, n: int = 8, seed: int = 0) 
     idx = held_out_rows(run.split, n, seed)
     clean = run.X[idx]
     noisy = add_noise(clean, kind, level, seed)
-    return Comparison(idx, clean, noisy, reconstruct(run.model, noisy))
+    return Comparison(idx, clean, noisy, restore(run, noisy))
 
 
 def comparison_frame(run, comp: Comparison, max_features: int = 8) -> pd.DataFrame:
@@ -204,7 +211,7 @@ def denoising_metrics(run, kind: str, level: float, baseline_runs=(), max_sample
     clean = run.X[idx]
     noisy = add_noise(clean, kind, level, seed)
     shape = ds.image_shape if ds.kind == "image" else None
-    rows = [("noisy", "input", None, noisy), ("this run", "autoencoder", run.id, reconstruct(run.model, noisy))]
+    rows = [("noisy", "input", None, noisy), ("this run", "autoencoder", run.id, restore(run, noisy))]
     for other in baseline_runs:
         if other.id != run.id and other.dataset.n_features == ds.n_features:
             rows.append(("plain run", "autoencoder", other.id, restore_with(other, noisy, run)))
