@@ -65,7 +65,7 @@ def test_user_text_travels_verbatim_and_the_browser_code_never_parses_html():
     evil = "<img src=x onerror=alert(1)>"
     meta, _ = unpack(pack(np.zeros((2, 2)), [evil, "ok"], hover_columns={evil: ["a", "b"]}, title=evil))
     assert evil in meta["colour"]["names"] and meta["title"] == evil
-    js = (Path(__file__).resolve().parent.parent / "ui" / "scatter.js").read_text()
+    js = (Path(__file__).resolve().parents[2] / "ui" / "scatter.js").read_text()
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", js)  # text only via textContent
 
 

@@ -13,7 +13,7 @@ from ae_core.runs.housekeeping import delete_runs
 from ae_core.runs.store import RunStore
 from ae_core.runs.upload import save_upload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(store: RunStore, status: str = "done", csv: Path | None = None) -> str:

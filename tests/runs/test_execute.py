@@ -15,7 +15,7 @@ from ae_core.runs.loaded import load_run
 from ae_core.runs.spec import make_config
 from tests.conftest import train_tiny
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_finished_run_has_metrics_against_pca(trained_store):

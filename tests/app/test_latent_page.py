@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ae_core.runs.loaded import load_run
 from ae_core.runs.spec import make_config
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def open_page(query: dict | None = None) -> AppTest:

@@ -165,7 +165,7 @@ def _python(code: str, store_dir, timeout: float) -> subprocess.CompletedProcess
     """Run `code` in a fresh interpreter from the project root, with the store's folder as sys.argv[1];
     it must exit 0."""
     out = subprocess.run([sys.executable, "-c", code, str(store_dir)], capture_output=True, text=True,
-                         timeout=timeout, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                         timeout=timeout, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert out.returncode == 0, out.stderr[-2000:]
     return out
 

@@ -11,7 +11,7 @@ from ae_core.runs.execute import execute_run
 from tests.conftest import app_text
 from tests.image_samples import shapes_zip
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "upload.py")
 
 
 def _page():

@@ -13,10 +13,10 @@ import pytest
 from ae_core.runs import upload
 from ae_core.runs.execute import execute_run
 from tests.conftest import app_text
-from tests.test_upload import table_csv
+from tests.runs.test_upload import table_csv
 from ui.scatter import unpack
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "upload.py")
 
 
 def _page():

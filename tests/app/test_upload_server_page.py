@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "upload.py")
 
 
 def _page():

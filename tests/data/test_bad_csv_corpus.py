@@ -4,7 +4,7 @@ path (`save_upload` -> `inspect_upload` -> `load_dataset("csv", ...)`).
 
 Every file must give a working embedding or an InputError whose message says what
 to do: never a traceback, never a hang. The unit tests of the reader and the
-preparation (tests/test_tabular.py) check each decision on tiny inputs; this file
+preparation (tests/data/test_tabular.py) check each decision on tiny inputs; this file
 checks that the two user-facing paths agree on real files, and that the CLI keeps
 its contract (exit 0 with output, or exit 2 with exactly one `error:` line and no
 output file).
@@ -33,7 +33,7 @@ from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
 from ae_core.runs import upload
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EMBED_TIMEOUT = 120  # seconds per file; the slowest (100,050 rows) takes ~10 s on 2 cores
 OK = "ok"
 

@@ -1,6 +1,6 @@
 """The job manager's executors: the Ray executor against a local Ray instance this module starts
 (submit -> progress -> done, cancel, a killed worker -> interrupted -> resume, two runs at once), and the
-Ray executor's errors and payloads without a cluster. The local executor is tests/test_jobs.py's."""
+Ray executor's errors and payloads without a cluster. The local executor is tests/runs/test_jobs.py's."""
 
 import os
 import signal

@@ -3,170 +3,17 @@ helpers behind them (ae_core.figures.training)."""
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pytest
-
-from ae_core.data.preview import dataset_facts, preview_table
-from ae_core.data.registry import load_dataset
-from ae_core.errors import InputError
-from ae_core.figures.training import image_mosaic, loss_curve_figure, sample_grid_figure
-from ae_core.model.config import parse_sizes
-from ae_core.runs.summary import (
-    comparison_table,
-    first_line,
-    format_duration,
-    progress_view,
-    run_counts,
-    runs_table,
-    training_facts,
-)
 from tests.conftest import app_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-HISTORY = [
-    {"epoch": 1, "train_loss": 0.9, "val_loss": 1.0},
-    {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6},
-    {"epoch": 3, "train_loss": 0.4, "val_loss": 0.7},
-]
-
 
 # ---- plots_training: pure helpers --------------------------------------------------------
-
-
-@pytest.mark.parametrize("seconds, text", [(None, "—"), (-1, "—"), (float("nan"), "—"), (0, "0 s"), (42.4, "42 s"),
-                                           (185, "3 min 05 s"), (1100, "18 min"),
-                                           (3720, "1 h 02 min")])
-def test_format_duration(seconds, text):
-    assert format_duration(seconds) == text
-
-
-def test_parse_sizes_accepts_commas_and_spaces():
-    assert parse_sizes("256, 128") == (256, 128)
-    assert parse_sizes("64") == (64,)
-
-
-@pytest.mark.parametrize("text, match", [("", "at least one"), ("256,abc", "whole numbers"), ("0,5", "between 1")],
-                         ids=["empty", "not-a-number", "zero"])
-def test_parse_sizes_rejects_bad_text(text, match):
-    with pytest.raises(InputError, match=match):
-        parse_sizes(text)
-
-
-def test_progress_view_running():
-    p = {"epoch": 3, "epochs": 60, "batch": 5, "batches": 12, "fraction": 0.04, "elapsed": 12.3, "eta": 185.0,
-         "lr": 0.002, "history": HISTORY}
-    v = progress_view(p, "running")
-    assert v.fraction == pytest.approx(0.04)
-    assert v.headline == "Epoch 3 of 60 · batch 5/12"
-    assert (v.elapsed, v.eta, v.lr, v.last_val_loss) == ("12 s", "3 min 05 s", "0.002", "0.7")
-
-
-def test_progress_view_queued_and_empty():
-    v = progress_view({}, "queued")
-    assert v.fraction == 0 and "Waiting" in v.headline and v.eta == "—"
-    assert "Starting" in progress_view(None, "running").headline
-
-
-def test_progress_view_clips_fraction_and_done_is_full():
-    assert progress_view({"fraction": 1.7, "epoch": 1, "epochs": 1}).fraction == 1.0
-    assert progress_view({"fraction": 0.2}, "done").fraction == 1.0
-
-
-def test_first_line_splits_error_text():
-    assert first_line("boom\n\nTraceback ...") == ("boom", "Traceback ...")
-    assert first_line("")[0] == "no error message was recorded"
-
-
-def test_loss_curve_figure_has_train_val_and_best_epoch():
-    fig = loss_curve_figure(HISTORY)
-    names = [t.name for t in fig.data]
-    assert names == ["train", "validation", "best validation"]
-    assert list(fig.data[0].x) == [1, 2, 3]
-    assert list(fig.data[2].x) == [2] and list(fig.data[2].y) == [0.6]
-    assert fig.layout.yaxis.type == "linear"
-    assert fig.layout.xaxis.dtick == 1  # few epochs: whole-number ticks
-
-
-def test_loss_curve_figure_log_scale_and_explicit_best():
-    fig = loss_curve_figure(HISTORY, log_y=True, best_epoch=3)
-    assert fig.layout.yaxis.type == "log"
-    assert list(fig.data[2].x) == [3]
-
-
-def test_loss_curve_figure_empty_history_says_waiting():
-    fig = loss_curve_figure([])
-    assert "Waiting" in fig.layout.annotations[0].text
-    assert fig.layout.xaxis.visible is False
-
-
-def test_image_mosaic_shape_padding_and_scale():
-    X = np.arange(5 * 6, dtype=float).reshape(5, 6)  # five 2x3 images
-    m = image_mosaic(X, (2, 3), n=5, cols=2, pad=1)
-    assert m.shape == (3 * 3 - 1, 2 * 4 - 1)
-    assert np.isnan(m[2, 0]) and np.isnan(m[0, 3])  # padding rows and columns
-    tile = m[0:2, 0:3]
-    assert np.nanmin(tile) == 0 and np.nanmax(tile) == 1
-
-
-def test_sample_grid_figure_hover_shows_class():
-    X = np.random.default_rng(0).random((4, 4))
-    fig = sample_grid_figure(X, (2, 2), labels=np.array(["a", "b", "c", "d"]), n=4, cols=2)
-    text = np.asarray(fig.data[0].text)
-    assert text[0, 0] == "class a" and text[-1, -1] == "class d"
-
-
-def test_dataset_facts_and_preview_table():
-    ds = load_dataset("wine")
-    facts = dict(dataset_facts(ds))
-    assert facts["rows"] == "178" and facts["features"] == "13" and facts["classes"].startswith("3:")
-    df = preview_table(ds, 5)
-    assert df.shape == (5, 14) and df.columns[0] == "class"
-    assert "image size" in dict(dataset_facts(load_dataset("digits")))
-
-
-def test_comparison_table_picks_winner_and_skips_missing():
-    m = {"test_mse": 0.5, "pca_mse": 1.0, "knn_accuracy": 0.8, "pca_knn_accuracy": 0.9,
-         "trustworthiness": 0.95, "pca_trustworthiness": 0.951}
-    t = comparison_table(m)
-    assert list(t["metric"]) == ["reconstruction error (test MSE)", "kNN accuracy on the code", "trustworthiness"]
-    assert list(t["better"]) == ["autoencoder", "PCA", "tie"]
-    assert comparison_table({}).empty
-
-
-def test_training_facts():
-    facts = dict(training_facts({"epochs_run": 12, "best_epoch": 9, "train_seconds": 75, "n_params": 12345,
-                                 "stop_reason": "reached 12 epochs"}))
-    assert facts == {"epochs run": "12", "best epoch": "9", "training time": "1 min 15 s", "parameters": "12,345",
-                     "stopped because": "reached 12 epochs"}
-
-
-def test_runs_table_and_counts(trained_store):
-    store, ids = trained_store
-    runs = store.list()
-    df = runs_table(runs)
-    assert len(df) == 2 and set(df["id"]) == set(ids.values())
-    row = df.set_index("id").loc[ids["digits"]]
-    assert row["open"] == f"latent?run={ids['digits']}"
-    assert row["status"] == "done" and row["progress"] == 1.0
-    assert row["ae_pca_ratio"] == pytest.approx(store.get(ids["digits"]).metrics["ae_pca_ratio"])
-    assert run_counts(runs) == {"done": 2}
-
-
-def test_runs_table_active_run_has_no_metrics(store):
-    from ae_core.runs.spec import make_config
-
-    rec = store.create(make_config("wine", "vanilla"))
-    store.update(rec.id, status="running", progress={"fraction": 0.25})
-    df = runs_table(store.list())
-    assert df.loc[0, "progress"] == 0.25 and math.isnan(df.loc[0, "test_error"])
-    assert run_counts(store.list()) == {"running": 1}
 
 
 # ---- the app -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from ae_core.data.registry import DEFAULT_DATASET, REGISTRY, load_dataset
 from ae_core.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OFFLINE = [n for n in REGISTRY if n not in ("mnist", "fashion-mnist")]
 
 

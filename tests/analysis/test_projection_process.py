@@ -16,7 +16,7 @@ from ae_core.analysis.projection_process import WARM_UP_DONE, Projector
 from ae_core.errors import InputError
 from ae_core.runs.store import RunStore
 
-HERE = __name__  # "tests.test_projector": importable by the helper, which gets this sys.path
+HERE = __name__  # "tests.analysis.test_projection_process": importable by the helper, which gets this sys.path
 
 
 def first_columns(Z, k, seed):
