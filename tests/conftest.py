@@ -84,6 +84,23 @@ def page_on_run(page: str, run_id: str, timeout: float = 90):
     return at.run()
 
 
+UPLOAD_PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "upload.py")
+
+
+def upload_page():
+    """An AppTest of the Upload page on its own (no navigation)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(UPLOAD_PAGE, default_timeout=60)
+
+
+def choose_file(at, data: bytes, name: str, mime: str):
+    """Give the Upload page's file chooser `data` as the file `name` and rerun; no exception allowed."""
+    at.file_uploader(key="upload_file").set_value((name, data, mime)).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def app_errors(at) -> list:
     """Exceptions and st.error messages an AppTest run showed (empty when the page is fine)."""
     return [e.value for e in at.exception] + [e.value for e in at.error]

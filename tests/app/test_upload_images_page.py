@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 from ae_core.runs import upload
 from ae_core.runs.execute import execute_run
-from tests.conftest import app_text
+from tests.conftest import app_text, choose_file, upload_page
 from tests.image_samples import shapes_zip
-
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "upload.py")
-
-
-def _page():
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(PAGE, default_timeout=60)
 
 
 def _upload(at, data: bytes, name: str = "shapes.zip"):
-    at.file_uploader(key="upload_file").set_value((name, data, "application/zip")).run()
-    assert not at.exception, at.exception
-    return at
+    return choose_file(at, data, name, "application/zip")
 
 
 def _metrics(at) -> dict:
@@ -32,7 +21,7 @@ def _metrics(at) -> dict:
 
 def test_a_zip_of_images_shows_the_preparation_report(store, tmp_path):
     data = shapes_zip(tmp_path / "s.zip").read_bytes()
-    at = _upload(_page().run(), data)
+    at = _upload(upload_page().run(), data)
     assert _metrics(at) == {"Images read": "60", "Skipped": "0", "Classes": "2", "Size used": "16x16",
                             "Colour": "RGB", "Sizes found": "1"}
     assert "2 classes from the sub-folders: blue (30), red (30)." in app_text(at)
@@ -47,14 +36,14 @@ def test_a_hostile_zip_is_a_message_and_nothing_to_train(store):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("../../etc/evil.png", b"x")
-    at = _upload(_page().run(), buf.getvalue(), "evil.zip")
+    at = _upload(upload_page().run(), buf.getvalue(), "evil.zip")
     assert [e for e in at.error if "unsafe path" in e.value], app_text(at)
     assert "upload_train_images" not in [b.key for b in at.button]
     assert not list(store.root.joinpath("uploads").glob("*.png"))
 
 
 def test_train_queues_a_conv_run_on_the_images_and_shows_the_result(fake_manager, store, tmp_path):
-    at = _upload(_page().run(), shapes_zip(tmp_path / "s.zip").read_bytes())
+    at = _upload(upload_page().run(), shapes_zip(tmp_path / "s.zip").read_bytes())
     at.button(key="upload_train_images").click().run()
     assert not at.exception, at.exception
     (rec,) = store.list()
@@ -70,7 +59,7 @@ def test_train_queues_a_conv_run_on_the_images_and_shows_the_result(fake_manager
 
 
 def test_samples_are_shipped_and_go_through_the_upload_steps(store):
-    at = _page().run()
+    at = upload_page().run()
     box = at.button_group(key="upload_sample")
     assert box.options == [s.title for s in upload.SAMPLES.values()]
     box.set_value("digits-images.zip").run()

@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ae_core.runs import upload
 from ae_core.runs.execute import execute_run
-from tests.conftest import app_text
+from tests.conftest import app_text, choose_file, upload_page
 from tests.runs.test_upload import table_csv
 from ui.scatter import unpack
 
-PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "upload.py")
-
-
-def _page():
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(PAGE, default_timeout=60)
-
 
 def _upload(at, data: bytes, name: str = "customers.csv"):
-    at.file_uploader(key="upload_file").set_value((name, data, "text/csv")).run()
-    assert not at.exception, at.exception
-    return at
+    return choose_file(at, data, name, "text/csv")
 
 
 def scatters(at) -> list:
@@ -48,7 +37,7 @@ def _zip() -> bytes:
 
 
 def test_empty_state_offers_the_uploader_with_its_limit(store):
-    at = _page().run()
+    at = upload_page().run()
     assert not at.exception, at.exception
     (box,) = at.file_uploader
     assert box.label.endswith("MB)") and box.allowed_type == [".csv", ".tsv", ".txt", ".parquet", ".zip"]
@@ -58,7 +47,7 @@ def test_empty_state_offers_the_uploader_with_its_limit(store):
 
 
 def test_upload_shows_the_preparation_report(store):
-    at = _upload(_page().run(), table_csv())
+    at = _upload(upload_page().run(), table_csv())
     assert _metrics(at)["Rows read"] == "120" and _metrics(at)["Features"] == "7"  # 4 numbers + 3 one-hot
     table = at.dataframe[0].value.set_index("column")
     assert table.loc["id", "used as"] == "dropped" and table.loc["kind", "used as"] == "features (one-hot)"
@@ -68,7 +57,7 @@ def test_upload_shows_the_preparation_report(store):
 
 
 def test_choosing_a_label_column_reprepares_without_it(store):
-    at = _upload(_page().run(), table_csv())
+    at = _upload(upload_page().run(), table_csv())
     at.selectbox[0].select("kind").run()
     assert not at.exception, at.exception
     assert _metrics(at)["Features"] == "4"
@@ -82,7 +71,7 @@ def test_choosing_a_label_column_reprepares_without_it(store):
     (b"x\n" + b"".join(b"%d\n" % i for i in range(50)), "at least 2 numeric columns"),
 ], ids=["empty", "zip-renamed", "binary", "one-numeric-column"])
 def test_bad_file_is_an_error_message_not_a_traceback(store, data, message):
-    at = _upload(_page().run(), data, "bad.csv")
+    at = _upload(upload_page().run(), data, "bad.csv")
     assert [e for e in at.error if message in e.value], app_text(at)
     assert "upload_train" not in [b.key for b in at.button]  # nothing to train on
     assert not at.exception
@@ -90,7 +79,7 @@ def test_bad_file_is_an_error_message_not_a_traceback(store, data, message):
 
 def test_a_label_that_leaves_too_few_features_keeps_the_picker(store):
     data = b"a,b,k\n" + b"".join(b"%d,%d,x\n" % (i % 7, i * 3 % 5) for i in range(30))
-    at = _upload(_page().run(), data)
+    at = _upload(upload_page().run(), data)
     at.selectbox[0].select("b").run()
     assert "at least 2 numeric columns" in at.error[0].value
     at.selectbox[0].select("(none)").run()  # the way back is still there
@@ -98,7 +87,7 @@ def test_a_label_that_leaves_too_few_features_keeps_the_picker(store):
 
 
 def test_train_queues_a_quick_run_and_selects_it(fake_manager, store):
-    at = _upload(_page().run(), table_csv())
+    at = _upload(upload_page().run(), table_csv())
     at.selectbox[0].select("kind").run()
     at.button(key="upload_train").click().run()
     assert not at.exception, at.exception
@@ -127,7 +116,7 @@ def finished_csv_run(store):
 
 
 def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run):
-    at = _page()
+    at = upload_page()
     at.query_params["run"] = finished_csv_run
     at.run()
     assert not at.exception, at.exception
@@ -142,7 +131,7 @@ def test_finished_run_from_the_url_shows_code_pca_and_download(finished_csv_run)
 
 
 def test_umap_waits_for_a_click(finished_csv_run):
-    at = _page()
+    at = upload_page()
     at.query_params["run"] = finished_csv_run
     at.run()
     at.button_group(key=f"upload_method_{finished_csv_run}").set_value("UMAP").run()
@@ -154,7 +143,7 @@ def test_umap_waits_for_a_click(finished_csv_run):
 def test_a_lasso_on_the_result_lists_those_rows_of_the_file(finished_csv_run, store):
     """The Upload result is the Latent page's WebGL scatter: a selection (what the browser sends after a lasso)
     lists the chosen rows, with their row numbers in the file and their columns."""
-    at = _page()
+    at = upload_page()
     at.query_params["run"] = finished_csv_run
     at.session_state[f"upload_code_{finished_csv_run}"] = {"selection": {"rows": [0, 2, 5]}}
     at.run()
