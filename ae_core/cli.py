@@ -166,11 +166,27 @@ class _ProjectionProgress:
 
 
 def cmd_train(args) -> int:
-    from ae_core.analysis.metrics import describe_ratio
     from ae_core.model.device import resolve_device
-    from ae_core.runs.execute import execute_run
-    from ae_core.runs.spec import make_config
     from ae_core.runs.store import RunStore
+
+    config = _train_config(args)
+    if args.executor == "local":
+        resolve_device(args.device)  # here, before a run is created: no GPU where one was asked for is exit 2
+    store = RunStore(args.runs_dir)
+    setup_logging(store.root, stderr=False)  # the terminal shows the progress bar; the log file the rest
+    if args.executor == "ray":
+        rec = _train_on_ray(store, config)  # the device is checked on the worker: the cluster may have the GPU
+    else:
+        rec = _train_here(store, config)
+    if rec.status != "done":
+        raise InputError(rec.error.splitlines()[0] if rec.error else f"run ended {rec.status}")
+    _print_result(rec, as_json=args.json)
+    return 0
+
+
+def _train_config(args) -> dict:
+    """The run config the train command's flags describe (validated: a bad value is an InputError)."""
+    from ae_core.runs.spec import make_config
 
     dataset, options = args.dataset, {}
     if args.images:
@@ -194,28 +210,29 @@ def cmd_train(args) -> int:
             raise InputError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}.")
         train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget),
                  **{k: v for k, v in train.items() if v is not None}}
-    config = make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
-    if args.executor == "local":
-        resolve_device(args.device)  # here, before a run is created: no GPU where one was asked for is exit 2
-    store = RunStore(args.runs_dir)
-    setup_logging(store.root, stderr=False)  # the terminal shows the progress bar; the log file the rest
-    if args.executor == "ray":
-        rec = _train_on_ray(store, config)  # the device is checked on the worker: the cluster may have the GPU
-        status = rec.status
-    else:
-        rec = store.create(config)
-        store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
-        bar = _Bar(config["train"]["epochs"])
-        try:
-            status = execute_run(store, rec.id, callbacks=[bar])
-        except KeyboardInterrupt:
-            store.update(rec.id, status="cancelled", finished=time.time(), error="interrupted from the keyboard")
-            raise
-        finally:
-            bar.close()
-    rec = store.get(rec.id)
-    if status != "done":
-        raise InputError(rec.error.splitlines()[0] if rec.error else f"run ended {status}")
+    return make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
+
+
+def _train_here(store, config: dict):
+    """Train `config` in this process with a progress bar; returns the finished run's record."""
+    from ae_core.runs.execute import execute_run
+
+    rec = store.create(config)
+    store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
+    bar = _Bar(config["train"]["epochs"])
+    try:
+        execute_run(store, rec.id, callbacks=[bar])
+    except KeyboardInterrupt:
+        store.update(rec.id, status="cancelled", finished=time.time(), error="interrupted from the keyboard")
+        raise
+    finally:
+        bar.close()
+    return store.get(rec.id)
+
+
+def _print_result(rec, as_json: bool) -> None:
+    from ae_core.analysis.metrics import describe_ratio
+
     m = rec.metrics
     print(f"run {rec.id}: {rec.dataset} · {rec.variant} · {m['latent_dim']}-D code, "
           f"{m['epochs_run']} epochs in {m['train_seconds']:.1f} s on {m['device']} ({m['stop_reason']})")
@@ -226,9 +243,8 @@ def cmd_train(args) -> int:
               f"trustworthiness {m['trustworthiness']:.3f} (PCA {m['pca_trustworthiness']:.3f})")
     if "anomaly_auc" in m:
         print(f"anomaly ROC-AUC {m['anomaly_auc']:.3f} (PCA {m['pca_anomaly_auc']:.3f})")
-    if args.json:
+    if as_json:
         print(json.dumps({"run_id": rec.id, "dataset": rec.dataset, "variant": rec.variant, **m}))
-    return 0
 
 
 def _train_on_ray(store, config: dict):

@@ -339,15 +339,30 @@ def read_images(source, side: int | None = None, colour: str = "auto",
 
 def _read(src: _Source, side: int | None, colour: str, limits: ImageLimits) -> ImageSet:
     skipped = list(src.skipped)
-    # Pass 1: headers only (sizes, modes, what is an image); no pixel is decoded yet.
-    found = []  # (name, item, (w, h), mode)
+    found = _headers(src, limits, skipped)
+    notes: list[str] = []
+    side = _choose_side(found, side, limits, notes)
+    rgb, kept = _decode(src, found, side, limits, skipped)
+    X, colour = _colour(rgb, colour, notes)
+    labels, class_names, class_counts = _labels_of(kept, notes)
+    report = ImageReport(source=src.kind, n_files=len(src.items) + len(src.skipped), n_read=len(kept),
+                         skipped=tuple(skipped), sizes=tuple(Counter(f"{w}x{h}" for _, _, (w, h), _ in found).most_common()),
+                         modes=tuple(Counter(m for _, _, _, m in found).most_common()),
+                         side=side, colour=colour, classes=class_counts, notes=tuple(notes))
+    log.info("read %d images (%s, side %d, %s) from a %s; %d skipped", len(kept), colour, side,
+             "labelled" if labels is not None else "unlabelled", src.kind, len(skipped))
+    return ImageSet(X=X, labels=labels, class_names=class_names, names=tuple(kept), report=report)
+
+
+def _headers(src: _Source, limits: ImageLimits, skipped: list) -> list:
+    """Pass 1, headers only (no pixel decoded): (name, item, (w, h), mode) of every usable image."""
+    found = []
     for name, item in src.items:
         if not name.lower().endswith(IMAGE_SUFFIXES):
             skipped.append((name, f"not an image: {PurePosixPath(name).suffix or 'no suffix'}"))
             continue
         try:
-            data = src.read(item)
-            im = _open(data, name, limits)
+            im = _open(src.read(item), name, limits)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - any decoder failure is this file's problem, reported per file
@@ -361,8 +376,11 @@ def _read(src: _Source, side: int | None, colour: str, limits: ImageLimits) -> I
         why = "; ".join(f"{w} ({n})" for w, n in Counter(w.split(":")[0] for _, w in skipped).most_common()) or "it is empty"
         raise InputError(f"no usable image in the {src.kind} ({why}). Supported: "
                          f"{', '.join(s.lstrip('.').upper() for s in IMAGE_SUFFIXES)}.")
-    sizes = Counter(f"{w}x{h}" for _, _, (w, h), _ in found)
-    notes = []
+    return found
+
+
+def _choose_side(found: list, side: int | None, limits: ImageLimits, notes: list) -> int:
+    """The square side: the one asked for, else the most common smaller side (capped, and lowered to fit)."""
     if side is None:
         common = Counter(min(s) for _, _, s, _ in found).most_common(1)[0][0]
         side = int(np.clip(common, MIN_SIDE, AUTO_SIDE_CAP))
@@ -377,45 +395,47 @@ def _read(src: _Source, side: int | None, colour: str, limits: ImageLimits) -> I
         raise InputError(f"{len(found):,} images of {side}x{side} pixels are too many to hold in memory; "
                          + (f"choose a side of at most {fits}." if fits >= MIN_SIDE else
                             f"keep at most {limits.max_values // (3 * MIN_SIDE * MIN_SIDE):,} images."))
-    # Pass 2: decode, square, resize.
+    return side
+
+
+def _decode(src: _Source, found: list, side: int, limits: ImageLimits, skipped: list) -> tuple[np.ndarray, list]:
+    """Pass 2: decode, square and resize; (n, side, side, 3) uint8 and the names kept."""
     rgb = np.empty((len(found), side, side, 3), np.uint8)
-    kept, n = [], 0
+    kept: list[str] = []
     for name, item, _, _ in found:
         try:
-            im = _open(src.read(item), name, limits)
-            rgb[n] = np.asarray(_square(im, side))
+            rgb[len(kept)] = np.asarray(_square(_open(src.read(item), name, limits), side))
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - a header that opened but pixels that do not: this file only
             skipped.append((name, f"unreadable: {type(exc).__name__}: {str(exc)[:80]}"))
             continue
         kept.append(name)
-        n += 1
-    if not n:
+    if not kept:
         raise InputError(f"none of the {len(found):,} images in the {src.kind} could be decoded.")
-    rgb = rgb[:n]
+    return rgb[: len(kept)], kept
+
+
+def _colour(rgb: np.ndarray, colour: str, notes: list) -> tuple[np.ndarray, str]:
+    """The pixels in the colour mode asked for (auto: RGB where any image has colour) and that mode."""
     if colour == "auto":
-        spread = np.ptp(rgb.astype(np.int16), axis=3).max() if n else 0
+        spread = np.ptp(rgb.astype(np.int16), axis=3).max()
         colour = "rgb" if spread > 8 else "grayscale"  # JPEG leaves a few levels of tint on grey photos
         notes.append(f"{'colour found' if colour == 'rgb' else 'no colour found'}: kept as {colour}")
     if colour == "grayscale":
         # ITU-R 601 luma, as Pillow's convert("L").
-        X = (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(np.uint8)
-    else:
-        X = rgb
+        return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(np.uint8), colour
+    return rgb, colour
+
+
+def _labels_of(kept: list, notes: list):
+    """(labels, class names, (class, count) pairs) from the folder layout; Nones and () for a flat folder."""
     classes, why = _class_layout(kept)
-    labels, class_names, class_counts = None, (), ()
     if why:
         notes.append(why)
-    if classes is not None:
-        names_, idx = np.unique(np.asarray(classes, dtype=object).astype(str), return_inverse=True)
-        labels, class_names = idx.astype(np.int64), tuple(str(c) for c in names_)
-        counts = np.bincount(labels, minlength=len(class_names))
-        class_counts = tuple((c, int(k)) for c, k in zip(class_names, counts))
-    modes = Counter(m for _, _, _, m in found)
-    report = ImageReport(source=src.kind, n_files=len(src.items) + len(src.skipped), n_read=n,
-                         skipped=tuple(skipped), sizes=tuple(sizes.most_common()), modes=tuple(modes.most_common()),
-                         side=side, colour=colour, classes=class_counts, notes=tuple(notes))
-    log.info("read %d images (%s, side %d, %s) from a %s; %d skipped", n, colour, side, "labelled" if labels is not None
-             else "unlabelled", src.kind, len(skipped))
-    return ImageSet(X=X, labels=labels, class_names=class_names, names=tuple(kept), report=report)
+    if classes is None:
+        return None, (), ()
+    names_, idx = np.unique(np.asarray(classes, dtype=object).astype(str), return_inverse=True)
+    labels, class_names = idx.astype(np.int64), tuple(str(c) for c in names_)
+    counts = np.bincount(labels, minlength=len(class_names))
+    return labels, class_names, tuple((c, int(k)) for c, k in zip(class_names, counts))
