@@ -108,6 +108,9 @@ def comparison_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "autoencoder", "PCA", "better", "meaning"])
 
 
+SCALING_WORDS = {"range": "range: values into [0, 1] (pixels)", "standard": "standardised: mean 0, sd 1 per column"}
+
+
 def training_facts(metrics: dict) -> list[tuple[str, str]]:
     """How the training went: epochs, best epoch, time, size, why it stopped."""
     facts = []
@@ -121,6 +124,8 @@ def training_facts(metrics: dict) -> list[tuple[str, str]]:
         facts.append(("time per epoch", f"{float(metrics['epoch_seconds']):.3g} s"))
     if "n_params" in metrics:
         facts.append(("parameters", f"{int(metrics['n_params']):,}"))
+    if metrics.get("scaling"):
+        facts.append(("scaling", SCALING_WORDS.get(metrics["scaling"], str(metrics["scaling"]))))
     if placement(metrics):
         facts.append(("trained on", placement(metrics)))
     if metrics.get("stop_reason"):

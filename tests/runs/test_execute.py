@@ -27,6 +27,12 @@ def test_finished_run_has_metrics_against_pca(trained_store):
     assert 0 <= m["knn_accuracy"] <= 1
 
 
+def test_a_run_records_the_scaling_it_used(trained_store):
+    store, ids = trained_store
+    assert store.get(ids["digits"]).metrics["scaling"] == "range"  # pixels
+    assert store.get(ids["outliers"]).metrics["scaling"] == "standard"  # sensor readings
+
+
 def test_outlier_run_reports_anomaly_auc(trained_store):
     store, ids = trained_store
     m = store.get(ids["outliers"]).metrics

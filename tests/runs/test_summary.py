@@ -91,3 +91,11 @@ def test_runs_table_active_run_has_no_metrics(store):
     df = runs_table(store.list())
     assert df.loc[0, "progress"] == 0.25 and math.isnan(df.loc[0, "test_error"])
     assert run_counts(store.list()) == {"running": 1}
+
+
+def test_training_facts_name_the_scaling_a_run_used():
+    facts = dict(training_facts({"scaling": "range", "epochs_run": 3}))
+    assert facts["scaling"].startswith("range") and "[0, 1]" in facts["scaling"]
+    assert "standardised" in dict(training_facts({"scaling": "standard"}))["scaling"]
+    assert "scaling" not in dict(training_facts({"epochs_run": 3}))  # a run from before the field existed
+
