@@ -22,6 +22,12 @@ $\\mathrm{score}(x) = \\frac{1}{d}\\lVert x - \\hat{x} \\rVert^2$. Flag when $\\
 - the *p*-th **percentile of the training errors** (p = 99: the worst 1% of what it trained on is already suspicious), or
 - set by an expected **contamination** *c*: $t$ is the $(1-c)$ quantile of all scores, so a share *c* is flagged.
 
+**Better scores.** *Normalised*: each feature's squared error divided by its usual size on held-out rows,
+$\\frac{1}{d}\\sum_j (x_j - \\hat{x}_j)^2 / \\sigma_j^2$, so a pixel the model always gets a little wrong (an edge)
+counts less than one it normally rebuilds well. *+ distance to the nearest training codes*: a row can be rebuilt
+well and still sit where no training row does; the mean distance from its code to its 5 nearest training codes is
+added (each term divided by its spread on held-out rows). The plain reconstruction error stays one choice away.
+
 **When the truth is known** (labelled outliers, or a *one-class* run trained on some classes only, where every
 other class counts as an anomaly) the ROC curve plots the true-positive rate against the false-positive rate for
 every possible threshold, and the precision-recall curve shows what share of the flags are right. AUC 1 is perfect,
@@ -39,12 +45,27 @@ from ae_core.runs.spec import one_class_setup  # noqa: E402
 from ae_core.runs.summary import progress_view  # noqa: E402
 
 PICKER = "anomaly_run_picker"
+SCORE_TITLES = {"reconstruction": "reconstruction error", "normalized": "reconstruction error per feature, normalised",
+                "normalized+knn": "normalised error + distance to the nearest training codes"}
 if st.session_state.get(SWITCH_TO):  # a one-class run just finished: show it (before the picker is drawn)
     st.session_state[PICKER] = st.session_state.pop(SWITCH_TO)
     state.select_run(st.session_state[PICKER])
 rec = state.run_picker(runs, key=PICKER)
 run = state.loaded_run_or_stop(rec)
-errors, split = run.recon_error, run.split
+
+
+@st.cache_data(show_spinner="Scoring every row…", max_entries=16)
+def _scores(_run, run_id: str, method: str):
+    return an.run_scores(_run, method)
+
+
+method = state.kept_choice(st.selectbox, "Anomaly score", list(an.SCORES), an.DEFAULT_SCORE, "anomaly_score",
+                           format_func=SCORE_TITLES.get,
+                           help="Reconstruction error is the plain score; the default also weighs each feature by how "
+                                "well the model usually rebuilds it and adds the distance to the nearest training codes.")
+st.caption(f"Score in use: **{SCORE_TITLES[method]}**" + (" (the default: it found the known anomalies best on "
+           "Fashion-MNIST; benchmarks/FINDINGS.md)" if method == an.DEFAULT_SCORE else "") + ".")
+errors, split = _scores(run, rec.id, method), run.split
 truth = an.anomaly_truth(run)
 normal = an.normal_classes(run)
 names = list(run.dataset.class_names or [])
@@ -83,7 +104,8 @@ group_opts = ["split", "class"] if names else ["split"]
 g1, g2 = st.columns([3, 1])
 group = state.kept_choice(g1.radio, "Colour the histogram by", group_opts, "split", "anomaly_group", horizontal=True)
 log_x = state.kept_widget(g2.toggle, "Log scale", True, "anomaly_log")
-st.plotly_chart(anf.error_histogram_figure(an.error_histogram_frame(run, group), threshold, log_x), key="anomaly_hist")
+st.plotly_chart(anf.error_histogram_figure(an.error_histogram_frame(run, group, scores=errors), threshold, log_x,
+                                           score_title=SCORE_TITLES[method]), key="anomaly_hist")
 
 # ---- ROC / PR ---------------------------------------------------------------------------------
 graded = an.graded_truth(truth, split)
@@ -134,7 +156,7 @@ if len(names) >= 2 and access.is_editor():  # it starts a run
 
 # ---- most anomalous ---------------------------------------------------------------------------
 st.subheader("The most anomalous rows")
-top = an.most_anomalous(run, 16)
+top = an.most_anomalous(run, 16, scores=errors)
 if run.dataset.kind == "image":
     from ae_core.figures.images import image_grid
 
@@ -145,12 +167,12 @@ else:
     st.dataframe(top, hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.4f"),
                                                       "worst_features": st.column_config.TextColumn("Worst features", width="large")})
     st.caption("Worst features: the readings the autoencoder rebuilt least well, with the value and its reconstruction.")
-csv = an.flagged_csv(run, threshold)
+csv = an.flagged_csv(run, threshold, scores=errors)
 st.download_button(f"Download the {flags.sum():,} flagged rows (CSV)", csv, file_name=f"anomalies_{rec.id}.csv",
                    mime="text/csv", icon=":material/download:", disabled=not flags.any())
 
 # ---- the code, coloured by score --------------------------------------------------------------
 st.subheader("Where the anomalies sit in the code")
 coords, note = an.scatter_coordinates(run)
-st.plotly_chart(anf.score_scatter_figure(coords, errors, flags, an.row_hover(run), axis_note=note), key="anomaly_scatter")
+st.plotly_chart(anf.score_scatter_figure(coords, errors, flags, an.row_hover(run, scores=errors), axis_note=note), key="anomaly_scatter")
 st.caption(f"Axes: {note}. Colour: log10 of the score; red rings: rows above the threshold (they follow the slider).")

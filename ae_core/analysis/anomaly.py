@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ae_core.analysis.anomaly_scores import DEFAULT_SCORE, SCORES, anomaly_scores, score_reference
 from ae_core.data.preprocessing import SplitCode, held_out_rows, split_names
 from ae_core.data.preprocessing import anomaly_truth as truth
 from ae_core.errors import InputError
@@ -92,9 +93,31 @@ def _labels(run) -> np.ndarray | None:
     return run.dataset.label_names()
 
 
-def error_histogram_frame(run, group_by: str = "split") -> pd.DataFrame:
-    """One row per data row: error and the group to colour by ("split" or "class")."""
-    err = np.asarray(run.recon_error, np.float64)
+def _scores(run, scores) -> np.ndarray:
+    return np.asarray(run.recon_error if scores is None else scores, np.float64)
+
+
+def run_scores(run, method: str = DEFAULT_SCORE) -> np.ndarray:
+    """The anomaly score of every row of a finished run, higher = more anomalous (`method`: one of
+    `anomaly_scores.SCORES`). "reconstruction" is the run's stored error; the others are referenced to its
+    validation rows (held-out rows the model did not train on) and its training rows' codes."""
+    if method not in SCORES:
+        raise InputError(f"unknown anomaly score {method!r}; choose one of: {', '.join(SCORES)}.")
+    if method == "reconstruction":
+        return _scores(run, None)
+    from ae_core.analysis.metrics import reconstruct
+
+    X, Z, split = run.X, run.latent, np.asarray(run.split)
+    recon = reconstruct(run.model, X)
+    val, train = split == SplitCode.VALIDATION, split == SplitCode.TRAIN
+    ref = score_reference(X[val], recon[val], Z[train], Z[val], seed=0)
+    return anomaly_scores(method, ref, X, recon, Z)
+
+
+def error_histogram_frame(run, group_by: str = "split", scores=None) -> pd.DataFrame:
+    """One row per data row: score (`scores`, default the reconstruction error) and the group to colour by
+    ("split" or "class")."""
+    err = _scores(run, scores)
     if group_by == "split":
         group = split_names(run.split)
     elif group_by == "class":
@@ -146,14 +169,14 @@ def row_squared_errors(run, rows) -> np.ndarray:
     return (np.asarray(X, np.float64) - reconstruct(run.model, X)) ** 2
 
 
-def most_anomalous(run, n: int = 12, rows=None, n_features: int = 3) -> pd.DataFrame:
+def most_anomalous(run, n: int = 12, rows=None, n_features: int = 3, scores=None) -> pd.DataFrame:
     """The `n` highest-scoring rows (among `rows`, default all), worst first.
 
     Columns: row, split, score, label (if any) and, for tabular data,
     worst_features: the features whose squared error is largest, with the value
     and its reconstruction in the data's own units.
     """
-    err = np.asarray(run.recon_error, np.float64)
+    err = _scores(run, scores)
     cand = np.arange(len(err)) if rows is None else np.asarray(rows, np.int64)
     top = cand[np.argsort(-err[cand], kind="stable")[: max(0, int(n))]]
     out = pd.DataFrame({"row": top, "split": split_names(run.split[top]), "score": err[top]})
@@ -176,9 +199,9 @@ def most_anomalous(run, n: int = 12, rows=None, n_features: int = 3) -> pd.DataF
     return out
 
 
-def flagged_frame(run, threshold: float, only_flagged: bool = True) -> pd.DataFrame:
+def flagged_frame(run, threshold: float, only_flagged: bool = True, scores=None) -> pd.DataFrame:
     """Rows with their score, flag, split, label and original values, worst first (see flagged_csv)."""
-    err = np.asarray(run.recon_error, np.float64)
+    err = _scores(run, scores)
     flags = flag(err, threshold)
     ds = run.dataset
     frame = pd.DataFrame({"row": np.arange(len(err)), "split": split_names(run.split),
@@ -200,18 +223,18 @@ def flagged_frame(run, threshold: float, only_flagged: bool = True) -> pd.DataFr
     return frame.sort_values("score", ascending=False).reset_index(drop=True)
 
 
-def flagged_csv(run, threshold: float) -> bytes:
+def flagged_csv(run, threshold: float, scores=None) -> bytes:
     """The flagged rows as UTF-8 CSV, text cells neutralised against formula injection (ae_core.analysis.latent.safe_csv)."""
     from ae_core.analysis.latent import safe_csv
 
-    return safe_csv(flagged_frame(run, threshold))
+    return safe_csv(flagged_frame(run, threshold, scores=scores))
 
 
-def row_hover(run) -> list[str]:
+def row_hover(run, scores=None) -> list[str]:
     """Hover text per row: its number, score and class."""
     labels = _labels(run)
     return [f"row {i} · score {e:.3g}" + (f" · {labels[i]}" if labels is not None else "")
-            for i, e in enumerate(np.asarray(run.recon_error, np.float64))]
+            for i, e in enumerate(_scores(run, scores))]
 
 
 def tile_titles(top: pd.DataFrame) -> list[str]:

@@ -6,8 +6,10 @@
   usually gets right, as in a Gaussian likelihood of the residual with a per-feature variance.
 - "normalized+knn": the normalized error plus the distance from the row's code to its k nearest training
   codes (Bergman et al. 2020, "Deep Nearest Neighbor Anomaly Detection"): a row can be rebuilt well and
-  still sit where no training row does. Each term is centred and scaled by its median and interquartile
-  range on the held-out normal rows before they are added, so neither dominates by its units.
+  still sit where no training row does. Each term is divided by its interquartile range on the held-out
+  normal rows before they are added, so neither dominates by its units. Not centred: subtracting the
+  medians would shift every score by one constant (the same ranking) and make some negative, which a
+  log-scale histogram of the scores cannot show.
 
 Higher = more anomalous for every score. Which one is the default, and what each bought on one-class
 Fashion-MNIST, is in benchmarks/FINDINGS.md ("Model quality").
@@ -32,7 +34,6 @@ class ScoreReference:
     feature_var: np.ndarray  # (F,) mean squared error per feature on held-out normal rows (+ a floor)
     codes: np.ndarray  # (M, D) codes of training rows, the neighbours of the kNN term
     k: int = 5
-    centre: dict = field(default_factory=dict)  # term -> median on the held-out rows
     spread: dict = field(default_factory=dict)  # term -> interquartile range on the held-out rows
 
     def _knn(self, Z: np.ndarray) -> np.ndarray:
@@ -63,8 +64,8 @@ def score_reference(X_val, recon_val, codes_train, codes_val, k: int = 5, max_co
         codes = codes[np.sort(np.random.default_rng(seed).choice(len(codes), max_codes, replace=False))]
     ref = ScoreReference(feature_var=var, codes=codes, k=k)
     for name, values in ref.terms(X_val, recon_val, codes_val, need_knn=True).items():
-        q1, med, q3 = np.percentile(values, [25, 50, 75])
-        ref.centre[name], ref.spread[name] = float(med), float(max(q3 - q1, 1e-12))
+        q1, q3 = np.percentile(values, [25, 75])
+        ref.spread[name] = float(max(q3 - q1, 1e-12))
     return ref
 
 
@@ -75,4 +76,4 @@ def anomaly_scores(kind: str, ref: ScoreReference, X, recon, Z=None) -> np.ndarr
     terms = ref.terms(X, recon, Z, need_knn=kind == "normalized+knn")
     if kind != "normalized+knn":
         return terms[kind]
-    return sum((terms[t] - ref.centre[t]) / ref.spread[t] for t in ("normalized", "knn"))
+    return sum(terms[t] / ref.spread[t] for t in ("normalized", "knn"))

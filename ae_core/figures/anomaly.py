@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 
-def error_histogram_figure(frame: pd.DataFrame, threshold: float, log_x: bool = True, bins: int = 60):
+def error_histogram_figure(frame: pd.DataFrame, threshold: float, log_x: bool = True, bins: int = 60,
+                           score_title: str = "reconstruction error"):
     """Overlaid histograms of the score per group (share of the group), the threshold as a dashed line."""
     import plotly.graph_objects as go
 
@@ -27,7 +28,7 @@ def error_histogram_figure(frame: pd.DataFrame, threshold: float, log_x: bool = 
     fig.add_vline(x=threshold, line_dash="dash", line_color="crimson", annotation_text="threshold",
                   annotation_position="top right")
     fig.update_layout(barmode="overlay", height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      xaxis_title="reconstruction error (anomaly score)" + (", log scale" if log_x else ""),
+                      xaxis_title=f"{score_title} (anomaly score)" + (", log scale" if log_x else ""),
                       yaxis_title="share of the group", legend_title_text="")
     fig.update_xaxes(type="log" if log_x else "linear")
     return fig

@@ -19,6 +19,7 @@ from ae_core.analysis.anomaly import (
     most_anomalous,
     roc_pr,
     row_hover,
+    run_scores,
     scatter_coordinates,
     threshold_for,
     threshold_from_contamination,
@@ -176,6 +177,25 @@ def test_error_histogram_frame_groups(runs):
     assert len(fig.data) == 3
     with pytest.raises(InputError, match="'split' or 'class'"):
         error_histogram_frame(runs["digits"], "colour")
+
+
+@pytest.mark.parametrize("method", ["reconstruction", "normalized", "normalized+knn"])
+def test_every_score_of_a_run_finds_the_labelled_outliers(runs, method):
+    run = runs["outliers"]
+    scores = run_scores(run, method)
+    assert scores.shape == (len(run.X),) and np.isfinite(scores).all() and (scores >= 0).all()
+    if method == "reconstruction":
+        np.testing.assert_array_equal(scores, run.recon_error)  # the stored error, as before
+    test = run.split == 2
+    assert roc_pr(scores[test], anomaly_truth(run)[test])["roc_auc"] > 0.8
+    frame = error_histogram_frame(run, "split", scores=scores)
+    np.testing.assert_array_equal(frame["error"], scores)
+    assert most_anomalous(run, 3, scores=scores)["row"].tolist() == np.argsort(-scores, kind="stable")[:3].tolist()
+
+
+def test_run_scores_refuses_an_unknown_score(runs):
+    with pytest.raises(InputError, match="choose one of: reconstruction"):
+        run_scores(runs["outliers"], "mahalanobis")
 
 
 def test_outliers_run_finds_the_outliers(runs):

@@ -70,6 +70,19 @@ def test_anomalies_outliers_shows_roc_and_moves_with_the_slider(trained_store, t
     assert at.get("download_button")
 
 
+def test_anomalies_says_which_score_is_in_use_and_switches_to_the_plain_error(trained_store, tmp_path):
+    _, ids = trained_store
+    at = _app(tmp_path, "anomalies.py")
+    at.query_params["run"] = ids["outliers"]
+    at.run()
+    assert not app_errors(at)
+    assert "Score in use: **normalised error + distance to the nearest training codes**" in app_text(at)
+    at.selectbox(key="anomaly_score").set_value("reconstruction").run()
+    assert not app_errors(at)
+    assert "Score in use: **reconstruction error**" in app_text(at)
+    assert "ROC AUC" in app_text(at)
+
+
 def test_anomalies_digits_images_and_one_class_form(trained_store, tmp_path):
     _, ids = trained_store
     at = _app(tmp_path, "anomalies.py")
