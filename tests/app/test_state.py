@@ -9,15 +9,6 @@ from tests.conftest import page_app, train_tiny
 EXPLORE_PAGES = ["latent.py", "reconstructions.py", "denoising.py", "anomalies.py"]
 
 
-@pytest.mark.parametrize("page", EXPLORE_PAGES + ["compare.py"])
-def test_a_page_without_finished_runs_says_so_and_links_to_train(store, page):
-    at = page_app(page).run()
-    assert not at.exception
-    assert at.info, "the page explains that there is nothing to show yet"
-    links = [e for e in at.get("page_link") if "train" in e.proto.page.lower()]
-    assert links, "and links to the Train page"
-
-
 @pytest.mark.parametrize("page", EXPLORE_PAGES)
 def test_a_damaged_run_shows_the_clear_message_not_a_traceback(store, page):
     run_id = train_tiny(store)
