@@ -27,6 +27,7 @@ from ae_core.model.config import model_config_from_dict, train_config_from_dict
 from ae_core.model.device import describe_device, resolve_device
 from ae_core.model.networks import Autoencoder
 from ae_core.model.training import Trainer, TrainingCancelled, TrainingDiverged
+from ae_core.runs.every_row import encode_every_row, trained_on_a_sample, write_every_row
 from ae_core.runs.spec import dataset_from_config
 from ae_core.runs.store import WEIGHTS, RunStore, atomic_write_bytes
 
@@ -205,6 +206,9 @@ def _write_artifacts(store: RunStore, run_id: str, p: _Prepared, model, result, 
         from ae_core.analysis.atlas import write_atlas
 
         write_atlas(store, run_id, p.X, p.ds.image_shape, model)
+    if trained_on_a_sample(p.ds):  # a big table: the pages draw every row of the file, not only the sample
+        options = p.config["dataset"].get("options") or {}
+        write_every_row(store, run_id, encode_every_row(options, p.ds.feature_names, model, p.scaler))
 
 
 def _metrics(p: _Prepared, model, result, info: dict) -> dict:

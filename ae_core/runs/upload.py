@@ -39,6 +39,7 @@ from ae_core.data.preprocessing import split_names
 from ae_core.data.registry import MAX_CLASSES
 from ae_core.data.tabular import PreparationReport
 from ae_core.errors import InputError
+from ae_core.runs import every_row
 from ae_core.runs.housekeeping import prune_uploads
 from ae_core.runs.store import DB_NAME, RunStore, atomic_write_bytes
 
@@ -359,35 +360,23 @@ def coordinates_csv(run) -> bytes:
 
 def trained_on_a_sample(run) -> bool:
     """Whether a table run trained on a sample of its file's rows (its dataset's report says so)."""
-    report = getattr(run.dataset, "report", None)
-    return isinstance(report, PreparationReport) and any(
-        n.startswith(("trained on ", "sampled ")) for n in report.notes)
+    return every_row.trained_on_a_sample(run.dataset)
 
 
 def every_row_csv(run, chunk_rows: int = 100_000) -> bytes:
     """Every kept row of a sampled table run's file with its code (``row``, the label, ``ae_1..ae_D``), as CSV.
 
     The file is streamed again, chunk by chunk, through the same column decisions and the run's scaler and
-    encoder, so memory holds one chunk plus the codes, not the file.
+    encoder (`every_row.stream_codes`), so memory holds one chunk plus the codes, not the file.
     """
-    from ae_core.analysis.metrics import encode
-    from ae_core.data.large_table import open_large_table
-
     options = run.record.config["dataset"].get("options") or {}
-    if not options.get("path") or not Path(options["path"]).is_file():
-        raise InputError("this run's file is no longer on the server; upload it again to encode every row.")
-    ds = run.dataset
-    table = open_large_table(options["path"], label_column=options.get("label_column"),
-                             sample_rows=int(options.get("max_rows") or 100_000), stream_bytes=0)
-    if tuple(table.sample.feature_names) != tuple(ds.feature_names):
-        raise InputError("the file's columns no longer match what this run trained on (was it changed?); "
-                         "train it again to encode every row.")
+    label = options.get("label_column")
     parts = []
-    for chunk in table.chunks(chunk_rows):
-        Z = encode(run.model, run.scaler.transform(chunk.X))
-        part = {"row": chunk.row_index}
-        if chunk.labels is not None:
-            part[table.sample.report.label_column] = chunk.labels
+    for rows, labels, Z in every_row.stream_codes(options, run.dataset.feature_names, run.model, run.scaler,
+                                                  chunk_rows):
+        part = {"row": rows}
+        if labels is not None:
+            part[label] = labels
         part.update({f"ae_{j + 1}": Z[:, j] for j in range(Z.shape[1])})
         parts.append(pd.DataFrame(part))
     return safe_csv(pd.concat(parts, ignore_index=True))

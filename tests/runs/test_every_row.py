@@ -1,0 +1,73 @@
+"""runs.every_row: a run that trained on a sample of its table keeps every row's code as an artifact."""
+
+import numpy as np
+import pytest
+
+from ae_core.errors import InputError
+from ae_core.runs import every_row
+from ae_core.runs.loaded import load_run
+from tests.conftest import train_tiny
+from tests.data.test_large_table import N, messy, write
+
+
+@pytest.fixture
+def sampled_run(store, tmp_path):
+    path = write(messy(), tmp_path / "t.csv")
+    run_id = train_tiny(store, "csv", dataset_options={"path": str(path), "label_column": "label", "max_rows": 200})
+    return load_run(store, run_id), path
+
+
+def test_a_sampled_run_keeps_every_rows_code_after_training(sampled_run):
+    run, _ = sampled_run
+    every = every_row.read_every_row(run.store, run.id)
+    assert every is not None and len(every) == N - 1  # row 5 has nothing to learn from
+    assert every.rows.tolist() == [r for r in range(N) if r != 5]
+    assert every.latent.dtype == np.float32 and every.latent.shape == (N - 1, run.latent.shape[1])
+    assert np.isfinite(every.latent).all()
+    # The rows it trained on carry exactly the codes of latent.npy: the same model, the same scaling.
+    at = np.searchsorted(every.rows, run.dataset.row_index)
+    np.testing.assert_allclose(every.latent[at], run.latent, atol=1e-4)
+    assert every.label_column == "label" and set(every.label_names) == {"p", "q"}
+    labels = every.labels()
+    assert len(labels) == N - 1 and set(labels.astype(str)) == {"p", "q"}
+    assert (np.asarray(labels[at]).astype(str) == run.dataset.label_names().astype(str)).all()
+
+
+def test_a_run_on_every_row_has_no_every_row_artifact(store, tmp_path):
+    path = write(messy(), tmp_path / "t.csv")
+    run = load_run(store, train_tiny(store, "csv", dataset_options={"path": str(path)}))
+    assert not every_row.trained_on_a_sample(run.dataset)
+    assert every_row.read_every_row(store, run.id) is None and every_row.every_row_for(run) is None
+
+
+def test_an_older_sampled_run_is_encoded_on_first_use_and_kept(sampled_run):
+    run, _ = sampled_run
+    kept = every_row.read_every_row(run.store, run.id)
+    for name in (every_row.LATENT, every_row.ROWS, every_row.LABELS, every_row.LABEL_NAMES):
+        run.store.path(run.id, name).unlink()
+    assert every_row.read_every_row(run.store, run.id) is None
+    again = every_row.every_row_for(run)
+    np.testing.assert_allclose(again.latent, kept.latent, atol=1e-5)
+    assert again.rows.tolist() == kept.rows.tolist() and run.store.has(run.id, every_row.LATENT)
+
+
+def test_a_changed_file_is_refused_with_a_reason(sampled_run):
+    run, path = sampled_run
+    trained_on = run.dataset.feature_names  # read before the file changes
+    write(messy().drop(columns=["x", "kind"]), path)
+    with pytest.raises(InputError, match="no longer match"):
+        list(every_row.stream_codes(run.record.config["dataset"]["options"], trained_on, run.model, run.scaler))
+
+
+def test_damaged_every_row_arrays_are_an_input_error(sampled_run):
+    run, _ = sampled_run
+    run.store.write_array(run.id, every_row.ROWS, np.arange(3))
+    with pytest.raises(InputError, match="damaged"):
+        every_row.read_every_row(run.store, run.id)
+
+
+def test_a_table_without_labels_keeps_codes_only(store, tmp_path):
+    path = write(messy().drop(columns=["label"]), tmp_path / "t.parquet")
+    run_id = train_tiny(store, "csv", dataset_options={"path": str(path), "max_rows": 100})
+    every = every_row.read_every_row(store, run_id)
+    assert len(every) == N - 1 and every.label_codes is None and every.labels() is None
