@@ -16,6 +16,15 @@ const VIEWS = new WeakMap(); // parentElement -> ScatterView, so a rerun with ne
 const MARGIN = { left: 62, right: 12, top: 6, bottom: 46 };
 const HOVER_PX = 9; // a point within this many pixels of the pointer is "under" it
 const GRID = 192; // cells per side of the hover/click index
+// A million points: software WebGL draws ~1.3 points per microsecond, so a frame of every point takes most of a
+// second. From DENSITY_N points the chart draws where they pile up as a density (a 2-D histogram of the points in
+// view, DENSITY_PX pixels a bin, binned on the CPU per frame) and, zoomed in until at most POINTS_IN_VIEW points
+// lie in the visible cells of a finer grid (GRID_BIG), each of those points; below DENSITY_N nothing changes.
+const DENSITY_N = 150_000;
+const POINTS_IN_VIEW = 30_000;
+const GRID_BIG = 512;
+const DENSITY_PX = 2;
+const BLUES = [[0, [189, 215, 238]], [0.5, [49, 130, 189]], [1, [8, 48, 107]]]; // no colouring: light to dark by density
 // Level of detail while a pan or wheel zoom is under way: when a full frame takes longer than FRAME_MS (software
 // WebGL, a weak GPU), gesture frames draw a random subset sized to fit FRAME_MS, and the full set is drawn once
 // the gesture has rested SETTLE_MS. On a GPU a full frame fits and nothing changes.
@@ -115,6 +124,17 @@ function scaleColour(stops, t) {
   return rgb(stops[stops.length - 1][1]);
 }
 
+function rampColour(stops, t) {
+  // stops: [[t, [r, g, b]], ...] ascending; t in [0, 1]
+  for (let i = 1; i < stops.length; i++) {
+    if (t <= stops[i][0]) {
+      const [t0, a] = stops[i - 1], [t1, b] = stops[i], f = (t - t0) / (t1 - t0);
+      return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
+    }
+  }
+  return stops[stops.length - 1][1];
+}
+
 function niceTicks(lo, hi, target) {
   const span = hi - lo;
   if (!(span > 0) || !isFinite(span)) return [];
@@ -192,6 +212,7 @@ class ScatterView {
     this.stage = el("div", "aes-stage", body);
     this.back = el("canvas", "aes-back", this.stage);
     this.glCanvas = el("canvas", "aes-gl", this.stage);
+    this.densCanvas = el("canvas", "aes-gl", this.stage); // the density view of a big set (2-D canvas)
     this.front = el("canvas", "aes-front", this.stage);
     this.tip = el("div", "aes-tip", this.stage);
     this.hint = el("div", "aes-hint-zoom", this.stage, "Click the chart (or hold Ctrl) to zoom with the wheel");
@@ -221,6 +242,12 @@ class ScatterView {
     this.n = meta.n;
     this.rowIndex = null;
     this.drawOrder = shuffled(this.n);
+    this.big = this.n >= DENSITY_N && !meta.pick;
+    this.xy = null;
+    this.grid = this.big ? GRID_BIG : GRID;
+    this.dens = null;
+    this.note.textContent = this.big ? `${this.n.toLocaleString()} points. Where they pile up, colour shows how many (stronger: ` +
+      `more; hover says how many); zoom in until at most ${POINTS_IN_VIEW.toLocaleString()} are in view to see each point.` : "";
     this.fullMs = 0; // the last full frame's time, GPU included; 0 = not measured yet
     this.root.style.height = `${meta.height}px`;
     this.titleEl.textContent = meta.title;
@@ -255,20 +282,27 @@ class ScatterView {
     if (im) [x0, x1, y0, y1] = [Math.min(x0, im.x0), Math.max(x1, im.x1), Math.min(y0, im.y0), Math.max(y1, im.y1)];
     if (!(x1 >= x0)) [x0, x1, y0, y1] = [0, 1, 0, 1];
     this.bounds = { x0, x1, y0, y1 };
-    const cw = (x1 - x0) / GRID || 1, ch = (y1 - y0) / GRID || 1;
+    const G = this.grid;
+    const cw = (x1 - x0) / G || 1, ch = (y1 - y0) / G || 1;
     const cell = new Int32Array(this.n);
-    const starts = new Int32Array(GRID * GRID + 1);
+    const starts = new Int32Array(G * G + 1);
     for (let i = 0; i < this.n; i++) {
       if (!isFinite(x[i]) || !isFinite(y[i])) { cell[i] = -1; continue; }
-      const cx = Math.min(GRID - 1, Math.floor((x[i] - x0) / cw));
-      const cy = Math.min(GRID - 1, Math.floor((y[i] - y0) / ch));
-      cell[i] = cy * GRID + cx;
+      const cx = Math.min(G - 1, Math.floor((x[i] - x0) / cw));
+      const cy = Math.min(G - 1, Math.floor((y[i] - y0) / ch));
+      cell[i] = cy * G + cx;
       starts[cell[i] + 1]++;
     }
-    for (let c = 0; c < GRID * GRID; c++) starts[c + 1] += starts[c];
-    const fill = starts.slice(0, GRID * GRID);
-    const order = new Int32Array(starts[GRID * GRID]);
-    for (let i = 0; i < this.n; i++) if (cell[i] >= 0) order[fill[cell[i]]++] = i;
+    for (let c = 0; c < G * G; c++) starts[c + 1] += starts[c];
+    const fill = starts.slice(0, G * G);
+    const order = new Int32Array(starts[G * G]);
+    // A big set is drawn in this order (a view draws its cells' ranges): within a cell, the shuffled order, so
+    // no class lies systematically on top.
+    const by = this.big ? this.drawOrder : null;
+    for (let k = 0; k < this.n; k++) {
+      const i = by ? by[k] : k;
+      if (cell[i] >= 0) order[fill[cell[i]]++] = i;
+    }
     this.index = { cw, ch, starts, order };
   }
 
@@ -482,8 +516,9 @@ class ScatterView {
 
   upload() {
     // Colours with the current selection and hidden classes applied, then both buffers to the GPU, in draw order.
-    const order = this.drawOrder;
-    for (let k = 0; k < this.n; k++) {
+    // A big set: in grid-cell order (finite points only), positions built and sent once per data.
+    const order = this.big ? this.index.order : this.drawOrder, m = order.length;
+    for (let k = 0; k < m; k++) {
       const i = order[k], o = k * 4, b = i * 4;
       this.colours[o] = this.base[b];
       this.colours[o + 1] = this.base[b + 1];
@@ -491,15 +526,19 @@ class ScatterView {
       this.colours[o + 3] = !this.visible(i) ? 0 : this.selected && !this.selected[i] ? 40 : 205;
     }
     const gl = this.gl;
-    if (!gl) return;
-    const xy = new Float32Array(this.n * 2);
-    const { x, y } = this.cols;
-    for (let k = 0; k < this.n; k++) {
-      xy[2 * k] = x[order[k]];
-      xy[2 * k + 1] = y[order[k]];
+    const fresh = !this.big || !this.xy;
+    if (fresh) {
+      const xy = new Float32Array(m * 2);
+      const { x, y } = this.cols;
+      for (let k = 0; k < m; k++) {
+        xy[2 * k] = x[order[k]];
+        xy[2 * k + 1] = y[order[k]];
+      }
+      this.xy = xy;
     }
+    if (!gl) return;
     gl.bindBuffer(gl.ARRAY_BUFFER, this.posBuf);
-    gl.bufferData(gl.ARRAY_BUFFER, xy, gl.STATIC_DRAW);
+    if (fresh) gl.bufferData(gl.ARRAY_BUFFER, this.xy, gl.STATIC_DRAW);
     gl.enableVertexAttribArray(this.loc.pos);
     gl.vertexAttribPointer(this.loc.pos, 2, gl.FLOAT, false, 0, 0);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.colBuf);
@@ -558,7 +597,7 @@ class ScatterView {
       c.width = Math.round(w * dpr);
       c.height = Math.round(h * dpr);
     }
-    for (const c of [this.glCanvas, this.front]) {
+    for (const c of [this.glCanvas, this.densCanvas, this.front]) {
       c.style.left = `${MARGIN.left}px`;
       c.style.top = `${MARGIN.top}px`;
       c.style.width = `${this.plotW}px`;
@@ -578,13 +617,114 @@ class ScatterView {
     if (!this.plotW || !this.meta) return;
     cancelAnimationFrame(this.frame);
     clearTimeout(this.settleTimer);
-    this.frame = requestAnimationFrame(() => this.drawNow(gesture ? this.quickCount() : this.n));
+    this.frame = requestAnimationFrame(() => this.drawNow(gesture && !this.big ? this.quickCount() : this.n));
     this.settleTimer = gesture ? setTimeout(() => this.draw(), SETTLE_MS) : 0;
   }
 
   quickCount() {
     if (!(this.fullMs > FRAME_MS)) return this.n;
     return Math.min(this.n, Math.max(MIN_QUICK_POINTS, Math.floor((this.n * FRAME_MS) / this.fullMs)));
+  }
+
+  visibleSpans() {
+    // [start, end) ranges of the cell-ordered buffer for the grid cells the view overlaps (one per cell row), and
+    // how many points they hold (the points in view, and a few beside it).
+    const r = this.range, G = this.grid, { cw, ch, starts } = this.index, { x0, y0 } = this.bounds;
+    const cx0 = Math.max(0, Math.floor((r.x0 - x0) / cw)), cx1 = Math.min(G - 1, Math.floor((r.x1 - x0) / cw));
+    const cy0 = Math.max(0, Math.floor((r.y0 - y0) / ch)), cy1 = Math.min(G - 1, Math.floor((r.y1 - y0) / ch));
+    const spans = [];
+    let count = 0;
+    if (cx0 <= cx1) {
+      for (let cy = cy0; cy <= cy1; cy++) {
+        const a = starts[cy * G + cx0], b = starts[cy * G + cx1 + 1];
+        if (b > a) { spans.push(a, b); count += b - a; }
+      }
+    }
+    return { spans, count };
+  }
+
+  drawBig() {
+    // A big set: the points of the visible cells when there are few enough, else the density of the points in
+    // view. Returns how many points were drawn one by one (0 for the density).
+    const { spans, count } = this.visibleSpans();
+    const mode = count <= POINTS_IN_VIEW ? "points" : "density";
+    this.mode2 = mode;
+    this.root.dataset.view = mode;
+    this.root.dataset.inView = String(count);
+    const dctx = this.densCanvas.getContext("2d");
+    dctx.setTransform(1, 0, 0, 1, 0, 0);
+    dctx.clearRect(0, 0, this.densCanvas.width, this.densCanvas.height);
+    if (mode === "points") {
+      const gl = this.gl, size = count < 2000 ? 7 : count < 20_000 ? 5 : 3.5; // as _marker_px for this many
+      gl.uniform1f(this.loc.size, size * (window.devicePixelRatio || 1));
+      for (let k = 0; k < spans.length; k += 2) gl.drawArrays(gl.POINTS, spans[k], spans[k + 1] - spans[k]);
+      return count;
+    }
+    this.drawDensity(spans, dctx);
+    return 0;
+  }
+
+  drawDensity(spans, g) {
+    // A 2-D histogram of the visible points in view, DENSITY_PX pixels a bin, weighted as the points' alpha
+    // (hidden classes 0, unselected points faint), each bin in its points' mean colour (classes, values) or a
+    // blue ramp (no colouring), more opaque and darker where more points pile up (log scale: one point still
+    // shows, as the outliers a density usually hides).
+    const W = Math.ceil(this.plotW / DENSITY_PX), H = Math.ceil(this.plotH / DENSITY_PX), size = W * H;
+    let d = this.dens;
+    if (!d || d.W !== W || d.H !== H) {
+      const src = document.createElement("canvas");
+      src.width = W;
+      src.height = H;
+      d = this.dens = { W, H, src, img: src.getContext("2d").createImageData(W, H), weight: new Float32Array(size),
+        count: new Uint32Array(size), red: new Float32Array(size), green: new Float32Array(size), blue: new Float32Array(size) };
+    } else {
+      d.weight.fill(0); d.count.fill(0); d.red.fill(0); d.green.fill(0); d.blue.fill(0);
+    }
+    const { weight, count, red, green, blue } = d, xy = this.xy, col = this.colours, r = this.range;
+    const kx = W / (r.x1 - r.x0), ky = H / (r.y1 - r.y0), left = r.x0, top = r.y1;
+    for (let s = 0; s < spans.length; s += 2) {
+      for (let k = spans[s], end = spans[s + 1]; k < end; k++) {
+        const a = col[4 * k + 3];
+        if (!a) continue;
+        const fx = (xy[2 * k] - left) * kx, fy = (top - xy[2 * k + 1]) * ky;
+        if (!(fx >= 0 && fx < W && fy >= 0 && fy < H)) continue;
+        const b = (fy | 0) * W + (fx | 0), w = a / 205;
+        count[b]++;
+        weight[b] += w;
+        red[b] += col[4 * k] * w;
+        green[b] += col[4 * k + 1] * w;
+        blue[b] += col[4 * k + 2] * w;
+      }
+    }
+    let most = 0;
+    for (let b = 0; b < size; b++) if (weight[b] > most) most = weight[b];
+    const out = d.img.data, plain = this.meta.colour.kind === "none", scale = 1 / Math.log1p(most || 1);
+    for (let b = 0; b < size; b++) {
+      const w = weight[b], o = 4 * b;
+      if (!w) { out[o + 3] = 0; continue; }
+      const t = Math.log1p(w) * scale;
+      let rgbv;
+      if (plain) rgbv = rampColour(BLUES, t);
+      else {
+        const dark = 1 - 0.35 * t; // the class's colour, darker where it piles up
+        rgbv = [(red[b] / w) * dark, (green[b] / w) * dark, (blue[b] / w) * dark];
+      }
+      out[o] = rgbv[0]; out[o + 1] = rgbv[1]; out[o + 2] = rgbv[2];
+      out[o + 3] = 255 * Math.min(1, (0.45 + 0.55 * t) * Math.min(1, w));
+    }
+    d.src.getContext("2d").putImageData(d.img, 0, 0);
+    const dpr = window.devicePixelRatio || 1;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.imageSmoothingEnabled = false; // crisp bins, as a histogram
+    g.drawImage(d.src, 0, 0, W * DENSITY_PX, H * DENSITY_PX);
+  }
+
+  densityAt(px, py) {
+    // How many visible points the density bin under pixel (px, py) holds (0 outside the density view).
+    const d = this.dens;
+    if (!d || this.mode2 !== "density") return 0;
+    const bx = Math.floor(px / DENSITY_PX), by = Math.floor(py / DENSITY_PX);
+    return bx >= 0 && bx < d.W && by >= 0 && by < d.H ? d.count[by * d.W + bx] : 0;
   }
 
   drawNow(count = this.n) {
@@ -600,15 +740,16 @@ class ScatterView {
       gl.uniform2f(this.loc.scale, sx, sy);
       gl.uniform2f(this.loc.offset, -r.x0 * sx - 1, -r.y0 * sy - 1);
       gl.uniform1f(this.loc.size, this.meta.size * (window.devicePixelRatio || 1));
-      if (!this.meta.pick) gl.drawArrays(gl.POINTS, 0, count);
-      if (count === this.n && this.n > MIN_QUICK_POINTS) {
+      if (this.big) count = this.drawBig();
+      else if (!this.meta.pick) gl.drawArrays(gl.POINTS, 0, count);
+      if (!this.big && count === this.n && this.n > MIN_QUICK_POINTS) {
         // Wait for the GPU on full frames (rare: data, colours, the end of a gesture) to know what one costs.
         gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, this.px || (this.px = new Uint8Array(4)));
         this.fullMs = performance.now() - t0;
       }
       this.root.dataset.lastCount = String(count);
     }
-    if (count === this.n) this.thumbList = this.pickThumbs(); // gesture frames move the last set along
+    if (count === this.n || this.big) this.thumbList = this.pickThumbs(); // gesture frames move the last set along
     this.root.dataset.thumbs = String(this.thumbList ? this.thumbList.points.length : 0);
     this.drawFront();
     if (!this.root.dataset.drawn) this.root.dataset.drawn = String(performance.now());
@@ -727,12 +868,13 @@ class ScatterView {
     const rx = (HOVER_PX / this.plotW) * (r.x1 - r.x0), ry = (HOVER_PX / this.plotH) * (r.y1 - r.y0);
     const { x0, y0 } = this.bounds;
     const { cw, ch, starts, order } = this.index;
-    const cx0 = Math.max(0, Math.floor((dx - rx - x0) / cw)), cx1 = Math.min(GRID - 1, Math.floor((dx + rx - x0) / cw));
-    const cy0 = Math.max(0, Math.floor((dy - ry - y0) / ch)), cy1 = Math.min(GRID - 1, Math.floor((dy + ry - y0) / ch));
+    const G = this.grid;
+    const cx0 = Math.max(0, Math.floor((dx - rx - x0) / cw)), cx1 = Math.min(G - 1, Math.floor((dx + rx - x0) / cw));
+    const cy0 = Math.max(0, Math.floor((dy - ry - y0) / ch)), cy1 = Math.min(G - 1, Math.floor((dy + ry - y0) / ch));
     let best = -1, bestD = HOVER_PX * HOVER_PX;
     for (let cy = cy0; cy <= cy1; cy++) {
       for (let cx = cx0; cx <= cx1; cx++) {
-        const c = cy * GRID + cx;
+        const c = cy * G + cx;
         for (let k = starts[c]; k < starts[c + 1]; k++) {
           const i = order[k];
           if (!this.visible(i)) continue;
@@ -771,6 +913,22 @@ class ScatterView {
       line.appendChild(document.createTextNode(text));
     }
     if (this.meta.note) el("div", "aes-tip-note", this.tip, this.meta.note);
+    this.placeTip(px, py);
+  }
+
+  showCount(px, py) {
+    // The density view's tooltip: how many points the bin under the pointer holds (single points show on zooming in).
+    this.hoverIndex = -1;
+    this.drawFront();
+    const n = this.densityAt(px, py);
+    if (!n) { this.tip.style.display = "none"; return; }
+    this.tip.replaceChildren();
+    el("div", "", this.tip, `${n.toLocaleString()} point${n === 1 ? "" : "s"} here`);
+    el("div", "aes-tip-note", this.tip, "Zoom in (scroll) to see each point");
+    this.placeTip(px, py);
+  }
+
+  placeTip(px, py) {
     this.tip.style.display = "block";
     const left = MARGIN.left + px + 14, top = MARGIN.top + py + 12;
     const w = this.tip.offsetWidth, h = this.tip.offsetHeight;
@@ -824,7 +982,8 @@ class ScatterView {
         if (this.pending) return;
         this.pending = requestAnimationFrame(() => {
           this.pending = 0;
-          this.showTip(this.meta.pick ? -1 : this.nearest(p[0], p[1]), p[0], p[1]);
+          if (this.big && this.mode2 === "density") this.showCount(p[0], p[1]);
+          else this.showTip(this.meta.pick ? -1 : this.nearest(p[0], p[1]), p[0], p[1]);
         });
         return;
       }
@@ -945,7 +1104,7 @@ class ScatterView {
 
   applySelectedRows(rows, force) {
     // The selection Python holds (after a rerun, or a new colouring of the same points), shown without sending it back.
-    if (!this.rowIndex) {
+    if (!this.rowIndex && rows && rows.length) { // built when first needed: a million rows take a while
       this.rowIndex = new Map();
       for (let i = 0; i < this.n; i++) this.rowIndex.set(Math.round(this.cols.row[i]), i);
     }
@@ -978,6 +1137,7 @@ class ScatterView {
     g.drawImage(this.back, 0, 0);
     this.drawNow();
     g.drawImage(this.glCanvas, MARGIN.left * dpr, MARGIN.top * dpr);
+    g.drawImage(this.densCanvas, MARGIN.left * dpr, MARGIN.top * dpr);
     g.drawImage(this.front, MARGIN.left * dpr, MARGIN.top * dpr);
     const a = document.createElement("a");
     a.href = out.toDataURL("image/png");
