@@ -5,8 +5,10 @@ import streamlit as st
 from ae_core.data.preview import dataset_facts, preview_table
 from ae_core.data.registry import DEFAULT_DATASET, REGISTRY
 from ae_core.errors import InputError
+from ae_core.figures.images import image_grid
 from ae_core.figures.training import sample_grid_figure
 from ae_core.model.config import NOISE_KINDS, PRESETS, parse_sizes, variant_problem
+from ae_core.runs.image_sets import image_sets
 from ui import state
 from ui.run_panel import run_progress_panel, run_result
 
@@ -14,18 +16,18 @@ PICKER_KEY = "train_run_picker"
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
-def _dataset(name: str):
-    """A built-in dataset, shared read-only by every session (mnist is 200 MB as floats)."""
+def _dataset(name: str, options: dict | None = None):
+    """A built-in dataset or a person's image set, shared read-only by every session (mnist is 200 MB as floats)."""
     from ae_core.data.registry import load_dataset
 
-    return load_dataset(name)
+    return load_dataset(name, **dict(options or {}))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _defaults(name: str) -> dict:
+def _defaults(name: str, options: dict | None = None) -> dict:
     from ae_core.runs.spec import dataset_defaults
 
-    return dataset_defaults(_dataset(name))
+    return dataset_defaults(_dataset(name, options))
 
 
 st.title("Train an autoencoder")
@@ -52,11 +54,14 @@ convolutions for images.
 
 # ---- 1. dataset -------------------------------------------------------------------------
 st.subheader("1 · Dataset")
-names = list(REGISTRY)
+yours = {s.key: s for s in image_sets(state.store())}  # zips uploaded, folders given to `train --images`
+names = [*REGISTRY, *yours]
 ds_name = state.kept_choice(st.selectbox, "Dataset", names, DEFAULT_DATASET, "train_dataset",
-                            format_func=lambda n: f"{REGISTRY[n].title} — {REGISTRY[n].summary}")
+                            format_func=lambda n: f"{REGISTRY[n].title} — {REGISTRY[n].summary}" if n in REGISTRY
+                            else yours[n].title)
+dataset, options = ("images", yours[ds_name].options) if ds_name in yours else (ds_name, {})
 try:
-    ds = _dataset(ds_name)
+    ds = _dataset(dataset, options)
 except InputError as exc:
     ds = None
     st.error(str(exc), icon=":material/folder_off:")
@@ -70,7 +75,14 @@ if ds is not None:
             for label, value in dataset_facts(ds):
                 st.markdown(f"**{label}:** {value}")
         with preview:
-            if ds.kind == "image" and ds.image_shape is not None:
+            if ds.kind == "image" and ds.image_shape is not None and len(ds.image_shape) == 3:  # colour
+                lo, hi = ds.value_range or (0.0, 255.0)
+                first = (ds.X[:36].reshape(-1, *ds.image_shape) - lo) / (hi - lo)
+                titles = [str(t)[:14] for t in ds.label_names()[:36]] if ds.y is not None else None
+                st.plotly_chart(image_grid(first, titles, ncols=12, cell_px=40), key=f"grid_{ds_name}",
+                                config={"displayModeBar": False})
+                st.caption("The first 36 images, as prepared for training.")
+            elif ds.kind == "image" and ds.image_shape is not None:
                 st.plotly_chart(sample_grid_figure(ds.X, ds.image_shape, ds.label_names(), n=36, cols=12),
                                 key=f"grid_{ds_name}", config={"displayModeBar": False})
                 st.caption("The first 36 images (hover for the class).")
@@ -91,7 +103,7 @@ if problem:
 # ---- 3. settings ------------------------------------------------------------------------
 config, config_error = None, None
 if ds is not None:
-    d = _defaults(ds_name)
+    d = _defaults(dataset, options)
     preset = PRESETS[variant].model
     k = f"{ds_name}_{variant}"  # defaults follow the dataset and the preset
     # No bounds on the number inputs: the browser would only mark a value out of range and keep
@@ -132,7 +144,7 @@ if ds is not None:
         if variant == "variational":
             model["beta"] = float(beta)
         train = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "seed": int(seed)}
-        config = make_config(ds_name, variant, model=model, train=train, ds=ds, device=device)
+        config = make_config(dataset, variant, options, model=model, train=train, ds=ds, device=device)
     except InputError as exc:
         config_error = str(exc)
 

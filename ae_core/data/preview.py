@@ -10,7 +10,8 @@ def dataset_facts(ds) -> list[tuple[str, str]]:
     """(label, value) pairs that describe a Dataset at a glance."""
     facts = [("rows", f"{ds.n_samples:,}"), ("features", f"{ds.n_features:,}")]
     if ds.image_shape is not None:
-        facts.append(("image size", f"{ds.image_shape[0]}x{ds.image_shape[1]} pixels"))
+        colour = ", RGB" if len(ds.image_shape) == 3 else ""
+        facts.append(("image size", f"{ds.image_shape[0]}x{ds.image_shape[1]} pixels{colour}"))
     if ds.y is not None:
         names = ds.class_names or tuple(str(i) for i in np.unique(ds.y))
         shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
