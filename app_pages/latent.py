@@ -9,7 +9,9 @@ from ae_core.analysis import latent as lat
 from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
 from ae_core.figures import common as plots
 from ae_core.figures import images as pictures
+from ae_core.errors import InputError
 from ae_core.links import Choice, Rows
+from ae_core.runs import every_row
 from ui import access, links
 from ui.run_panel import run_progress_panel
 from ui.scatter import pick_point, picked_point, scatter
@@ -36,6 +38,8 @@ run = loaded_run_or_stop(rec)
 D, ds = run.model_config.latent_dim, run.dataset
 is_image = ds.image_shape is not None
 stamp = rec.finished or rec.updated  # a retrained run gets new arrays (as ui.state.loaded_run)
+EVERY_ROW_METHODS = ("latent", "pca")  # projections of every row that cost a moment (UMAP, t-SNE: the sample)
+NO_COLOUR = "none"
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -61,7 +65,28 @@ def _atlas(_run, run_id: str, stamp: float):
     return cached_atlas(_run)
 
 
+@st.cache_resource(show_spinner="Encoding every row of the file (once for this run)…", max_entries=2)
+def _every(_run, run_id: str, stamp: float):
+    """Every row's code of a run that trained on a sample of its table: written by the worker after training (an
+    older run's is made here, once, and kept in its folder)."""
+    return every_row.every_row_for(_run)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _every_coords(_every_rows, run_id: str, stamp: float, method: str):
+    """Every row's 2-D coordinates: the code itself, or its PCA (linear: fitted on every row in a moment)."""
+    from ae_core.analysis.projection import project
+
+    return project(_every_rows.latent, method, 2)
+
+
 frame = _frame(run, rec.id, stamp)
+every = None
+if every_row.trained_on_a_sample(ds):
+    try:
+        every = _every(run, rec.id, stamp)
+    except InputError as exc:  # the file is gone or changed: the rows trained on are still there to draw
+        st.warning(f"Only the rows trained on can be drawn: {exc}", icon=":material/warning:")
 # The view is in the URL (besides ?run=): a link opens this projection, colouring, 2-D/3-D and selection.
 methods, colours = list(lat.projection_choices(D)), list(lat.colour_choices(frame))
 link = {"proj": Choice(tuple(methods), methods[0]), "colour": Choice(tuple(colours), colours[0]), "sel": Rows(int(frame["row"].max()) + 1)}
@@ -72,7 +97,19 @@ method = c1.selectbox("Projection", methods, index=methods.index(shared["proj"])
 link["dims"] = Choice(tuple(lat.dims_choices(method, D)), 2)
 dims = c2.segmented_control("View", link["dims"].options, default=links.read(link)["dims"], format_func=lambda k: f"{k}-D",
                             key=f"lat_dims_{rec.id}_{method}") or 2
-colour = c3.selectbox("Colour by", colours, index=colours.index(shared["colour"]), key=f"lat_colour_{rec.id}")
+# A run that trained on a sample draws every row of its file where the view allows (the code or its PCA, 2-D);
+# what it knows of every row is its code and its label, so those are its colours.
+all_rows = every is not None and dims == 2 and method in EVERY_ROW_METHODS
+if all_rows:
+    colours = [lat.LABEL] if every.label_codes is not None else [NO_COLOUR]
+colour = c3.selectbox("Colour by", colours, index=colours.index(shared["colour"]) if shared["colour"] in colours else 0,
+                      key=f"lat_colour_{rec.id}" + ("_all" if all_rows else ""))
+
+if every is not None:
+    st.caption(f"The model trained on a random sample of {ds.n_samples:,} of this file's {len(every):,} rows. " + (
+        f"Drawing all {len(every):,} rows: where points pile up the chart shows their density; zoom in to see "
+        "each point." if all_rows else f"{METHOD_TITLES[method]} in {dims}-D draws the {ds.n_samples:,} rows trained on; "
+        "the code itself and PCA in 2-D draw every row."))
 
 status = st.empty()  # what a slow projection (UMAP, t-SNE) is doing, while it runs
 
@@ -96,12 +133,25 @@ title = f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}"
 
 def plotly_figure():
     """The same view as a Plotly figure: the 3-D view, and the HTML download."""
-    return plots.latent_scatter(coords, frame[colour], customdata=frame["row"].to_numpy(), hover_columns=hover,
+    return plots.latent_scatter(coords, frame[colour] if colour in frame else None, customdata=frame["row"].to_numpy(), hover_columns=hover,
                                 title=title, color_title=colour, axis_titles=tuple(axes),
                                 equal_aspect=method in ("latent", "pca"))
 
 
-if dims == 2:
+if all_rows:
+    # Every row of the file (a million is fine: ui/scatter.js draws a density where they pile up); the selection
+    # is row numbers in the file.
+    labels = every.labels()
+    rows = scatter(_every_coords(every, rec.id, stamp, method), labels, key=f"lat_points_all_{rec.id}",
+                   rows=every.rows, n_rows=int(every.rows.max(initial=0)) + 1, hover_columns={"row": every.rows} | ({lat.LABEL: labels} if labels is not None else {}),
+                   title=f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}, all {len(every):,} rows",
+                   colour_title=colour if labels is not None else "", axis_titles=tuple(axes),
+                   equal_aspect=True, view=f"{rec.id}/{method}/all", file_name=f"latent_{rec.id}_{method}_all",
+                   cache_key=("latent-all", rec.id, stamp, method))
+    st.caption("Drag a lasso (or a box: toolbar) around points to list those rows of your file; click the chart, "
+               "then scroll to zoom (or hold Ctrl); double-click to see everything again; click a class in the legend "
+               "to hide it.")
+elif dims == 2:
     # Our WebGL component (ui/scatter.js): a new tab draws it without loading Plotly. The selection is kept per
     # run across projections and colourings, so a group picked in UMAP can be found again in PCA.
     rows = scatter(coords, frame[colour], key=f"lat_points_{rec.id}", rows=frame["row"].to_numpy(),
@@ -120,9 +170,13 @@ else:
     st.caption("Drag a box or lasso around points (toolbar, top right) to see those samples and their "
                "reconstructions. Double-click the chart to clear.")
     rows = lat.rows_from_selection(event.selection if event else None)
-links.write({"proj": method, "dims": dims, "colour": colour, "sel": rows if dims == 2 else ()}, link)
+links.write({"proj": method, "dims": dims, "colour": colour, "sel": rows if dims == 2 and not all_rows else ()}, link)
 
-if rows:
+if rows and all_rows:
+    shown = every_row.selection_frame(every, rows, limit=1000)
+    st.subheader(f"{len(rows):,} rows of the file selected" + (f" (first {len(shown):,} listed)" if len(rows) > len(shown) else ""))
+    st.dataframe(shown, hide_index=True)
+elif rows:
     shown = min(len(rows), lat.MAX_SHOWN)
     st.subheader(f"{len(rows):,} selected" + (f" (first {shown} shown)" if len(rows) > shown else ""))
     if is_image:

@@ -149,3 +149,21 @@ def every_row_for(run) -> EveryRow | None:
         write_every_row(run.store, run.id, every)
         log.info("run %s: encoded all %d rows of its file", run.id, len(every))
     return every
+
+
+def selection_frame(every: EveryRow, rows, limit: int | None = None) -> pd.DataFrame:
+    """The chosen rows (row numbers in the file) with their label and code: ``row``, the label column, ``z1..zD``.
+
+    Row numbers the run does not hold are left out; `limit` keeps the first that many.
+    """
+    rows = np.unique(np.asarray(list(rows), dtype=np.int64))
+    at = np.searchsorted(every.rows, rows)  # every.rows is in file order, ascending
+    found = at < len(every.rows)
+    found[found] = every.rows[at[found]] == rows[found]
+    at = at[found][:limit]
+    out = pd.DataFrame({"row": every.rows[at]})
+    if every.label_codes is not None:
+        out[every.label_column or "label"] = np.asarray(every.labels()[at], dtype=object)
+    for j in range(every.latent.shape[1]):
+        out[f"z{j + 1}"] = every.latent[at, j]
+    return out

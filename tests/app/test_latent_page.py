@@ -235,3 +235,47 @@ def test_wide_code_is_projected_and_the_plane_explains_itself(store):
     assert not at.exception
     assert {t["type"] for t in charts(at)[0]["data"]} == {"scatter3d"}
     assert store.has(run_id, "proj_latent_pca_3d.npy")
+
+
+def sampled_table_run(store, tmp_path) -> str:
+    """A table run that trained on 200 of its file's 600 rows (599 kept: row 5 has no values)."""
+    from tests.conftest import train_tiny
+    from tests.data.test_large_table import messy, write
+
+    path = write(messy(), tmp_path / "t.csv")
+    return train_tiny(store, "csv", dataset_options={"path": str(path), "label_column": "label", "max_rows": 200})
+
+
+def test_a_run_on_a_sample_of_its_table_draws_every_row_and_says_so(store, tmp_path):
+    run_id = sampled_table_run(store, tmp_path)
+    at = open_page({"run": run_id})
+    assert not at.exception, at.exception
+    meta, cols = scatter_payload(at, "lat_points_all_")
+    assert meta["n"] == 599 and sorted(cols["row"].astype(int)) == [r for r in range(600) if r != 5]
+    assert meta["colour"]["kind"] == "category" and meta["colour"]["names"] == ["p", "q"]
+    assert "all 599 rows" in meta["title"]
+    said = " ".join(c.value for c in at.caption)
+    assert "random sample of 200 of this file's 599 rows" in said and "Drawing all 599 rows" in said
+    # The rows it trained on lie where its own codes put them.
+    run = load_run(store, run_id)
+    at_rows = np.searchsorted(cols["row"], run.dataset.row_index)
+    np.testing.assert_allclose(cols["x"][at_rows], run.latent[:, 0], atol=1e-4)
+
+
+def test_a_selection_of_every_row_lists_those_rows_of_the_file(store, tmp_path):
+    run_id = sampled_table_run(store, tmp_path)
+    at = open_page({"run": run_id})
+    at.session_state[f"lat_points_all_{run_id}"] = {"selection": {"rows": [0, 7, 599]}}
+    at.run()
+    assert not at.exception, at.exception
+    assert any("3 rows of the file selected" in h.value for h in at.subheader)
+    table = at.dataframe[0]  # the decoded-plane tab's row follows
+    assert table.value["row"].tolist() == [0, 7, 599] and set(table.value["label"]) <= {"p", "q"}
+
+
+def test_umap_of_a_sampled_run_draws_the_rows_trained_on_and_says_so(store, tmp_path):
+    run_id = sampled_table_run(store, tmp_path)
+    at = open_page({"run": run_id, "proj": "pca", "dims": "3"})
+    assert not at.exception, at.exception
+    assert not [e for e in at.get("bidi_component") if "-lat_points_all_" in e.proto.id]
+    assert any("draws the 200 rows trained on" in c.value for c in at.caption)

@@ -71,3 +71,12 @@ def test_a_table_without_labels_keeps_codes_only(store, tmp_path):
     run_id = train_tiny(store, "csv", dataset_options={"path": str(path), "max_rows": 100})
     every = every_row.read_every_row(store, run_id)
     assert len(every) == N - 1 and every.label_codes is None and every.labels() is None
+
+
+def test_selection_frame_lists_chosen_rows_with_label_and_code(sampled_run):
+    run, _ = sampled_run
+    every = every_row.read_every_row(run.store, run.id)
+    got = every_row.selection_frame(every, [599, 5, 0, 7, 10_000, 7])  # 5 was dropped, 10,000 is not a row
+    assert got["row"].tolist() == [0, 7, 599] and list(got.columns) == ["row", "label", "z1", "z2"]
+    np.testing.assert_array_equal(got[["z1", "z2"]].to_numpy(), every.latent[[0, 6, 598]])
+    assert every_row.selection_frame(every, range(600), limit=3)["row"].tolist() == [0, 1, 2]
