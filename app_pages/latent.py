@@ -9,13 +9,20 @@ from ae_core.analysis import latent as lat
 from ae_core.analysis.projection import METHOD_TITLES, cached_projection, subsample_note
 from ae_core.figures import common as plots
 from ae_core.figures import images as pictures
-from ae_core.errors import InputError
 from ae_core.links import Choice, Rows
 from ae_core.runs import every_row
 from ui import access, links
 from ui.run_panel import run_progress_panel
 from ui.scatter import pick_point, picked_point, scatter
-from ui.state import how_it_works, loaded_run_or_stop, run_picker, store, umap_fit, visible
+from ui.state import (
+    every_rows,
+    how_it_works,
+    loaded_run_or_stop,
+    run_picker,
+    store,
+    umap_fit,
+    visible,
+)
 
 st.title("Latent space")
 runs = visible(store().list())  # a viewer's: the finished ones
@@ -65,28 +72,16 @@ def _atlas(_run, run_id: str, stamp: float):
     return cached_atlas(_run)
 
 
-@st.cache_resource(show_spinner="Encoding every row of the file (once for this run)…", max_entries=2)
-def _every(_run, run_id: str, stamp: float):
-    """Every row's code of a run that trained on a sample of its table: written by the worker after training (an
-    older run's is made here, once, and kept in its folder)."""
-    return every_row.every_row_for(_run)
-
-
 @st.cache_data(show_spinner=False, max_entries=4)
-def _every_coords(_every_rows, run_id: str, stamp: float, method: str):
+def _every_coords(_every, run_id: str, stamp: float, method: str):
     """Every row's 2-D coordinates: the code itself, or its PCA (linear: fitted on every row in a moment)."""
     from ae_core.analysis.projection import project
 
-    return project(_every_rows.latent, method, 2)
+    return project(_every.latent, method, 2)
 
 
 frame = _frame(run, rec.id, stamp)
-every = None
-if every_row.trained_on_a_sample(ds):
-    try:
-        every = _every(run, rec.id, stamp)
-    except InputError as exc:  # the file is gone or changed: the rows trained on are still there to draw
-        st.warning(f"Only the rows trained on can be drawn: {exc}", icon=":material/warning:")
+every = every_rows(run, rec)  # None unless it trained on a sample of its table
 # The view is in the URL (besides ?run=): a link opens this projection, colouring, 2-D/3-D and selection.
 methods, colours = list(lat.projection_choices(D)), list(lat.colour_choices(frame))
 link = {"proj": Choice(tuple(methods), methods[0]), "colour": Choice(tuple(colours), colours[0]), "sel": Rows(int(frame["row"].max()) + 1)}
@@ -133,7 +128,7 @@ title = f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}"
 
 def plotly_figure():
     """The same view as a Plotly figure: the 3-D view, and the HTML download."""
-    return plots.latent_scatter(coords, frame[colour] if colour in frame else None, customdata=frame["row"].to_numpy(), hover_columns=hover,
+    return plots.latent_scatter(coords, frame.get(colour), customdata=frame["row"].to_numpy(), hover_columns=hover,
                                 title=title, color_title=colour, axis_titles=tuple(axes),
                                 equal_aspect=method in ("latent", "pca"))
 
@@ -143,7 +138,8 @@ if all_rows:
     # is row numbers in the file.
     labels = every.labels()
     rows = scatter(_every_coords(every, rec.id, stamp, method), labels, key=f"lat_points_all_{rec.id}",
-                   rows=every.rows, n_rows=int(every.rows.max(initial=0)) + 1, hover_columns={"row": every.rows} | ({lat.LABEL: labels} if labels is not None else {}),
+                   rows=every.rows, n_rows=int(every.rows.max(initial=0)) + 1,
+                   hover_columns={"row": every.rows} | ({lat.LABEL: labels} if labels is not None else {}),
                    title=f"{ds.title or ds.name}: {D}-D code, {METHOD_TITLES[method]}, all {len(every):,} rows",
                    colour_title=colour if labels is not None else "", axis_titles=tuple(axes),
                    equal_aspect=True, view=f"{rec.id}/{method}/all", file_name=f"latent_{rec.id}_{method}_all",

@@ -211,6 +211,28 @@ def loaded_run_or_stop(rec: RunRecord):
         st.stop()
 
 
+@st.cache_resource(show_spinner="Encoding every row of the file (once for this run)…", max_entries=2)
+def _every_rows(_run, run_id: str, stamp: float):
+    from ae_core.runs.every_row import every_row_for
+
+    return every_row_for(_run)
+
+
+def every_rows(run, rec: RunRecord):
+    """Every row's code of a run that trained on a sample of its table (`ae_core.runs.every_row`: written by the
+    worker after training; an older run's is made once and kept), or None: the run trained on every row, or its
+    file is gone or changed (a warning says so: the rows trained on can still be drawn)."""
+    from ae_core.runs.every_row import trained_on_a_sample
+
+    if not trained_on_a_sample(run.dataset):
+        return None
+    try:
+        return _every_rows(run, rec.id, rec.finished or rec.updated)
+    except InputError as exc:
+        st.warning(f"Only the rows trained on can be drawn: {exc}", icon=":material/warning:")
+        return None
+
+
 def selected_run_id() -> str | None:
     """The run in the URL, else the one chosen earlier in this session."""
     rid = st.query_params.get(RUN_KEY)

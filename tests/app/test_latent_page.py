@@ -273,7 +273,7 @@ def test_a_selection_of_every_row_lists_those_rows_of_the_file(store, tmp_path):
     assert table.value["row"].tolist() == [0, 7, 599] and set(table.value["label"]) <= {"p", "q"}
 
 
-def test_umap_of_a_sampled_run_draws_the_rows_trained_on_and_says_so(store, tmp_path):
+def test_a_3d_view_of_a_sampled_run_draws_the_rows_trained_on_and_says_so(store, tmp_path):
     run_id = sampled_table_run(store, tmp_path)
     at = open_page({"run": run_id, "proj": "pca", "dims": "3"})
     assert not at.exception, at.exception
