@@ -226,10 +226,22 @@ if runs:
         left, right = st.columns(2)
         stamp = rec.finished or rec.updated
         pictures = (lambda: _atlas(run, rec.id, stamp)) if ds.image_shape is not None else None  # made when wanted
+        every = state.every_rows(run, rec)  # a big table trained on a sample: its chart draws every row
+        picked_rows = []
         with left:
-            picked = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
-                              ("code 1", "code 2"), by, f"upload_code_{rec.id}", ("upload", rec.id, stamp, "code", by),
-                              pictures)
+            if every is not None:
+                labels = every.labels() if by == upload.label_column(run) else None
+                picked_rows = scatter(
+                    project(every.latent, "latent", 2), labels, key=f"upload_code_all_{rec.id}", rows=every.rows,
+                    n_rows=int(every.rows.max(initial=0)) + 1, hover_columns={"row": every.rows}, hover_digits=6,
+                    title=f"Autoencoder code (2-D), all {len(every):,} rows", colour_title=by if labels is not None else "",
+                    axis_titles=("code 1", "code 2"), height=460, view=f"upload_code_all_{rec.id}",
+                    file_name=f"upload_code_all_{rec.id}", cache_key=("upload-all", rec.id, stamp, labels is not None))
+                picked = []
+            else:
+                picked = _scatter(project(run.latent, "latent", 2), colour, hover, "Autoencoder code (2-D)",
+                                  ("code 1", "code 2"), by, f"upload_code_{rec.id}", ("upload", rec.id, stamp, "code", by),
+                                  pictures)
         with right:
             coords = upload.input_coordinates(run, method.lower())
             if coords is None:
@@ -241,8 +253,21 @@ if runs:
             else:
                 picked += _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),
                                    by, f"upload_{method}_{rec.id}", ("upload", rec.id, stamp, method, by), pictures)
-        st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; drag a lasso (or a box: "
-                   "toolbar) around points to list those rows below; click legend entries to hide or show a group.")
+        if every is not None:
+            st.caption(f"The code of all {len(every):,} rows of your file (left; where points pile up, their "
+                       f"density: zoom in to see each point); the model trained on a random sample of "
+                       f"{ds.n_samples:,} of them, which the input's {method} (right) draws. The code is coloured "
+                       "by the label only: the other colourings are of the sample.")
+        else:
+            st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; drag a lasso (or a box: "
+                       "toolbar) around points to list those rows below; click legend entries to hide or show a group.")
+        if picked_rows:
+            from ae_core.runs.every_row import selection_frame
+
+            shown = selection_frame(every, picked_rows, limit=1000)
+            st.subheader(f"{len(picked_rows):,} rows of the file selected"
+                         + (f" (first {len(shown):,} listed)" if len(picked_rows) > len(shown) else ""))
+            st.dataframe(shown, hide_index=True)
         if picked := sorted(set(picked)):
             st.subheader(f"{len(picked):,} selected")
             st.dataframe(hover[0].iloc[picked], hide_index=True)

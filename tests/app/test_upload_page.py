@@ -159,3 +159,26 @@ def test_coordinates_csv_matches_the_download_contract(finished_csv_run, store):
 
     out = pd.read_csv(io.BytesIO(upload.coordinates_csv(load_run(store, finished_csv_run))))
     assert len(out) == 120 and list(out.columns[:3]) == ["row", "ae_1", "ae_2"]
+
+
+def test_a_run_on_a_sample_of_a_big_table_draws_every_row_and_lists_a_selection(store, tmp_path):
+    from tests.data.test_large_table import messy, write
+
+    path = write(messy(), tmp_path / "big.csv")
+    config = upload.quick_config(path, "label", "big")
+    config["dataset"]["options"]["max_rows"] = 200  # a sample of 200 of the 600 rows, as a big file's 100,000
+    config["train"]["epochs"] = 2
+    rec = store.create(config)
+    assert execute_run(store, rec.id) == "done"
+    at = upload_page()
+    at.query_params["run"] = rec.id
+    at.session_state[f"upload_code_all_{rec.id}"] = {"selection": {"rows": [0, 599]}}
+    at.run()
+    assert not at.exception, at.exception
+    meta, cols = unpack(scatters(at)[0].proto.bytes)
+    assert meta["n"] == 599 and meta["title"] == "Autoencoder code (2-D), all 599 rows"
+    assert meta["colour"]["names"] == ["p", "q"] and cols["row"].max() == 599
+    assert unpack(scatters(at)[1].proto.bytes)[0]["n"] == 200  # PCA of the input: the rows trained on
+    assert "random sample of 200 of them" in app_text(at)
+    assert "2 rows of the file selected" in [h.value for h in at.subheader]
+    assert at.dataframe[-1].value["row"].tolist() == [0, 599]
