@@ -384,9 +384,9 @@ def _embed_images(args) -> int:
     for line in ims.report.summary_lines():
         print(line, file=sys.stderr)
     X = ims.X.astype(np.float32) / 255.0
-    # Grey images go in as (n, h, w): the estimator then keeps the pixels' fixed [0, 1] range.
+    # Images go in as images, (n, h, w) or (n, h, w, 3): the estimator then keeps the pixels' fixed [0, 1] range.
     ae = Autoencoder(latent_dim=args.latent_dim, epochs=args.epochs, random_state=args.seed)
-    Z = ae.fit_transform(X if X.ndim == 3 else X.reshape(len(X), -1))
+    Z = ae.fit_transform(X)
     coords = Z if args.method == "latent" else project(Z.astype(np.float32), args.method, n_components=2, seed=args.seed)
     out = pd.DataFrame({"row": np.arange(len(X)), "file": list(ims.names)})
     if ims.labels is not None:

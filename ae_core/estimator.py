@@ -29,7 +29,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     Parameters
     ----------
     variant : {"vanilla", "sparse", "denoising", "variational", "convolutional"}, default="vanilla"
-        The preset; "convolutional" needs image input of shape (n, h, w).
+        The preset; "convolutional" needs images, of shape (n, h, w) or (n, h, w, 3) for colour. The dense
+        variants take images too, flattened channel-last.
     latent_dim : int, default=2
         Size of the code. At most n_features for the vanilla, convolutional and variational variants (a
         code as wide as the input is allowed, with a warning: it does not compress); the sparse and
@@ -72,6 +73,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     ----------
     n_features_in_ : int
     image_shape_ : tuple of int or None
+        (h, w) or (h, w, c) for image input; `inverse_transform` gives images of this shape back.
     model_ : torch.nn.Module
         The trained `ae_core.model.networks.Autoencoder`.
     scaler_ : ae_core.data.preprocessing.Scaler
@@ -108,16 +110,20 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     # ---- input handling ----------------------------------------------------------
 
     def _flatten(self, X, reset: bool) -> np.ndarray:
-        """Validate X and return float32 (n, n_features); (n, h, w) images are flattened."""
+        """Validate X and return float32 (n, n_features); images, (n, h, w) grey or (n, h, w, 3) colour, are
+        flattened channel-last, the layout the convolutional model reads (and the app's image rows)."""
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float32, np.float64], ensure_min_features=1)
-        if X.ndim == 3:
+        if X.ndim == 3 or (X.ndim == 4 and X.shape[-1] in (1, 3)):
             shape = X.shape[1:]
             X = X.reshape(len(X), -1)
         elif X.ndim == 2:
             shape = None
+        elif X.ndim == 4:
+            raise InputError(_channels_problem(X.shape))
         else:
             raise InputError(
-                f"expected an array of shape (n_samples, n_features) or images (n_samples, height, width); got {X.ndim} dimensions."
+                "expected an array of shape (n_samples, n_features), or images of shape (n_samples, height, width) "
+                f"or (n_samples, height, width, 3); got {X.ndim} dimensions {X.shape}."
             )
         if reset:
             self.image_shape_ = shape
@@ -263,6 +269,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _channels_problem(shape: tuple[int, ...]) -> str:
+    """What is wrong with a 4-D array whose last axis is not 1 (grey) or 3 (RGB) channels, and what to do."""
+    fix = ("it looks channels-first: np.moveaxis(X, 1, -1) puts the channels last" if shape[1] in (1, 3)
+           else "for RGBA, drop the alpha channel with X[..., :3] (or put the images on a background first)"
+           if shape[-1] == 4 else "convert the images to RGB or grayscale first")
+    return (f"images of shape (n_samples, height, width, channels) need 1 (grey) or 3 (RGB) channels, last; got "
+            f"shape {shape}: {fix}.")
 
 
 class _Verbose(Callback):

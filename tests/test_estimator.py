@@ -55,6 +55,60 @@ def test_shapes_roundtrip_for_rows_and_images(digits):
     assert conv.reconstruct(images[:4]).shape == (4, 8, 8)
 
 
+def _discs(n: int = 60, side: int = 12, seed: int = 0) -> np.ndarray:
+    """(n, side, side, 3) colour images in [0, 1]: red discs, then blue ones, of random size and place, on white."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side]
+    out = np.ones((n, side, side, 3))
+    for i in range(n):
+        r, (cx, cy) = rng.integers(2, side // 3), rng.integers(side // 3, 2 * side // 3, 2)
+        out[i][(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = (0.8, 0.1, 0.1) if i < n // 2 else (0.1, 0.1, 0.8)
+    return out
+
+
+@pytest.mark.parametrize("channels", [3, 1], ids=["rgb", "one-channel"])
+@pytest.mark.parametrize("variant", ["convolutional", "vanilla", "variational"])
+def test_image_arrays_with_channels_keep_their_shape_through_every_method(variant, channels):
+    X = _discs()[..., :channels]
+    ae = Autoencoder(variant=variant, latent_dim=2, epochs=3, random_state=0).fit(X)
+    assert ae.image_shape_ == (12, 12, channels) and ae.scaling_ == "range"
+    Z = ae.transform(X[:5])
+    assert Z.shape == (5, 2)
+    assert ae.inverse_transform(Z).shape == ae.reconstruct(X[:5]).shape == (5, 12, 12, channels)
+    assert ae.anomaly_score(X[:5]).shape == ae.score_samples(X[:5]).shape == (5,)
+    assert np.isfinite(ae.anomaly_score(X[:5], method="reconstruction")).all()
+
+
+def test_dense_variants_read_colour_images_as_their_pixels_channel_last():
+    X = _discs()
+    images = Autoencoder(latent_dim=2, epochs=3, random_state=0).fit(X)
+    rows = Autoencoder(latent_dim=2, epochs=3, random_state=0).fit(X.reshape(len(X), -1))
+    np.testing.assert_allclose(images.transform(X), rows.transform(X.reshape(len(X), -1)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(images.reconstruct(X).reshape(len(X), -1), rows.reconstruct(X.reshape(len(X), -1)),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, match", [
+    ((10, 12, 12, 5), r"1 \(grey\) or 3 \(RGB\) channels, last; got shape \(10, 12, 12, 5\): convert"),
+    ((10, 12, 12, 4), r"RGBA, drop the alpha channel"),
+    ((10, 3, 12, 12), r"channels-first: np.moveaxis\(X, 1, -1\)"),
+    ((10, 4, 4, 4, 3), r"images of shape \(n_samples, height, width\) or \(n_samples, height, width, 3\); got 5"),
+], ids=["five-channels", "rgba", "channels-first", "five-dimensions"])
+def test_image_arrays_it_cannot_read_are_refused_with_what_to_do(shape, match):
+    X = np.random.default_rng(0).random(shape)
+    with pytest.raises(InputError, match=match):
+        Autoencoder(variant="convolutional", epochs=1).fit(X)
+
+
+def test_images_of_another_colour_mode_than_fitted_are_refused():
+    X = _discs()
+    ae = Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(X)
+    with pytest.raises(InputError, match="fitted on images of 12x12x3; got images of 12x12"):
+        ae.transform(X[..., 0])
+    with pytest.raises(InputError, match="need 1 \\(grey\\) or 3 \\(RGB\\) channels"):
+        ae.anomaly_score(np.concatenate([X, X[..., :2]], axis=-1))
+
+
 def test_score_samples_is_negative_anomaly_score(digits):
     ae = Autoencoder(epochs=3, random_state=0).fit(digits)
     np.testing.assert_allclose(ae.score_samples(digits[:10]), -ae.anomaly_score(digits[:10]))
