@@ -1111,16 +1111,28 @@ class ScatterView {
       minX = Math.min(minX, px); maxX = Math.max(maxX, px); minY = Math.min(minY, py); maxY = Math.max(maxY, py);
     }
     const { x, y } = this.cols;
-    for (let i = 0; i < this.n; i++) {
-      if (!this.visible(i)) continue;
+    const test = (i) => {
+      if (!this.visible(i)) return;
       const [px, py] = this.toPx(x[i], y[i]);
-      if (px < minX || px > maxX || py < minY || py > maxY) continue;
+      if (px < minX || px > maxX || py < minY || py > maxY) return;
       let inPoly = false;
       for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
         const [xa, ya] = poly[a], [xb, yb] = poly[b];
         if (ya > py !== yb > py && px < ((xb - xa) * (py - ya)) / (yb - ya) + xa) inPoly = !inPoly;
       }
       if (inPoly) m[i] = 1;
+    };
+    if (!this.big) {
+      for (let i = 0; i < this.n; i++) test(i);
+      return m;
+    }
+    // A big set: only the grid cells under the shape's bounding box.
+    const [dx0, dy1] = this.toData(minX, minY), [dx1, dy0] = this.toData(maxX, maxY);
+    const G = this.grid, { cw, ch, starts, order } = this.index, b = this.bounds;
+    const cx0 = Math.max(0, Math.floor((dx0 - b.x0) / cw)), cx1 = Math.min(G - 1, Math.floor((dx1 - b.x0) / cw));
+    const cy0 = Math.max(0, Math.floor((dy0 - b.y0) / ch)), cy1 = Math.min(G - 1, Math.floor((dy1 - b.y0) / ch));
+    for (let cy = cy0; cy <= cy1 && cx0 <= cx1; cy++) {
+      for (let k = starts[cy * G + cx0], end = starts[cy * G + cx1 + 1]; k < end; k++) test(order[k]);
     }
     return m;
   }
