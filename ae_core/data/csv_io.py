@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ae_core.data import csv_lines
 from ae_core.errors import InputError
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -90,8 +91,9 @@ def read_csv(source, *, max_bytes: int | None = None) -> tuple[pd.DataFrame, str
     delimiter, has_header = _sniff(text)
     frame, skipped = _parse(text, delimiter, has_header)
     if skipped:
-        notes.append(f"{len(skipped):,} ragged line(s) skipped (more fields than the header); "
-                     f"first at data row {skipped[0]}")
+        notes.append(csv_lines.ragged_note(skipped))
+    notes.extend(csv_lines.check_lines(text, encoding=encoding, delimiter=delimiter, has_header=has_header,
+                                       width=len(frame.columns)).notes())
     if not has_header:
         notes.append("the first line looks like data, not a header: all lines were read "
                      "as data and the columns named column_1, column_2, ...")
@@ -236,9 +238,8 @@ def _parse(text: str, delimiter: str, has_header: bool) -> tuple[pd.DataFrame, l
         except pd.errors.ParserError as err:
             raise InputError(f"The file could not be parsed as CSV ({str(err).strip()}). "
                              "Check for an unclosed quote and save it again as CSV.") from None
-    lines = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
-             for n in re.findall(r"Skipping line (\d+)", str(w.message))]
-    skipped = sorted(n - (2 if has_header else 1) for n in lines)
+    skipped = csv_lines.skipped_records([w.message for w in caught if issubclass(w.category, pd.errors.ParserWarning)],
+                                        has_header)
     records = np.arange(len(frame) + len(skipped), dtype=np.int64)
     if all(0 <= k < len(records) for k in skipped):
         records = np.delete(records, skipped)

@@ -11,8 +11,10 @@ feature matrix at once needs several GB. Here the file is streamed twice, a chun
    (:class:`RowFeatures`), so every row becomes a feature row the trained model can encode.
 
 Memory is bounded by the sample plus one chunk, whatever the file's length. Small files (under
-``stream_bytes``) are read whole with :func:`~ae_core.data.tabular.prepare_table` as before, which
-keeps its exact handling of ragged lines and row numbering.
+``stream_bytes``) are read whole with :func:`~ae_core.data.tabular.prepare_table` as before. Both ways
+skip a line with too many fields and number the rows around it, and report those lines, lines with
+too few fields and undecodable bytes in the same words (:mod:`ae_core.data.csv_lines`; streamed, the
+count of short lines and bad bytes is one more pass, with pyarrow).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ae_core.data import columns, csv_io, tabular
+from ae_core.data import columns, csv_io, csv_lines, tabular
 from ae_core.errors import InputError
 
 SAMPLE_ROWS = 100_000  # a model is trained on at most this many rows; every row is encoded afterwards
@@ -138,7 +140,7 @@ def open_large_table(path, *, label_column: str | None = None, sample_rows: int 
                                      rows_in_source=n_rows)
     rows = frame.index.to_numpy(np.int64)[prepared.row_index]  # sample positions -> the file's row numbers
     report = dataclasses.replace(prepared.report, encoding=reader.encoding, delimiter=reader.delimiter,
-                                 notes=(*reader.notes, *prepared.report.notes, *_sample_note(len(frame), n_rows)))
+                                 notes=(*reader.report_notes(), *prepared.report.notes, *_sample_note(len(frame), n_rows)))
     prepared = dataclasses.replace(prepared, row_index=rows, frame=prepared.frame.set_axis(pd.Index(rows, name="row")),
                                    report=report)
     return LargeTable(sample=prepared, n_rows=n_rows, sampled=len(frame) < n_rows, path=path, _reader=reader,
@@ -224,7 +226,10 @@ def _sample(reader, n: int, chunk_rows: int, seed: int) -> tuple[pd.DataFrame, i
 
 
 class _ParquetReader:
-    encoding, delimiter, notes = "Parquet", "n/a", ()
+    encoding, delimiter = "Parquet", "n/a"
+
+    def report_notes(self) -> tuple[str, ...]:
+        return ()  # typed columns: no lines to be ragged
 
     def __init__(self, path: Path):
         import pyarrow.parquet as pq
@@ -259,31 +264,57 @@ class _CsvReader:
         if len(head) == _SNIFF_BYTES and b"\n" in head:
             head = head[: head.rindex(b"\n") + 1]  # whole lines: no character cut in half
         frame, self.encoding, self.delimiter, notes = csv_io.read_csv(head)
-        self.notes = tuple(n for n in notes if "ragged" not in n)  # about the first lines only
+        whole_file = ("ragged", "short line", "undecodable")  # counted over the whole file by report_notes
+        self.notes = tuple(n for n in notes if not any(w in n for w in whole_file))
         self.has_header = not any("looks like data, not a header" in n for n in notes)
         self.width = len(frame.columns)
+        self.skipped: list[int] = []  # data rows of the lines the last pass skipped (more fields than the header)
+
+    def report_notes(self) -> tuple[str, ...]:
+        """The notes of a whole pass, as the in-memory path writes them: the first lines' notes, the ragged
+        lines skipped, and (one more pass, with pyarrow) the short lines and undecodable bytes."""
+        counts = csv_lines.check_lines(self.path, encoding=self.encoding, delimiter=self.delimiter,
+                                       has_header=self.has_header, width=self.width)
+        ragged = (csv_lines.ragged_note(self.skipped),) if self.skipped else ()
+        return (*self.notes, *ragged, *counts.notes())
 
     def frames(self, chunk_rows: int, text_columns=()) -> Iterator[pd.DataFrame]:
+        """The file's rows, `chunk_rows` at a time, each indexed by its data row number in the file (a line
+        with too many fields is skipped, as in memory, and recorded in `skipped`)."""
         kwargs = {"sep": self.delimiter, "index_col": False, "skip_blank_lines": False, "na_values": csv_io._EXTRA_NA,
-                  "on_bad_lines": "skip", "encoding": "utf-8-sig" if self.encoding == "utf-8" else self.encoding,
+                  "on_bad_lines": "warn", "encoding": "utf-8-sig" if self.encoding == "utf-8" else self.encoding,
                   "encoding_errors": "replace", "chunksize": chunk_rows, "low_memory": False}
         if text_columns:  # read as text what the sample read as text: categories compare as strings
             kwargs["dtype"] = {c: str for c in text_columns}
         if not self.has_header:
             kwargs.update(header=None, names=[f"column_{i + 1}" for i in range(self.width)])
-        columns = None
+        columns, self.skipped = None, []
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-                for frame in pd.read_csv(self.path, **kwargs):
+            with pd.read_csv(self.path, **kwargs) as reader:
+                while (frame := self._next(reader)) is not None:
                     if columns is None:
                         columns, _ = csv_io.clean_headers([str(c) for c in frame.columns], self.has_header)
                     frame.columns = columns
-                    frame.index.name = "row"
+                    # pandas numbers the rows it kept; the file's numbers skip the lines it left out
+                    frame.index = pd.Index(csv_lines.renumber(frame.index, self.skipped), name="row")
                     yield frame
         except pd.errors.ParserError as err:
             raise InputError(f"The file could not be parsed as CSV ({str(err).strip()[:200]}). "
                              "Check for an unclosed quote and save it again as CSV.") from None
+
+    def _next(self, reader) -> pd.DataFrame | None:
+        """The next chunk (None at the end), its skipped lines added to `skipped`. The warnings are caught
+        around this one call, never across a `yield`, where they would catch the caller's."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame = next(reader, None)
+        parser = [w.message for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
+        for w in caught:
+            if not issubclass(w.category, pd.errors.ParserWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.skipped.extend(csv_lines.skipped_records(parser, self.has_header))
+        return frame
 
 
 # ---- the sample's decisions, applied to any rows -------------------------------------------------

@@ -122,3 +122,69 @@ def test_a_sampled_upload_run_downloads_every_row_with_the_codes_it_trained(stor
     assert out["row"].tolist() == [r for r in range(N) if r != 5] and set(out["label"]) == {"p", "q"}
     trained = out.set_index("row").loc[run.dataset.row_index, ["ae_1", "ae_2"]].to_numpy()
     np.testing.assert_allclose(trained, run.latent[:, :2], atol=1e-4)  # the same model, the same codes
+
+
+# ---- lines that do not fit the header: counted, streamed or read whole --------------------------
+
+
+def _ragged_csv(path, header: bool = True):
+    """300 rows of a labelled table as a spreadsheet would write it, with two lines of too many fields (data
+    rows 5, 100) and two of too few (50, 200), all after the first chunk of 64 rows has begun."""
+    rng = np.random.default_rng(0)
+    labels = "pq" if header else "01"  # a line of numbers only is read as data, not a header
+    lines = [f"{rng.normal():.3f},{rng.normal():.3f},{rng.normal():.3f},{labels[i % 2]}" for i in range(300)]
+    lines[5] += ",9"
+    lines[100] += ",1,2"
+    lines[50] = "1.5,2.5"
+    lines[200] = "3.5"
+    path.write_text("\n".join((["a,b,c,label"] if header else []) + lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["header", "no-header"])
+@pytest.mark.parametrize("stream_bytes", [0, 2**40], ids=["streamed", "read-whole"])
+def test_ragged_and_short_lines_are_counted_and_rows_keep_their_numbers(tmp_path, stream_bytes, header):
+    path = _ragged_csv(tmp_path / "r.csv", header)
+    label = "label" if header else "column_4"
+    t = open_large_table(path, label_column=label, sample_rows=100, chunk_rows=64, stream_bytes=stream_bytes)
+    notes = t.sample.report.notes
+    assert "2 ragged line(s) skipped (more fields than the header); first at data row 5" in notes
+    assert ("2 short line(s) (fewer fields than the header): their missing cells are left empty and imputed; "
+            "first at data row 50") in notes
+    assert t.n_rows == 298
+    _, rows, _ = all_chunks(t, 64)
+    assert 5 not in rows and 100 not in rows and {4, 6, 50, 99, 101, 200, 299} <= set(rows) and len(rows) == 298
+    assert set(t.sample.row_index) <= set(rows)
+
+
+def test_streamed_rows_are_numbered_as_a_whole_file_read_numbers_them(tmp_path):
+    path = _ragged_csv(tmp_path / "r.csv")
+    whole = open_large_table(path, label_column="label", sample_rows=N, stream_bytes=2**40)
+    streamed = open_large_table(path, label_column="label", sample_rows=N, chunk_rows=50, stream_bytes=0)
+    (Xw, rw, _), (Xs, rs, _) = all_chunks(whole, 64), all_chunks(streamed, 64)
+    np.testing.assert_array_equal(rw, rs)
+    np.testing.assert_allclose(Xw, Xs, rtol=1e-6, equal_nan=True)
+    assert whole.sample.report.notes == streamed.sample.report.notes
+
+
+def test_undecodable_bytes_past_the_first_lines_are_counted(tmp_path):
+    # Past the 256 KB the encoding is guessed from: the chunked reader replaces the bad byte.
+    rows = [f"{i % 11},{i % 7}.5,{i % 5}.25,{'pq'[i % 2]}" for i in range(30_000)]
+    rows[25_000] = "3,\xff\xfe.5,1.25,p"
+    path = tmp_path / "bad.csv"
+    path.write_bytes(("a,b,c,label\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    raw = path.read_bytes()
+    assert raw.index(b"\xff") > 262_144 and b"\xff\xfe.5" in raw
+    t = open_large_table(path, label_column="label", sample_rows=1000, stream_bytes=0)
+    assert t.sample.report.encoding == "utf-8"
+    assert "2 undecodable byte(s) replaced with '\ufffd'" in t.sample.report.notes
+    _, numbers, _ = all_chunks(t, 10_000)
+    assert 25_000 in numbers and len(numbers) == 30_000  # the row is kept; its cell is missing, then imputed
+
+
+@pytest.mark.parametrize("stream_bytes", [0, 2**40], ids=["streamed", "read-whole"])
+def test_an_unclosed_quote_is_refused_with_what_to_do(tmp_path, stream_bytes):
+    path = tmp_path / "q.csv"
+    path.write_text("a,b,c\n" + "".join(f"{i},{i},{i}\n" for i in range(40)) + '1,"oops,3\n' + "2,2,2\n" * 5)
+    with pytest.raises(InputError, match="unclosed quote"):
+        open_large_table(path, stream_bytes=stream_bytes)
