@@ -21,7 +21,7 @@ const GRID = 192; // cells per side of the hover/click index
 // view, DENSITY_PX pixels a bin, binned on the CPU per frame) and, zoomed in until at most POINTS_IN_VIEW points
 // lie in the visible cells of a finer grid (GRID_BIG), each of those points; below DENSITY_N nothing changes.
 const DENSITY_N = 150_000;
-const POINTS_IN_VIEW = 20_000;
+const POINTS_IN_VIEW = 15_000;
 const GRID_BIG = 512;
 const DENSITY_PX = 2;
 const BLUES = [[0, [189, 215, 238]], [0.5, [49, 130, 189]], [1, [8, 48, 107]]]; // no colouring: light to dark by density
