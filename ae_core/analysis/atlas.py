@@ -26,6 +26,10 @@ MAX_TILE = 32  # px: the tooltip shows a tile at about 96 px, so more detail is 
 MIN_TILE = 4
 ATLAS_FILE, LAYOUT_FILE = "atlas.png", "atlas.json"
 ATLAS_VERSION = 1  # bump when the layout changes: a cached atlas of another version is rebuilt
+# Grey sheets in 16 levels (a 4-bit PNG): 6.6 MB instead of 16.9 for 70,000 Fashion-MNIST images and their
+# reconstructions, encoded and decoded faster; a step of 17/255, not seen at thumbnail size. Measured in
+# benchmarks/bench_images.py ("Your own images"); the why in benchmarks/FINDINGS.md. Colour sheets stay 8-bit.
+GREY_BITS = 4
 
 
 @dataclass(frozen=True)
@@ -138,16 +142,27 @@ def build_atlas(images: np.ndarray, reconstructions: np.ndarray | None = None,
     return np.ascontiguousarray(sheet), layout
 
 
-def atlas_png(sheet: np.ndarray) -> bytes:
-    """The sheet as PNG bytes (grey or RGB). compress_level 3: most of level 9's size at a fraction of its time."""
+def atlas_png(sheet: np.ndarray, grey_bits: int = GREY_BITS) -> bytes:
+    """The sheet as PNG bytes (grey or RGB). compress_level 3: most of level 9's size at a fraction of its time.
+
+    A grey sheet is stored with `grey_bits` bits a pixel (4: 16 levels, each value rounded to the nearest
+    multiple of 17; 8: as it is); see `GREY_BITS`.
+    """
     from PIL import Image
 
+    if grey_bits not in (4, 8):
+        raise ValueError(f"grey_bits must be 4 or 8, got {grey_bits!r}")
     buf = io.BytesIO()
-    Image.fromarray(sheet).save(buf, format="PNG", compress_level=3)
+    if sheet.ndim == 2 and grey_bits == 4:
+        levels = ((sheet.astype(np.uint16) + 8) // 17 * 17).astype(np.uint8)  # Pillow packs the top 4 bits
+        Image.fromarray(levels).save(buf, format="PNG", compress_level=3, bits=4)
+    else:
+        Image.fromarray(sheet).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
 
 
-def write_atlas(store, run_id: str, X_scaled: np.ndarray, image_shape, model) -> tuple[bytes, AtlasLayout]:
+def write_atlas(store, run_id: str, X_scaled: np.ndarray, image_shape, model,
+                grey_bits: int = GREY_BITS) -> tuple[bytes, AtlasLayout]:
     """Build the atlas of a run's scaled image rows and their reconstructions by `model`, and keep it in the
     run's folder. The worker calls this when training ends, so the Latent page never waits for it."""
     from ae_core.analysis.latent import as_images
@@ -155,7 +170,7 @@ def write_atlas(store, run_id: str, X_scaled: np.ndarray, image_shape, model) ->
 
     rebuilt = np.concatenate([reconstruct(model, X_scaled[i:i + 8192]) for i in range(0, len(X_scaled), 8192)])
     sheet, layout = build_atlas(as_images(X_scaled, image_shape), as_images(rebuilt, image_shape))
-    png = atlas_png(sheet)
+    png = atlas_png(sheet, grey_bits)
     store.write_bytes(run_id, ATLAS_FILE, png)
     # Written last: its presence says the PNG is whole.
     store.write_json(run_id, LAYOUT_FILE, {"layout": layout.to_dict(), "weights": store.weights_signature(run_id)})
