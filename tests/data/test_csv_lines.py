@@ -17,8 +17,8 @@ def test_short_lines_are_counted_but_not_quoted_newlines_or_empty_lines(tmp_path
         source.write_text(TEXT)
     counts = check_lines(source, encoding="utf-8", delimiter=",", has_header=True, width=3)
     assert (counts.short, counts.first_short, counts.replaced) == (2, 1, 0)
-    assert counts.notes() == ["2 short line(s) (fewer fields than the header): their missing cells are left empty "
-                              "and imputed; first at data row 1"]
+    assert counts.notes() == [("2 short line(s) (fewer fields than the header): their missing cells are left empty "
+                               "and imputed; first at data row 1")]
 
 
 def test_a_file_in_a_legacy_encoding_is_read_through_it_and_bad_bytes_counted(tmp_path):
