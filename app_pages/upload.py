@@ -76,7 +76,8 @@ def _image_upload(path: str, file_name: str) -> None:
             state.follow_run(PICKER_KEY, rec.id)
             st.toast("Training started: follow it under Result below.", icon=":material/rocket_launch:")
     st.caption("Trains a convolutional autoencoder with a 2-D code (at most 40 epochs or 2 minutes) in the background. "
-               "Then hover the points on the Latent space page to see each picture.")
+               "Then hover the points on the Latent space page to see each picture. For another variant or other "
+               "settings, choose these images on the Train page (listed as “Your images: …” once uploaded).")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -93,3 +93,13 @@ def test_the_export_of_a_run_started_on_the_train_page_names_the_images(conv_run
     with zipfile.ZipFile(io.BytesIO(run_bundle(store, run_id))) as zf:
         readme = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("README.txt"))
     assert "--images" in readme and "--variant convolutional" in readme
+
+
+def test_the_upload_page_points_to_the_train_page_for_other_variants(store, tmp_path):
+    from tests.conftest import choose_file, upload_page
+
+    at = choose_file(upload_page().run(), shapes_zip(tmp_path / "s.zip", n=5).read_bytes(), "shapes.zip",
+                     "application/zip")
+    assert "choose these images on the Train page" in app_text(at)
+    at = page_app("train.py").run()
+    assert "Your images: shapes" in at.selectbox(key="train_dataset").options  # the options as shown
