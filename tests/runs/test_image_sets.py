@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ae_core.runs import upload
 from ae_core.runs.image_sets import image_sets
 from ae_core.runs.spec import make_config
@@ -44,3 +46,26 @@ def test_a_source_that_is_gone_is_left_out(tmp_path):
     store.create(make_config("images", "vanilla", {"path": str(z)}))
     z.unlink()
     assert image_sets(store) == []
+
+
+@pytest.mark.slow
+def test_an_uploaded_set_trains_in_a_background_worker_like_any_dataset(tmp_path):
+    import os
+
+    from ae_core.runs.jobs import JobManager
+    from ae_core.runs.loaded import load_run
+
+    store = RunStore(tmp_path / "runs")
+    upload.save_upload(store.root, "shapes.zip", shapes_zip(tmp_path / "s.zip", n=10).read_bytes())
+    (s,) = image_sets(store)
+    manager = JobManager(store, max_parallel=1, poll_seconds=0.1, standby=False)
+    try:
+        rec = manager.submit(make_config("images", "convolutional", s.options, train={"epochs": 3}))
+        done = manager.wait(rec.id, timeout=120)
+    finally:
+        manager.shutdown()
+    assert done.status == "done", done.error
+    assert done.pid != os.getpid()
+    run = load_run(store, rec.id)
+    assert run.dataset.image_shape == (16, 16, 3) and run.latent.shape == (20, 2)
+    assert store.path(rec.id, "atlas.png").is_file()  # the pictures for the latent scatter, written by the worker
