@@ -618,7 +618,10 @@ class ScatterView {
     if (!this.plotW || !this.meta) return;
     cancelAnimationFrame(this.frame);
     clearTimeout(this.settleTimer);
-    this.frame = requestAnimationFrame(() => this.drawNow(gesture && !this.big ? this.quickCount() : this.n));
+    this.frame = requestAnimationFrame(() => {
+      this.gesture = gesture;
+      this.drawNow(gesture && !this.big ? this.quickCount() : this.n);
+    });
     this.settleTimer = gesture ? setTimeout(() => this.draw(), SETTLE_MS) : 0;
   }
 
@@ -656,29 +659,43 @@ class ScatterView {
     dctx.setTransform(1, 0, 0, 1, 0, 0);
     dctx.clearRect(0, 0, this.densCanvas.width, this.densCanvas.height);
     if (mode === "points") {
-      const gl = this.gl, size = count < 2000 ? 7 : count < 20_000 ? 5 : 3.5; // as _marker_px for this many
+      // Larger dots only for a few: a dot's cost in software WebGL grows with its area (5 px: twice 3.5 px's).
+      const gl = this.gl, size = count < 2000 ? 7 : count < 5000 ? 5 : 3.5;
       gl.uniform1f(this.loc.size, size * (window.devicePixelRatio || 1));
-      this.drawSpans(spans, count);
-      return count;
+      // As for a smaller set: when a full frame of these points is slower than FRAME_MS, a gesture frame draws
+      // every k-th of them (a uniform sample: each cell's points are in random order), the rest once it rests.
+      const k = this.gesture && this.pointsMs > FRAME_MS ? Math.ceil(this.pointsMs / FRAME_MS) : 1;
+      const t0 = performance.now();
+      const drawn = this.drawSpans(spans, count, k);
+      if (k === 1 && !this.gesture && count > MIN_QUICK_POINTS / 4) {
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, this.px || (this.px = new Uint8Array(4)));
+        this.pointsMs = performance.now() - t0;
+      }
+      return drawn;
     }
     this.drawDensity(spans, dctx);
     return 0;
   }
 
-  drawSpans(spans, count) {
-    // The visible cells' points copied into one small buffer pair and drawn in one call: software WebGL spends
-    // ~0.3 ms a draw call, and a zoomed-in view spans up to a few hundred cell rows.
-    const gl = this.gl, xy = this.xy, col = this.colours;
+  drawSpans(spans, count, every = 1) {
+    // The visible cells' points, copied into one small buffer pair (sent again only when the cells or colours
+    // change), so that a gesture frame can draw every k-th of them by a stride, and drawn in one call.
+    const gl = this.gl;
     const key = `${this.version}:${spans.join(",")}`; // a pan inside the same cells draws what was sent
-    if (key === this.viewKey) {
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.viewPosBuf);
-      gl.vertexAttribPointer(this.loc.pos, 2, gl.FLOAT, false, 0, 0);
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.viewColBuf);
-      gl.vertexAttribPointer(this.loc.col, 4, gl.UNSIGNED_BYTE, true, 0, 0);
-      gl.drawArrays(gl.POINTS, 0, count);
-      return;
-    }
+    if (key !== this.viewKey) this.sendView(spans, count);
     this.viewKey = key;
+    // every > 1: a stride over the same buffers draws every `every`-th point, nothing copied
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.viewPosBuf);
+    gl.vertexAttribPointer(this.loc.pos, 2, gl.FLOAT, false, 8 * every, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.viewColBuf);
+    gl.vertexAttribPointer(this.loc.col, 4, gl.UNSIGNED_BYTE, true, 4 * every, 0);
+    const drawn = Math.ceil(count / every);
+    gl.drawArrays(gl.POINTS, 0, drawn);
+    return drawn;
+  }
+
+  sendView(spans, count) {
+    const gl = this.gl, xy = this.xy, col = this.colours;
     if (!this.viewXy || this.viewXy.length < 2 * count) {
       this.viewXy = new Float32Array(2 * POINTS_IN_VIEW + 2 * count);
       this.viewCol = new Uint8Array(4 * POINTS_IN_VIEW + 4 * count);
@@ -694,11 +711,8 @@ class ScatterView {
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.viewPosBuf);
     gl.bufferData(gl.ARRAY_BUFFER, this.viewXy.subarray(0, 2 * m), gl.STREAM_DRAW);
-    gl.vertexAttribPointer(this.loc.pos, 2, gl.FLOAT, false, 0, 0);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.viewColBuf);
     gl.bufferData(gl.ARRAY_BUFFER, this.viewCol.subarray(0, 4 * m), gl.STREAM_DRAW);
-    gl.vertexAttribPointer(this.loc.col, 4, gl.UNSIGNED_BYTE, true, 0, 0);
-    gl.drawArrays(gl.POINTS, 0, m);
   }
 
   drawDensity(spans, g) {
