@@ -122,3 +122,20 @@ def test_plane_payload_carries_the_picture_and_the_ringed_point():
 ], ids=["numbers", "nan", "text", "bool", "none", "no-state"])
 def test_picked_point_accepts_only_two_finite_numbers(state, expected):
     assert picked_point(state) == expected
+
+
+def test_every_rows_payload_is_16_bytes_a_point_with_file_rows_and_categorical_labels():
+    """What the Latent page sends for every row of a big table: a categorical label (codes, not a string per row)
+    as colour and tooltip, the file's row numbers as rows and tooltip, nothing else."""
+    import pandas as pd
+
+    n = 200_000
+    rows = np.arange(n) * 3 + 1  # the file's row numbers: kept rows, not positions
+    labels = pd.Categorical.from_codes(np.arange(n) % 3, categories=["10", "2", "1"])
+    payload = pack(np.zeros((n, 2), np.float32), labels, rows=rows, hover_columns={"row": rows, "label": labels})
+    meta, cols = unpack(payload)
+    assert list(cols) == ["x", "y", "row", "colour"] and len(payload) < 16 * n + 4096
+    assert [h["column"] for h in meta["hover"]] == ["row", "colour"]
+    assert meta["colour"]["names"] == ["1", "2", "10"]  # natural order
+    assert cols["colour"][:3].tolist() == [2, 1, 0] and cols["row"][-1] == rows[-1]
+    assert selected_rows({"rows": [1, 4, int(rows[-1])]}, int(rows[-1]) + 1) == [1, 4, int(rows[-1])]
