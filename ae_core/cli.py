@@ -208,7 +208,7 @@ def _train_config(args) -> dict:
 
         if args.time_budget <= 0:
             raise InputError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}.")
-        train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget),
+        train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget, args.variant),
                  **{k: v for k, v in train.items() if v is not None}}
     return make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
 

@@ -198,7 +198,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """The ModelConfig and TrainConfig: the variant's preset, the recipe for data of this size, the overrides."""
         from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
 
-        defaults = recipe_defaults(n, d)
+        defaults = recipe_defaults(n, d, self.variant)
         cfg = model_config_for(
             self.variant, n_features=d, image_shape=self.image_shape_, latent_dim=int(self.latent_dim),
             hidden=tuple(self.hidden) if self.hidden is not None else defaults["hidden"],
@@ -206,7 +206,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             noise_level=self.noise_level, sparsity=self.sparsity, beta=self.beta,
         )
         tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
-                           lr=self.learning_rate or defaults["lr"], schedule=defaults["schedule"],
+                           lr=self.learning_rate or defaults["lr"], weight_decay=defaults["weight_decay"],
+                           schedule=defaults["schedule"],
                            warmup=defaults["warmup"], patience=self.patience, seed=seed)
         return cfg, tcfg
 

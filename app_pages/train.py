@@ -24,10 +24,10 @@ def _dataset(name: str, options: dict | None = None):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _defaults(name: str, options: dict | None = None) -> dict:
+def _defaults(name: str, options: dict | None = None, variant: str = "vanilla") -> dict:
     from ae_core.runs.spec import dataset_defaults
 
-    return dataset_defaults(_dataset(name, options))
+    return dataset_defaults(_dataset(name, options), variant)
 
 
 st.title("Train an autoencoder")
@@ -103,7 +103,7 @@ if problem:
 # ---- 3. settings ------------------------------------------------------------------------
 config, config_error = None, None
 if ds is not None:
-    d = _defaults(dataset, options)
+    d = _defaults(dataset, options, variant)
     preset = PRESETS[variant].model
     k = f"{ds_name}_{variant}"  # defaults follow the dataset and the preset
     # No bounds on the number inputs: the browser would only mark a value out of range and keep
@@ -122,7 +122,7 @@ if ds is not None:
         epochs = state.kept_widget(c1.number_input, "Epochs (at most)", int(d["epochs"]), f"epochs_{k}",
                                    help="Early stopping may end training sooner.")
         batch = state.kept_widget(c2.number_input, "Batch size", int(d["batch_size"]), f"batch_{k}")
-        lr = state.kept_widget(c3.number_input, "Learning rate", 2e-3, f"lr_{k}", format="%.4g", step=1e-4)
+        lr = state.kept_widget(c3.number_input, "Learning rate", float(d["lr"]), f"lr_{k}", format="%.4g", step=1e-4)
         c1, c2, c3 = st.columns(3)
         noise = state.kept_choice(c1.selectbox, "Input noise", list(NOISE_KINDS), preset.get("noise", "gaussian"),
                                   f"noise_{k}", help="Corruption applied while training (denoising).")

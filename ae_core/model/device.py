@@ -51,6 +51,25 @@ def resolve_device(name: str | None = "auto"):
     return dev
 
 
+def native_bf16(dev) -> bool:
+    """Whether `dev` computes bfloat16 matmuls natively: a CUDA GPU that supports it, or a CPU with AMX or
+    AVX-512 BF16 (where oneDNN runs them 1.1-2x faster than float32; elsewhere they would be emulated)."""
+    import torch
+
+    dev = torch.device(dev)
+    if dev.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return dev.type == "cpu" and bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:  # not Linux: no cheap way to ask, so no bfloat16 on this CPU
+        return set()
+
+
 def describe_device(dev) -> str:
     """A person's name for a device: 'cpu', 'mps', or 'cuda:0 (NVIDIA H100 80GB HBM3)'."""
     import torch

@@ -22,6 +22,9 @@ import torch
 
 from ae_core.errors import InputError
 from ae_core.model.config import TrainConfig
+from ae_core.model.device import native_bf16
+
+CPU_BF16_MIN_PARAMETERS = 200_000
 
 
 class TrainingDiverged(InputError):
@@ -220,9 +223,12 @@ class Trainer:
         model.noise_generator = self._gen
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN time its conv algorithms once
-        # bfloat16 matmuls and convs on a GPU that has them; the loss terms and the optimizer stay float32.
-        amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
-        self._autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+        # bfloat16 matmuls and convs where the device has them natively (a GPU, or a CPU with AMX/AVX-512 BF16);
+        # the loss terms, the optimizer and every evaluation stay float32. On a CPU a small model's casts
+        # cost more than its matmuls save (benchmarks/FINDINGS.md, "Model quality").
+        big = dev.type != "cpu" or sum(p.numel() for p in model.parameters()) >= CPU_BF16_MIN_PARAMETERS
+        amp = cfg.bf16 and big and native_bf16(dev)
+        self._autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
         if cfg.data_init and resume is None:
             model.init_from_data(X_train)  # a resumed run has its weights already
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with

@@ -18,11 +18,11 @@ from ae_core.model.device import check_device_name
 DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
 
 
-def dataset_defaults(ds: Dataset) -> dict:
+def dataset_defaults(ds: Dataset, variant: str = "vanilla") -> dict:
     """Sensible model/training defaults per dataset size and kind: the model recipe's
     (`ae_core.model.config.recipe_defaults`) and the default code size."""
     n, d = ds.n_samples, ds.n_features
-    return {**recipe_defaults(n, d), "latent_dim": min(DEFAULT_LATENT, max(1, d - 1))}
+    return {**recipe_defaults(n, d, variant), "latent_dim": min(DEFAULT_LATENT, max(1, d - 1))}
 
 
 def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | None = None,
@@ -34,7 +34,7 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
     Validates everything it can without training; raises InputError.
     """
     ds = ds if ds is not None else load_dataset(dataset, **dict(dataset_options or {}))
-    defaults = dataset_defaults(ds)
+    defaults = dataset_defaults(ds, variant)
     model = {k: v for k, v in (model or {}).items() if v is not None}
     train = {k: v for k, v in (train or {}).items() if v is not None}
     mcfg = model_config_for(
@@ -46,7 +46,7 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     if set(train) - names:
         raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
-    recipe = {k: defaults[k] for k in ("epochs", "batch_size", "lr", "schedule", "warmup")}
+    recipe = {k: defaults[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "schedule", "warmup")}
     tcfg = TrainConfig(**{**recipe, **train}).validate()
     spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
     return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg),
@@ -58,7 +58,7 @@ def dataset_from_config(config: dict) -> Dataset:
     return load_dataset(spec["name"], **dict(spec.get("options") or {}))
 
 
-def budget_overrides(ds: Dataset, seconds: float) -> dict:
+def budget_overrides(ds: Dataset, seconds: float, variant: str = "vanilla") -> dict:
     """Training settings for a wall-clock budget: use all of it, then stop.
 
     The recipe's warm-up and cosine learning-rate anneal, stretched over the
@@ -66,9 +66,10 @@ def budget_overrides(ds: Dataset, seconds: float) -> dict:
     weights are still restored. Measured against a plain Adam(1e-3, batch 256)
     loop in benchmarks/bench_quality.py.
     """
-    recipe = recipe_defaults(ds.n_samples, ds.n_features)
+    recipe = recipe_defaults(ds.n_samples, ds.n_features, variant)
     return {"epochs": 10_000, "patience": 10_000, "schedule": "cosine", "warmup": recipe["warmup"],
-            "max_seconds": float(seconds), "lr": recipe["lr"], "batch_size": recipe["batch_size"]}
+            "max_seconds": float(seconds), "lr": recipe["lr"], "batch_size": recipe["batch_size"],
+            "weight_decay": recipe["weight_decay"]}
 
 
 def one_class_setup(dataset: str, normal: list, variant: str = "vanilla", dataset_options: dict | None = None,

@@ -18,3 +18,29 @@ def test_parse_sizes_accepts_commas_and_spaces():
 def test_parse_sizes_rejects_bad_text(text, match):
     with pytest.raises(InputError, match=match):
         parse_sizes(text)
+
+
+def test_the_convolutional_recipe_picks_channels_by_image_side_and_keeps_explicit_ones():
+    from ae_core.model.config import model_config_for
+
+    big = model_config_for("convolutional", n_features=784, image_shape=(28, 28), latent_dim=8)
+    small = model_config_for("convolutional", n_features=64, image_shape=(8, 8), latent_dim=8)
+    mine = model_config_for("convolutional", n_features=784, image_shape=(28, 28), latent_dim=8, conv_channels=(8,))
+    assert big.conv_channels == (32, 64, 128) and big.validate()
+    assert small.conv_channels == (16, 32) and small.validate()  # three stride-2 stages would leave 1x1
+    assert mine.conv_channels == (8,)
+
+
+def test_time_budget_and_run_configs_follow_the_variants_recipe():
+    from ae_core.data.registry import load_dataset
+    from ae_core.model.config import recipe_defaults
+    from ae_core.runs.spec import budget_overrides, make_config
+
+    ds = load_dataset("digits")
+    conv = recipe_defaults(ds.n_samples, ds.n_features, "convolutional")
+    dense = recipe_defaults(ds.n_samples, ds.n_features, "vanilla")
+    assert budget_overrides(ds, 30, "convolutional")["batch_size"] == conv["batch_size"]
+    train = make_config("digits", "convolutional", ds=ds)["train"]
+    assert (train["batch_size"], train["lr"], train["weight_decay"]) == (conv["batch_size"], conv["lr"], conv["weight_decay"])
+    train = make_config("digits", "vanilla", ds=ds)["train"]
+    assert (train["lr"], train["weight_decay"]) == (dense["lr"], dense["weight_decay"])

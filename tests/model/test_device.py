@@ -98,3 +98,13 @@ def test_placement_reads_progress_or_metrics():
     assert placement({}) == ""
     assert placement({"where": "ray 10.0.0.5 GPU 1", "device": "cuda:0 (NVIDIA H100)"}) == \
         "ray 10.0.0.5 GPU 1 · cuda:0 (NVIDIA H100)"
+
+
+@pytest.mark.parametrize("flags, native", [({"avx2", "fma"}, False), ({"avx512f", "avx512_bf16"}, True),
+                                           ({"amx_bf16", "amx_tile"}, True), (set(), False)],
+                         ids=["avx2", "avx512-bf16", "amx", "unknown"])
+def test_a_cpu_computes_bfloat16_natively_only_with_amx_or_avx512_bf16(monkeypatch, flags, native):
+    from ae_core.model import device
+
+    monkeypatch.setattr(device, "_cpu_flags", lambda: flags)
+    assert device.native_bf16("cpu") is native

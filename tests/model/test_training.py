@@ -214,3 +214,38 @@ def test_pca_initialised_model_ends_no_worse_than_pca_on_validation(digits_tenso
     pca = PCA(latent_dim).fit(X_tr.numpy())
     pca_mse = float(((pca.inverse_transform(pca.transform(X_va.numpy())) - X_va.numpy()) ** 2).mean())
     assert evaluate(model, X_va)["mse"] <= pca_mse * (1 + 1e-4)
+
+
+def _autocast_seen(monkeypatch, native: bool, hidden, **train) -> bool:
+    """Whether the model's forward pass ran under bfloat16 autocast during training."""
+    from ae_core.model import training
+
+    monkeypatch.setattr(training, "native_bf16", lambda dev: native)
+    cfg = model_config_for("vanilla", n_features=64, latent_dim=2, hidden=hidden)
+    model = Autoencoder(cfg, seed=0)
+    seen = []
+    model.encoder.register_forward_hook(lambda *_: seen.append(torch.is_autocast_enabled("cpu")) if model.training else None)
+    X = torch.rand(64, 64)
+    Trainer(model, TrainConfig(epochs=1, batch_size=32, **train)).fit(X, X[:16])
+    return any(seen)
+
+
+def test_a_big_model_trains_in_bfloat16_on_a_cpu_that_has_it_natively(monkeypatch):
+    assert _autocast_seen(monkeypatch, True, (512, 256))
+    assert not _autocast_seen(monkeypatch, True, (512, 256), bf16=False)  # the user's way out
+    assert not _autocast_seen(monkeypatch, False, (512, 256))  # emulated bfloat16 would be slower
+    assert not _autocast_seen(monkeypatch, True, (32, 16))  # a small model's casts cost more than they save
+
+
+def test_a_bfloat16_trained_model_evaluates_in_float32_and_reconstructs_as_well(monkeypatch, digits_tensors):
+    from ae_core.model import training
+
+    ds, X_tr, X_va = digits_tensors
+    losses = {}
+    for native in (False, True):
+        monkeypatch.setattr(training, "native_bf16", lambda dev, native=native: native)
+        monkeypatch.setattr(training, "CPU_BF16_MIN_PARAMETERS", 0)
+        model, result = _fit(ds, X_tr, X_va, epochs=10)
+        assert next(model.parameters()).dtype == torch.float32
+        losses[native] = evaluate(model, X_va)["mse"]
+    assert losses[True] == pytest.approx(losses[False], rel=0.1)
