@@ -212,7 +212,7 @@ class ScatterView {
     this.stage = el("div", "aes-stage", body);
     this.back = el("canvas", "aes-back", this.stage);
     this.glCanvas = el("canvas", "aes-gl", this.stage);
-    this.densCanvas = el("canvas", "aes-gl", this.stage); // the density view of a big set (2-D canvas)
+    this.densCanvas = el("canvas", "aes-dens", this.stage); // the density view of a big set (2-D canvas)
     this.front = el("canvas", "aes-front", this.stage);
     this.tip = el("div", "aes-tip", this.stage);
     this.hint = el("div", "aes-hint-zoom", this.stage, "Click the chart (or hold Ctrl) to zoom with the wheel");

@@ -41,7 +41,7 @@ _CSS = """
 .aes-body { flex: 1; display: flex; min-height: 0; }
 .aes-stage { flex: 1; position: relative; min-width: 0; }
 .aes-back { position: absolute; left: 0; top: 0; width: 100%; height: 100%; }
-.aes-gl, .aes-front { position: absolute; }
+.aes-gl, .aes-dens, .aes-front { position: absolute; }
 .aes-front { touch-action: none; }
 .aes-tip { position: absolute; display: none; pointer-events: none; background: var(--st-background-color, #fff);
            border: 1px solid var(--st-border-color, #c9ccd4); border-radius: 6px; padding: 5px 8px; font-size: 13px; line-height: 1.35;
