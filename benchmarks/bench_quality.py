@@ -189,7 +189,8 @@ def svg_curves(curves: dict, path: Path, title: str) -> None:
 
 
 def main():
-    args = parse_args(__doc__)
+    args = parse_args(__doc__, lambda p: p.add_argument(
+        "--datasets", default="digits,fashion-mnist", help="comma-separated: digits, fashion-mnist"))
     started = time.perf_counter()
     import torch
 
@@ -205,7 +206,7 @@ def main():
     run_ours(*configs(), t, [0.2])
     first_steps = time.perf_counter() - t_warm
     run_plain(configs()[0], t, [0.2])
-    for name in ("digits", "fashion-mnist"):
+    for name in args.datasets.split(","):
         t, configs = data(name)
         mcfg, _ = configs()
         # Our recipe for a budget anneals over exactly that budget, so each budget is its own run;
