@@ -7,7 +7,7 @@ from ae_core.data.registry import DEFAULT_DATASET, REGISTRY
 from ae_core.errors import InputError
 from ae_core.figures.images import image_grid
 from ae_core.figures.training import sample_grid_figure
-from ae_core.model.config import NOISE_KINDS, PRESETS, parse_sizes, variant_problem
+from ae_core.model.config import NOISE_KINDS, PRESETS, conv_channels_for, parse_sizes, variant_problem
 from ae_core.runs.image_sets import image_sets
 from ui import state
 from ui.run_panel import run_progress_panel, run_result
@@ -114,9 +114,16 @@ if ds is not None:
         latent = state.kept_widget(c1.number_input, "Latent size (code dimensions)", int(d["latent_dim"]),
                                    f"latent_{k}",
                                    help="2 or 3 can be drawn as they are; larger codes reconstruct better.")
-        hidden_text = state.kept_widget(c2.text_input, "Hidden layer widths", ",".join(map(str, d["hidden"])),
-                                        f"hidden_{k}",
-                                        help="Encoder widths, comma-separated; the decoder mirrors them.")
+        conv = preset.get("arch") == "conv"
+        if conv:  # a conv model's layers are its channels; it has no hidden widths
+            hidden_text = state.kept_widget(c2.text_input, "Convolution channels",
+                                            ",".join(map(str, conv_channels_for(ds.image_shape))), f"channels_{k}",
+                                            help="Channels of each stride-2 convolution, comma-separated; "
+                                                 "the decoder mirrors them.")
+        else:
+            hidden_text = state.kept_widget(c2.text_input, "Hidden layer widths", ",".join(map(str, d["hidden"])),
+                                            f"hidden_{k}",
+                                            help="Encoder widths, comma-separated; the decoder mirrors them.")
         seed = state.kept_widget(c3.number_input, "Seed", 0, f"seed_{k}")
         c1, c2, c3 = st.columns(3)
         epochs = state.kept_widget(c1.number_input, "Epochs (at most)", int(d["epochs"]), f"epochs_{k}",
@@ -139,7 +146,9 @@ if ds is not None:
     try:
         from ae_core.runs.spec import make_config
 
-        model = {"latent_dim": int(latent), "hidden": parse_sizes(hidden_text), "noise": noise,
+        layers = {"conv_channels": parse_sizes(hidden_text, "convolution channels")} if conv else \
+            {"hidden": parse_sizes(hidden_text)}
+        model = {"latent_dim": int(latent), **layers, "noise": noise,
                  "noise_level": float(noise_level), "sparsity": float(sparsity)}
         if variant == "variational":
             model["beta"] = float(beta)

@@ -133,6 +133,20 @@ def test_train_start_creates_a_queued_run(fake_manager, store):
     assert any("This run was cancelled" in w.value for w in at.warning)
 
 
+def test_train_convolutional_asks_for_channels_and_uses_its_recipe(fake_manager, store):
+    at = _train(_app())
+    at.radio(key="train_variant").set_value("convolutional").run()
+    assert not at.exception
+    assert not [t for t in at.text_input if t.label == "Hidden layer widths"]  # a conv model has none
+    assert at.text_input(key="channels_digits_convolutional").value == "16,32"  # 8x8 digits: two stages
+    assert at.number_input(key="batch_digits_convolutional").value == 32
+    at.text_input(key="channels_digits_convolutional").set_value("8,16").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    config = store.list()[0].config
+    assert config["model"]["conv_channels"] == [8, 16] and config["train"]["batch_size"] == 32
+
+
 def test_train_device_choice_goes_into_the_run_config(fake_manager, store):
     at = _train(_app())
     assert at.selectbox(key="train_device").value == "auto"
