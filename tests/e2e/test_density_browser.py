@@ -6,7 +6,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e import conftest as e2e
 from tests.e2e.conftest import app_server
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +33,7 @@ PAINTED = f"""() => {{
 }}"""
 
 
-def test_a_big_set_draws_a_density_and_points_when_zoomed_in(tmp_path, browser, shot, monkeypatch):
-    monkeypatch.setattr(e2e, "_free_port", lambda: 8762)  # this session's ports: 8761-8769
+def test_a_big_set_draws_a_density_and_points_when_zoomed_in(tmp_path, browser, shot):
     (tmp_path / "big_app.py").write_text(APP)
     with app_server(tmp_path / "runs", tmp_path / "server.log", app=tmp_path / "big_app.py") as (url, _proc):
         ctx = browser.new_context(viewport={"width": 1200, "height": 900})
