@@ -18,7 +18,6 @@ from pathlib import Path
 from ae_core.errors import InputError
 from ae_core.logs import setup_logging
 
-
 BIG_SAMPLE = 50_000  # `embed` trains a sample this big with fewer, larger steps
 
 
