@@ -210,3 +210,22 @@ def test_pca_init_auto_follows_the_variant(variant, expected):
     ae = Autoencoder(variant=variant, epochs=1, random_state=0).fit(X)
     assert ae.model_.cfg.pca_init is expected
     assert Autoencoder(variant=variant, epochs=1, random_state=0, pca_init=False).fit(X).model_.cfg.pca_init is False
+
+
+def test_the_convolutional_variant_reproduces_colour_of_a_small_rgb_set():
+    """Red and blue discs come back red and blue (the recipe gives a small set enough steps to learn colour)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:12, :12]
+    X = np.zeros((200, 12, 12, 3), np.float32)
+    red = rng.random(200) < 0.5
+    for i in range(200):
+        disc = (yy - rng.uniform(3, 9)) ** 2 + (xx - rng.uniform(3, 9)) ** 2 <= rng.uniform(2, 4) ** 2
+        X[i][disc] = [0.9, 0.1, 0.1] if red[i] else [0.1, 0.1, 0.9]
+    R = Autoencoder(variant="convolutional", latent_dim=4, random_state=0).fit(X).reconstruct(X)
+    assert R.shape == X.shape
+    lit = X.max(-1) > 0.5  # the disc pixels
+
+    def red_minus_blue(A, rows):
+        return float((A[..., 0] - A[..., 2])[rows[:, None, None] & lit].mean())
+
+    assert red_minus_blue(R, red) > 0.5 and red_minus_blue(R, ~red) < -0.5  # the input: +0.8 and -0.8

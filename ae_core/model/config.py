@@ -9,6 +9,7 @@ hashable (they can key a cache) and are stored verbatim with every run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from ae_core.errors import InputError
@@ -189,6 +190,9 @@ def variant_problem(variant: str, image_shape) -> str | None:
 RECIPE_MODEL = {"activation": "silu", "pca_init": True}
 
 
+CONV_MIN_STEPS = 3000
+
+
 def recipe_defaults(n_samples: int, n_features: int, variant: str = "vanilla") -> dict:
     """Widths, batch size, learning rate, weight decay, schedule and epochs of the default recipe for data of
     this size (and the convolutional variant's own), measured in benchmarks/bench_model_quality.py.
@@ -199,11 +203,15 @@ def recipe_defaults(n_samples: int, n_features: int, variant: str = "vanilla") -
     code 4 %, so none: batch 64 at 1e-3, 60 epochs); from 20,000 rows it
     underfits, so the net is wider (for 512+ features) with batch 512 at 3e-3 (cheap steps in bfloat16).
     Convolutional: 32-64-128 channels for images of side 16 or more, 2e-3, no decay, batch 32 (128 from 20,000
-    rows): its quality follows the number of steps more than the dense model's.
+    rows), 40 epochs and at least CONV_MIN_STEPS steps: its quality follows the number of steps more than the
+    dense model's, and from its random start a small set needs many epochs (200 colour images: the colour
+    appears only after ~3,000 steps).
     """
     d, n = n_features, n_samples
     if PRESETS.get(variant, PRESETS["vanilla"]).model.get("arch") == "conv":
-        return {"hidden": (256, 128), "batch_size": 128 if n >= 20_000 else 32, "epochs": 20 if n >= 20_000 else 40,
+        batch = 128 if n >= 20_000 else 32
+        epochs = 20 if n >= 20_000 else min(1000, max(40, math.ceil(CONV_MIN_STEPS / math.ceil(max(n, 1) / batch))))
+        return {"hidden": (256, 128), "batch_size": batch, "epochs": epochs,
                 "lr": 2e-3, "weight_decay": 0.0, "schedule": "cosine", "warmup": 0.03}
     hidden = (512, 256) if d >= 512 else (256, 128) if d >= 128 else (128, 64) if d >= 32 else (64, 32)
     if n >= 20_000:
