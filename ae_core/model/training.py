@@ -254,7 +254,7 @@ class Trainer:
         bs = min(cfg.batch_size, n)
         n_batches = math.ceil(n / bs)
         perm = torch.randperm(n, generator=self._gen, device=dev).to(X_train.device)
-        total = 0.0
+        total, seen = 0.0, 0
         for b in range(n_batches):
             xb = X_train[perm[b * bs : (b + 1) * bs]].to(dev, non_blocking=True)  # (B, F)
             with self._autocast():
@@ -271,12 +271,17 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
             total += loss_value * len(xb)
-            if (b + 1) % self.progress_every == 0 or b == n_batches - 1:
+            seen += len(xb)
+            # A time budget ends mid-epoch: an epoch of a big set on a slow or busy machine can be long.
+            out_of_time = cfg.max_seconds is not None and time.perf_counter() - self.state.start >= cfg.max_seconds
+            if (b + 1) % self.progress_every == 0 or b == n_batches - 1 or out_of_time:
                 for cb in self.callbacks:
                     cb.on_batch_end(self, epoch, b + 1, n_batches, loss_value)
                 if self._stop_requested():
                     raise TrainingCancelled()
-        return total / n
+            if out_of_time:
+                break
+        return total / seen
 
     def _validate(self, epoch: int, X_val: torch.Tensor, train_loss: float, t0: float) -> dict:
         """The epoch's log line: training loss, validation loss terms, learning rate and time."""

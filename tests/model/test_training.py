@@ -249,3 +249,22 @@ def test_a_bfloat16_trained_model_evaluates_in_float32_and_reconstructs_as_well(
         assert next(model.parameters()).dtype == torch.float32
         losses[native] = evaluate(model, X_va)["mse"]
     assert losses[True] == pytest.approx(losses[False], rel=0.1)
+
+
+def test_a_time_budget_ends_an_epoch_part_way(digits_tensors):
+    """A budget shorter than one epoch stops after the batch that crossed it, not at the epoch's end."""
+    ds, X_tr, X_va = digits_tensors
+    batches = []
+
+    class Count(Callback):
+        def on_batch_end(self, trainer, epoch, batch, n_batches, loss):
+            batches.append((batch, n_batches))
+
+    cfg = model_config_for("vanilla", n_features=64, latent_dim=2, hidden=(64, 32))
+    trainer = Trainer(Autoencoder(cfg, seed=0), TrainConfig(epochs=5, batch_size=1, max_seconds=0.3), callbacks=[Count()])
+    trainer.progress_every = 1
+    result = trainer.fit(X_tr, X_va)
+    assert result.stop_reason == "time budget of 0.3 s reached" and len(result.history) == 1
+    last, n_batches = batches[-1]
+    assert last < n_batches  # 1,257 one-row batches take far longer than 0.3 s
+    assert math.isfinite(result.history[0]["train_loss"])
