@@ -45,7 +45,6 @@ run = loaded_run_or_stop(rec)
 D, ds = run.model_config.latent_dim, run.dataset
 is_image = ds.image_shape is not None
 stamp = rec.finished or rec.updated  # a retrained run gets new arrays (as ui.state.loaded_run)
-EVERY_ROW_METHODS = ("latent", "pca")  # projections of every row that cost a moment (UMAP, t-SNE: the sample)
 NO_COLOUR = "none"
 
 
@@ -92,19 +91,14 @@ method = c1.selectbox("Projection", methods, index=methods.index(shared["proj"])
 link["dims"] = Choice(tuple(lat.dims_choices(method, D)), 2)
 dims = c2.segmented_control("View", link["dims"].options, default=links.read(link)["dims"], format_func=lambda k: f"{k}-D",
                             key=f"lat_dims_{rec.id}_{method}") or 2
-# A run that trained on a sample draws every row of its file where the view allows (the code or its PCA, 2-D);
-# what it knows of every row is its code and its label, so those are its colours.
-all_rows = every is not None and dims == 2 and method in EVERY_ROW_METHODS
-if all_rows:
+drawn = every_row.rows_drawn(ds, every, method, dims)  # every row of the file, or the rows trained on
+all_rows = drawn.every is not None
+if all_rows:  # what it knows of every row is its code and its label, so those are its colours
     colours = [lat.LABEL] if every.label_codes is not None else [NO_COLOUR]
 colour = c3.selectbox("Colour by", colours, index=colours.index(shared["colour"]) if shared["colour"] in colours else 0,
                       key=f"lat_colour_{rec.id}" + ("_all" if all_rows else ""))
-
-if every is not None:
-    st.caption(f"The model trained on a random sample of {ds.n_samples:,} of this file's {len(every):,} rows. " + (
-        f"Drawing all {len(every):,} rows: where points pile up the chart shows their density; zoom in to see "
-        "each point." if all_rows else f"{METHOD_TITLES[method]} in {dims}-D draws the {ds.n_samples:,} rows trained on; "
-        "the code itself and PCA in 2-D draw every row."))
+if drawn.caption:
+    st.caption(drawn.caption)
 
 status = st.empty()  # what a slow projection (UMAP, t-SNE) is doing, while it runs
 

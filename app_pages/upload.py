@@ -7,7 +7,7 @@ import streamlit as st
 from ae_core.data.server_files import data_dir, list_server_tables
 from ae_core.errors import InputError
 from ae_core.figures import images as pictures
-from ae_core.runs import upload
+from ae_core.runs import every_row, upload
 from ae_core.runs.summary import training_facts
 from ui import state
 from ui.run_panel import run_progress_panel
@@ -227,7 +227,8 @@ if runs:
         left, right = st.columns(2)
         stamp = rec.finished or rec.updated
         pictures = (lambda: _atlas(run, rec.id, stamp)) if ds.image_shape is not None else None  # made when wanted
-        every = state.every_rows(run, rec)  # a big table trained on a sample: its chart draws every row
+        drawn = every_row.rows_drawn(ds, state.every_rows(run, rec), beside=method)  # a sampled big table: every row
+        every = drawn.every
         picked_rows = []
         with left:
             if every is not None:
@@ -254,18 +255,11 @@ if runs:
             else:
                 picked += _scatter(coords, colour, hover, f"{method} of the input (2-D)", (f"{method} 1", f"{method} 2"),
                                    by, f"upload_{method}_{rec.id}", ("upload", rec.id, stamp, method, by), pictures)
-        if every is not None:
-            st.caption(f"The code of all {len(every):,} rows of your file (left; where points pile up, their "
-                       f"density: zoom in to see each point); the model trained on a random sample of "
-                       f"{ds.n_samples:,} of them, which the input's {method} (right) draws. The code is coloured "
-                       "by the label only: the other colourings are of the sample.")
-        else:
-            st.caption(f"{ds.n_samples:,} rows. Hover a point to see its row from your file; drag a lasso (or a box: "
-                       "toolbar) around points to list those rows below; click legend entries to hide or show a group.")
+        st.caption(drawn.caption or f"{ds.n_samples:,} rows. Hover a point to see its row from your file; drag a lasso "
+                   "(or a box: toolbar) around points to list those rows below; click legend entries to hide or show "
+                   "a group.")
         if picked_rows:
-            from ae_core.runs.every_row import selection_frame
-
-            shown = selection_frame(every, picked_rows, limit=1000)
+            shown = every_row.selection_frame(every, picked_rows, limit=1000)
             st.subheader(f"{len(picked_rows):,} rows of the file selected"
                          + (f" (first {len(shown):,} listed)" if len(picked_rows) > len(shown) else ""))
             st.dataframe(shown, hide_index=True)

@@ -8,7 +8,8 @@ column decisions, the run's scaler and its encoder (:func:`encode_every_row`), a
 * ``every_row.npy``: array of shape (n_rows,), int64, its data row number in the file (header excluded)
 * ``every_label.npy`` and ``every_labels.json``: with a label column, int32 codes into the names (-1: missing)
 
-Memory holds one chunk plus the codes (a million 2-D codes are 8 MB), never the file.
+Memory holds one chunk plus the codes (a million 2-D codes are 8 MB), never the file. The Latent and Upload
+pages ask :func:`rows_drawn` whether their chart draws every row or the sample, and what to tell the person.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ae_core.analysis.projection import METHOD_TITLES
 from ae_core.data.large_table import SAMPLE_ROWS, open_large_table
 from ae_core.data.tabular import PreparationReport
 from ae_core.errors import InputError
@@ -28,6 +30,7 @@ from ae_core.errors import InputError
 log = logging.getLogger(__name__)
 
 LATENT, ROWS, LABELS, LABEL_NAMES = "every_latent.npy", "every_row.npy", "every_label.npy", "every_labels.json"
+EVERY_ROW_METHODS = ("latent", "pca")  # projections of every row that cost a moment (UMAP, t-SNE: the sample)
 
 
 @dataclass(frozen=True)
@@ -167,3 +170,53 @@ def selection_frame(every: EveryRow, rows, limit: int | None = None) -> pd.DataF
     for j in range(every.latent.shape[1]):
         out[f"z{j + 1}"] = every.latent[at, j]
     return out
+
+
+@dataclass(frozen=True)
+class RowsDrawn:
+    """What a chart of a run's code draws (see :func:`rows_drawn`).
+
+    Attributes
+    ----------
+    every : EveryRow or None
+        Every row of the file, when the chart draws them all; None when it draws the rows trained on.
+    caption : str or None
+        The line that tells the person which rows they see; None for a run that trained on every row.
+    """
+
+    every: EveryRow | None = None
+    caption: str | None = None
+
+
+def rows_drawn(ds, every: EveryRow | None, method: str = "latent", dims: int = 2,
+               beside: str | None = None) -> RowsDrawn:
+    """Whether a chart of a run's code draws every row of its file or the rows it trained on, and what to say.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The run's dataset: how many rows it trained on, and whether they are a sample of the file.
+    every : EveryRow or None
+        The run's every-row codes (:func:`every_row_for`); None when it has none (it trained on every row, or
+        its file is gone or changed: the page warns about that itself).
+    method, dims : str, int
+        The chart's projection of the code (a key of ``METHOD_TITLES``) and its 2 or 3 axes. Every row is drawn
+        only in 2-D and by ``EVERY_ROW_METHODS``; the others draw the rows trained on.
+    beside : str or None
+        The title of a projection of the input drawn beside the code (the Upload page's "PCA" or "UMAP"): it
+        can only show the rows trained on, and the caption says so.
+    """
+    if every is None or not trained_on_a_sample(ds):
+        return RowsDrawn()
+    n, total = ds.n_samples, len(every)
+    if beside is not None:
+        return RowsDrawn(every, f"The code of all {total:,} rows of your file (left; where points pile up, their "
+                                f"density: zoom in to see each point); the model trained on a random sample of "
+                                f"{n:,} of them, which the input's {beside} (right) draws. The code is coloured "
+                                "by the label only: the other colourings are of the sample.")
+    sample = f"The model trained on a random sample of {n:,} of this file's {total:,} rows. "
+    if dims == 2 and method in EVERY_ROW_METHODS:
+        return RowsDrawn(every, sample + f"Drawing all {total:,} rows: where points pile up the chart shows their "
+                                         "density; zoom in to see each point.")
+    return RowsDrawn(None, sample + f"{METHOD_TITLES[method]} in {dims}-D draws the {n:,} rows trained on; "
+                                    "the code itself and PCA in 2-D draw every row.")

@@ -80,3 +80,61 @@ def test_selection_frame_lists_chosen_rows_with_label_and_code(sampled_run):
     assert got["row"].tolist() == [0, 7, 599] and list(got.columns) == ["row", "label", "z1", "z2"]
     np.testing.assert_array_equal(got[["z1", "z2"]].to_numpy(), every.latent[[0, 6, 598]])
     assert every_row.selection_frame(every, range(600), limit=3)["row"].tolist() == [0, 1, 2]
+
+
+# ---- what a chart of the code draws: every row of the file, or the rows trained on ---------------
+
+
+@pytest.fixture
+def sampled_ds(tmp_path):
+    """A table dataset that is a random sample of 200 of its file's 600 rows (no training: the report says so)."""
+    from ae_core.data.registry import load_dataset
+
+    return load_dataset("csv", path=str(write(messy(), tmp_path / "t.csv")), label_column="label", max_rows=200)
+
+
+def codes(n: int = N - 1) -> every_row.EveryRow:
+    """Every-row codes as `read_every_row` returns them (row 5 of the file dropped)."""
+    return every_row.EveryRow(np.zeros((n, 2), np.float32), np.array([r for r in range(n + 1) if r != 5]))
+
+
+@pytest.mark.parametrize("method", ["latent", "pca"])
+def test_a_sampled_run_with_its_every_row_codes_draws_every_row_and_says_so(sampled_ds, method):
+    every = codes()
+    drawn = every_row.rows_drawn(sampled_ds, every, method, 2)
+    assert drawn.every is every
+    assert drawn.caption == ("The model trained on a random sample of 200 of this file's 599 rows. Drawing all 599 "
+                             "rows: where points pile up the chart shows their density; zoom in to see each point.")
+
+
+@pytest.mark.parametrize("method, dims, said", [("umap", 2, "UMAP in 2-D"), ("tsne", 2, "t-SNE in 2-D"),
+                                                ("pca", 3, "PCA in 3-D"), ("latent", 3, "the code itself in 3-D")],
+                         ids=["umap", "tsne", "pca-3d", "latent-3d"])
+def test_a_view_that_cannot_draw_every_row_draws_the_sample_and_says_where_every_row_is(sampled_ds, method, dims,
+                                                                                         said):
+    drawn = every_row.rows_drawn(sampled_ds, codes(), method, dims)
+    assert drawn.every is None
+    assert drawn.caption == (f"The model trained on a random sample of 200 of this file's 599 rows. {said} draws the "
+                             "200 rows trained on; the code itself and PCA in 2-D draw every row.")
+
+
+def test_a_sampled_run_without_its_every_row_codes_draws_the_sample_without_a_caption(sampled_ds):
+    """Its file is gone or changed (the page's warning says so): nothing claims to draw every row."""
+    assert every_row.rows_drawn(sampled_ds, None, "latent", 2) == every_row.RowsDrawn(None, None)
+
+
+def test_a_run_on_every_row_draws_its_own_codes_without_a_caption(tmp_path):
+    from ae_core.data.registry import load_dataset
+
+    ds = load_dataset("csv", path=str(write(messy(), tmp_path / "t.csv")))
+    assert not every_row.trained_on_a_sample(ds)
+    assert every_row.rows_drawn(ds, codes(), "latent", 2) == every_row.RowsDrawn(None, None)
+
+
+def test_beside_a_projection_of_the_input_every_row_is_drawn_and_the_caption_says_which_chart_is_the_sample(sampled_ds):
+    drawn = every_row.rows_drawn(sampled_ds, codes(), beside="UMAP")
+    assert drawn.every is not None
+    assert drawn.caption == ("The code of all 599 rows of your file (left; where points pile up, their density: zoom "
+                             "in to see each point); the model trained on a random sample of 200 of them, which the "
+                             "input's UMAP (right) draws. The code is coloured by the label only: the other colourings "
+                             "are of the sample.")
