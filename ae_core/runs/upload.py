@@ -27,6 +27,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -109,34 +110,44 @@ SAMPLES = {s.file: s for s in [
 ]}
 
 
-@dataclass(frozen=True, eq=False)
-class SampleFile:
-    """A shipped sample read as the Upload page reads an uploaded file (`name`, `file_id`, `getvalue()`)."""
-
-    name: str
-    data: bytes
-    label: str | None = None
-
-    @property
-    def file_id(self) -> str:
-        return f"sample:{self.name}"
-
-    def getvalue(self) -> bytes:
-        return self.data
-
-
 @dataclass(frozen=True)
-class ServerFile:
-    """A table already in the server's data folder (`ae_core.data.server_files`), trained on where it lies:
-    too big to upload through a browser, and never copied."""
+class ServerSideFile:
+    """A file already on this server that the Upload page takes as it takes a browser's upload (`name`, `file_id`).
+
+    Attributes
+    ----------
+    name : str
+        Display text, as an upload's file name (its suffix says whether it is a zip of images).
+    path : Path
+        Where it lies.
+    label : str or None
+        The column to colour by, chosen for the person.
+    """
 
     name: str
     path: Path
     label: str | None = None
+    source: ClassVar[str]  # "sample" or "server": keeps their file ids apart
 
     @property
     def file_id(self) -> str:
-        return f"server:{self.path}"
+        return f"{self.source}:{self.path}"
+
+
+class SampleFile(ServerSideFile):
+    """A shipped sample: its bytes go through the same steps as an upload's (`getvalue()`, stored by content)."""
+
+    source = "sample"
+
+    def getvalue(self) -> bytes:
+        return self.path.read_bytes()
+
+
+class ServerFile(ServerSideFile):
+    """A table in the server's data folder (`ae_core.data.server_files`), trained on where it lies: too big to
+    upload through a browser, and never copied."""
+
+    source = "server"
 
 
 def server_file(name: str) -> ServerFile:
@@ -154,7 +165,7 @@ def sample_file(name: str) -> SampleFile:
     path = SAMPLES_DIR / name
     if not path.is_file():
         raise InputError(f"the sample {name} is missing from {SAMPLES_DIR}; run `python scripts/make_samples.py`.")
-    return SampleFile(name=name, data=path.read_bytes(), label=SAMPLES[name].label)
+    return SampleFile(name=name, path=path, label=SAMPLES[name].label)
 
 
 def _stored_suffix(name, data: bytes) -> str:
