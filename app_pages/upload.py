@@ -23,14 +23,15 @@ def _inspect(path: str, label: str | None) -> upload.Inspection:
     return upload.inspect_upload(path, label)
 
 
-def _stored_path(uploaded) -> str:
+def _stored_path(chosen: upload.ChosenFile) -> str:
     """Save the upload once per file (not on every rerun) and remember where."""
-    if isinstance(uploaded, upload.ServerFile):
-        return str(uploaded.path)  # already on the server: read where it lies
+    if chosen.in_place is not None:
+        return str(chosen.in_place)  # a server table: read where it lies
+    file = chosen.file
     saved = st.session_state.get("upload_saved")
-    if not saved or saved[0] != uploaded.file_id:
-        path = state.save_upload(uploaded.name, uploaded.getvalue())  # refused for viewers
-        st.session_state["upload_saved"] = saved = (uploaded.file_id, str(path))
+    if not saved or saved[0] != file.file_id:
+        path = state.save_upload(file.name, file.getvalue())  # refused for viewers
+        st.session_state["upload_saved"] = saved = (file.file_id, str(path))
     return saved[1]
 
 
@@ -141,34 +142,34 @@ uploaded = st.file_uploader(
     help="A CSV: a header row and at least 10 data rows, with at least 2 numeric columns (Excel: File > Save As > "
          "CSV UTF-8). A zip: PNG, JPEG, WebP, BMP or GIF images, one sub-folder per class (or all in one folder).",
 )
+# Each picker shows while the ones above it are empty: an upload wins, then a sample, then a server table.
+sample = picked = None
 if uploaded is None:  # nothing of their own yet: a shipped sample goes through the same steps as an upload
     sample = st.segmented_control("…or try a sample", list(upload.SAMPLES), key="upload_sample",
                                   format_func=lambda k: upload.SAMPLES[k].title,
                                   help=" ".join(f"{s.title}: {s.about}" for s in upload.SAMPLES.values()))
-    uploaded = upload.sample_file(sample) if sample else None
-if uploaded is None and (tables := list_server_tables()):  # files too big for a browser, put on the server
+if uploaded is None and not sample and (tables := list_server_tables()):  # too big for a browser, on the server
     picked = st.selectbox("…or a table on the server", [NONE, *tables], key="upload_server_table",
                           help=f"CSV and Parquet files in the server's data folder ({data_dir()}; set "
                                "AE_DATA_DIR to move it): for tables too big to upload through a browser.")
-    try:
-        uploaded = upload.server_file(picked) if picked != NONE else None
-    except InputError as exc:
-        st.error(str(exc), icon=":material/error:")
-if uploaded is None:
+chosen = upload.choose_file(uploaded, sample, None if picked == NONE else picked)
+if chosen.error:
+    st.error(chosen.error, icon=":material/error:")
+if chosen.kind is None:
     st.info("Choose a CSV file or a zip of images to start, or try a sample. Nothing is trained until you press "
             "**Train**.", icon=":material/upload_file:")
-elif upload.is_image_upload(uploaded.name):
-    _image_upload(_stored_path(uploaded), uploaded.name)
+elif chosen.kind == "images":
+    _image_upload(_stored_path(chosen), chosen.file.name)
 else:
-    path = _stored_path(uploaded)
+    path = _stored_path(chosen)
     base = _inspect(path, None)
     if not base.columns:
         st.error(base.error, icon=":material/error:")
     else:
-        suggested = getattr(uploaded, "label", None)  # a sample's label column
+        options = [NONE, *base.columns]
         label = st.selectbox(
-            "Label / colour column (optional)", [NONE, *base.columns], key=f"upload_label_{path[-20:]}",
-            index=[NONE, *base.columns].index(suggested) if suggested in base.columns else 0,
+            "Label / colour column (optional)", options, key=f"upload_label_{path[-20:]}",
+            index=options.index(chosen.label_in(base.columns) or NONE),  # a sample's label column, if it has one
             help="A column you already know, such as a class: it colours the plot and is not used for training.",
         )
         label = None if label == NONE else label
@@ -191,7 +192,7 @@ else:
             if st.button("Train", type="primary", icon=":material/play_arrow:", key="upload_train"):
                 try:
                     with st.spinner("Preparing the run…"):
-                        config = upload.quick_config(path, label, upload.display_name(uploaded.name))
+                        config = upload.quick_config(path, label, upload.display_name(chosen.file.name))
                     rec = state.manager().submit(config)  # refused for viewers and past the start limit
                 except InputError as exc:
                     st.error(str(exc), icon=":material/error:")
@@ -284,5 +285,5 @@ if runs:
                 st.download_button("Download every row's code (CSV)", every, mime="text/csv",
                                    file_name=f"{upload.display_name(ds.name)}-every-row.csv",
                                    icon=":material/download:", on_click="ignore", key=f"upload_every_dl_{rec.id}")
-elif uploaded is None:
+elif chosen.file is None:
     st.caption("Earlier CSV runs appear here; runs on built-in datasets are on the Train page.")

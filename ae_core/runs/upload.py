@@ -3,6 +3,8 @@ train a quick 2-D autoencoder on it, and hand the coordinates back.
 
 The Upload page is a thin layer over these functions:
 
+* :func:`choose_file` says which file the page works on: the person's upload, a shipped sample
+  (:class:`SampleFile`) or a table on the server (:class:`ServerFile`).
 * :func:`save_upload` keeps the bytes content-addressed under
   ``<runs root>/uploads/<sha256>.csv``, so a run's config can point at them
   and the same file uploaded twice is stored once. The user's file name is
@@ -166,6 +168,59 @@ def sample_file(name: str) -> SampleFile:
     if not path.is_file():
         raise InputError(f"the sample {name} is missing from {SAMPLES_DIR}; run `python scripts/make_samples.py`.")
     return SampleFile(name=name, path=path, label=SAMPLES[name].label)
+
+
+@dataclass(frozen=True, eq=False)
+class ChosenFile:
+    """The file the Upload page works on (:func:`choose_file`).
+
+    Attributes
+    ----------
+    file : UploadedFile, SampleFile, ServerFile or None
+        Streamlit's upload or a :class:`ServerSideFile`: anything with `name` and `file_id`, and `getvalue()`
+        unless it is read in place. None when nothing is chosen.
+    error : str or None
+        Why the sample or server table asked for cannot be used (then nothing is chosen).
+    """
+
+    file: object | None = None
+    error: str | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """"images" for a zip of images, "table" for anything else, None when nothing is chosen."""
+        if self.file is None:
+            return None
+        return "images" if is_image_upload(self.file.name) else "table"
+
+    @property
+    def in_place(self) -> Path | None:
+        """Where a server table lies (it is read there); None for a file whose bytes are stored first."""
+        return self.file.path if isinstance(self.file, ServerFile) else None
+
+    def label_in(self, columns) -> str | None:
+        """The label column that came with the file (a sample's), if `columns` has it."""
+        label = getattr(self.file, "label", None)
+        return label if label in columns else None
+
+
+def choose_file(uploaded=None, sample: str | None = None, server: str | None = None) -> ChosenFile:
+    """The file the Upload page works on: the person's own upload wins, then a shipped sample (a key of
+    `SAMPLES`), then a table on the server (a name under $AE_DATA_DIR).
+
+    A sample or table that cannot be used comes back as the `error` of an empty choice, never as an exception:
+    the page shows it and offers the pickers again.
+    """
+    try:
+        if uploaded is not None:
+            return ChosenFile(uploaded)
+        if sample:
+            return ChosenFile(sample_file(sample))
+        if server:
+            return ChosenFile(server_file(server))
+    except InputError as exc:
+        return ChosenFile(error=str(exc))
+    return ChosenFile()
 
 
 def _stored_suffix(name, data: bytes) -> str:

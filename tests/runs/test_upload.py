@@ -85,6 +85,71 @@ def test_display_name_is_plain_text(name, shown):
     assert upload.display_name(name) == shown
 
 
+# ---- choosing: the person's upload, a shipped sample or a table on the server ---------------------
+
+
+class _Upload:
+    """What Streamlit's file_uploader returns, as far as the page reads it."""
+
+    name, file_id = "mine.csv", "upload-1"
+
+    def getvalue(self) -> bytes:
+        return table_csv()
+
+
+@pytest.fixture
+def server_tables(tmp_path, monkeypatch):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    (folder / "big.csv").write_bytes(table_csv())
+    monkeypatch.setenv("AE_DATA_DIR", str(folder))
+    return folder
+
+
+def test_the_persons_upload_wins_over_a_sample_and_a_server_table(server_tables):
+    mine = _Upload()
+    chosen = upload.choose_file(mine, "wine.csv", "big.csv")
+    assert chosen.file is mine and chosen.kind == "table" and chosen.error is None
+    assert chosen.in_place is None  # its bytes are stored first
+    assert chosen.label_in(("a", "kind")) is None  # an upload comes with no label
+
+
+def test_a_sample_wins_over_a_server_table_and_brings_its_label(server_tables):
+    chosen = upload.choose_file(None, "wine.csv", "big.csv")
+    assert isinstance(chosen.file, upload.SampleFile) and chosen.kind == "table" and chosen.in_place is None
+    assert chosen.file.getvalue() == (upload.SAMPLES_DIR / "wine.csv").read_bytes()
+    assert chosen.label_in(("alcohol", "cultivar")) == "cultivar"
+    assert chosen.label_in(("alcohol",)) is None  # a column the file does not have is not suggested
+
+
+def test_a_zip_sample_is_images():
+    assert upload.choose_file(sample="digits-images.zip").kind == "images"
+
+
+def test_a_server_table_is_read_where_it_lies(server_tables):
+    chosen = upload.choose_file(server="big.csv")
+    assert isinstance(chosen.file, upload.ServerFile) and chosen.kind == "table"
+    assert chosen.in_place == (server_tables / "big.csv").resolve()
+    assert chosen.file.file_id != upload.choose_file(sample="wine.csv").file.file_id
+
+
+@pytest.mark.parametrize("sample, server, match", [
+    ("nope.csv", None, "no sample named 'nope.csv'"),
+    (None, "../outside.csv", "outside the server's data folder"),
+    (None, "absent.csv", "no file 'absent.csv'"),
+], ids=["unknown-sample", "outside-the-folder", "missing-table"])
+def test_a_file_that_cannot_be_had_is_an_error_and_no_choice(server_tables, sample, server, match):
+    (server_tables.parent / "outside.csv").write_bytes(table_csv())
+    chosen = upload.choose_file(None, sample, server)
+    assert chosen.file is None and chosen.kind is None and chosen.label_in(("a",)) is None
+    assert match in chosen.error
+
+
+def test_nothing_chosen_is_an_empty_choice():
+    chosen = upload.choose_file()
+    assert chosen.file is None and chosen.kind is None and chosen.error is None and chosen.in_place is None
+
+
 # ---- checking ----------------------------------------------------------------------------------
 
 
