@@ -1,7 +1,5 @@
 """Home: what this is, a one-click first run, and the recent runs."""
 
-import hashlib
-
 import streamlit as st
 
 from ae_core.errors import InputError
@@ -79,12 +77,6 @@ PCA's at the same code size: below 1 means the autoencoder did better.
 )
 
 
-def _table_key(runs) -> str:
-    """The runs table's widget key. It changes when the set of runs changes, so a row selection
-    never shifts onto another run when a new one appears at the top (progress updates keep it)."""
-    return "home_runs_" + hashlib.sha1(" ".join(r.id for r in runs).encode()).hexdigest()[:10]
-
-
 def _runs_section() -> None:
     runs = state.visible(state.store().list(limit=50))
     st.subheader("Recent runs")
@@ -96,14 +88,14 @@ def _runs_section() -> None:
                 icon=":material/info:")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
-    from ae_core.runs.summary import run_counts, runs_table  # pandas (0.5 s): only once there is a table to draw
+    from ae_core.runs.summary import run_counts, runs_table, table_key  # pandas (0.5 s): once there is a table
 
     counts = run_counts(runs)
     st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()))
-    st.session_state[TABLE_KEY] = _table_key(runs)
+    st.session_state[TABLE_KEY] = table_key(runs)  # a new set of runs gets a fresh table: no tick moves
     st.dataframe(
         runs_table(runs),
-        key=_table_key(runs),
+        key=st.session_state[TABLE_KEY],
         on_select="rerun" if EDITOR else "ignore",  # the ticks are for Delete and Pin: editors only
         selection_mode="multi-row",
         hide_index=True,
@@ -188,16 +180,13 @@ if message := st.session_state.pop(DELETED_KEY, None):
 
 def _ticked(what: str) -> list[str]:
     """The runs ticked in the table (empty, with a note, when there are none or the list just changed)."""
-    table = st.session_state.get(st.session_state[TABLE_KEY])
-    rows = list(((table or {}).get("selection") or {}).get("rows") or [])
-    shown = state.store().list(limit=50)
-    if _table_key(shown) != st.session_state[TABLE_KEY]:
-        st.info(f"The list of runs changed just now: tick the runs to {what} again.", icon=":material/info:")
-        return []
-    if chosen := [shown[i].id for i in rows if i < len(shown)]:
-        return chosen
-    st.info(f"Tick the runs to {what} in the table first (the boxes at its left).", icon=":material/info:")
-    return []
+    from ae_core.runs.summary import ticked_runs
+
+    drawn = st.session_state[TABLE_KEY]
+    chosen, note = ticked_runs(st.session_state.get(drawn), state.store().list(limit=50), drawn, what)
+    if note:
+        st.info(note, icon=":material/info:")
+    return chosen
 
 
 if EDITOR and _recent:  # the table is drawn, and its key is in TABLE_KEY

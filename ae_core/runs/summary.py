@@ -1,10 +1,11 @@
 """What the Home and Train pages say about runs, as plain numbers and tables: live progress, an
-error's headline, the AE-vs-PCA table, the runs table and counts. Pure functions of progress and
+error's headline, the AE-vs-PCA table, the runs table, its ticked rows and counts. Pure functions of progress and
 metrics dicts, so every number a page shows is unit-testable without Streamlit. Imports no plotly:
 the Home page uses these and must start fast."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -162,6 +163,42 @@ def runs_table(records: list[RunRecord], link_prefix: str = "latent") -> pd.Data
     for c in ("test_error", "ae_pca_ratio", "knn_accuracy", "progress"):
         df[c] = df[c].astype(float)
     return df
+
+
+def table_key(records: list[RunRecord]) -> str:
+    """A widget key for a table of `records`: it changes when the set of runs changes (a new one at the top, a
+    deletion) and not when one progresses, so a ticked row never shifts onto another run."""
+    return "runs_" + hashlib.sha1(" ".join(r.id for r in records).encode()).hexdigest()[:10]
+
+
+def ticked_runs(state, records: list[RunRecord], drawn_key: str, what: str) -> tuple[list[str], str | None]:
+    """The ids of the runs ticked in a runs table, or none and what to tell the person.
+
+    Parameters
+    ----------
+    state : mapping or None
+        The table's widget state as Streamlit keeps it: ``{"selection": {"rows": [0, 2], ...}}``.
+    records : list of RunRecord
+        The runs now, in the table's order.
+    drawn_key : str
+        The :func:`table_key` of the table that was ticked. When the runs have changed since, a tick may point
+        at another run now, so nothing is taken.
+    what : str
+        What the ticks are for ("delete", "pin"): the message names it.
+
+    Returns
+    -------
+    run_ids : list of str
+        The ticked runs, in the order ticked; rows past the end of `records` are left out.
+    message : str or None
+        Why `run_ids` is empty (the runs changed, or nothing is ticked); None when it is not.
+    """
+    if table_key(records) != drawn_key:
+        return [], f"The list of runs changed just now: tick the runs to {what} again."
+    rows = ((state or {}).get("selection") or {}).get("rows") or []
+    if chosen := [records[i].id for i in rows if i < len(records)]:
+        return chosen, None
+    return [], f"Tick the runs to {what} in the table first (the boxes at its left)."
 
 
 def run_counts(records: list[RunRecord]) -> dict[str, int]:

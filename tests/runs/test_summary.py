@@ -13,6 +13,8 @@ from ae_core.runs.summary import (
     progress_view,
     run_counts,
     runs_table,
+    table_key,
+    ticked_runs,
     training_facts,
 )
 
@@ -99,3 +101,39 @@ def test_training_facts_name_the_scaling_a_run_used():
     assert "standardised" in dict(training_facts({"scaling": "standard"}))["scaling"]
     assert "scaling" not in dict(training_facts({"epochs_run": 3}))  # a run from before the field existed
 
+
+
+def _records(*ids, status="done"):
+    from ae_core.runs.store import RunRecord
+
+    return [RunRecord(i, 0.0, 0.0, "digits", "vanilla", "", {}, status) for i in ids]
+
+
+def _ticks(*rows):
+    return {"selection": {"rows": list(rows), "columns": []}}
+
+
+def test_table_key_follows_the_set_of_runs_not_their_progress():
+    runs = _records("b", "a")
+    assert table_key(runs) == table_key(_records("b", "a", status="running"))
+    assert table_key(runs) != table_key(_records("c", "b", "a"))  # a new run at the top: a fresh table
+
+
+def test_ticked_rows_are_the_runs_in_those_rows_of_the_table():
+    runs = _records("c", "b", "a")
+    assert ticked_runs(_ticks(2, 0), runs, table_key(runs), "delete") == (["a", "c"], None)
+    assert ticked_runs(_ticks(1, 7), runs, table_key(runs), "delete") == (["b"], None)  # 7: past the end
+
+
+@pytest.mark.parametrize("state", [None, {}, {"selection": {}}, _ticks(), _ticks(3)],
+                         ids=["no-state", "empty", "no-rows", "none-ticked", "only-past-the-end"])
+def test_nothing_ticked_says_how_to_tick(state):
+    runs = _records("b", "a")
+    assert ticked_runs(state, runs, table_key(runs), "pin") == (
+        [], "Tick the runs to pin in the table first (the boxes at its left).")
+
+
+def test_ticks_on_a_list_that_has_changed_since_are_not_taken():
+    drawn = table_key(_records("b", "a"))
+    assert ticked_runs(_ticks(0), _records("c", "b", "a"), drawn, "delete") == (
+        [], "The list of runs changed just now: tick the runs to delete again.")
