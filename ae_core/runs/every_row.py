@@ -218,5 +218,6 @@ def rows_drawn(ds, every: EveryRow | None, method: str = "latent", dims: int = 2
     if dims == 2 and method in EVERY_ROW_METHODS:
         return RowsDrawn(every, sample + f"Drawing all {total:,} rows: where points pile up the chart shows their "
                                          "density; zoom in to see each point.")
-    return RowsDrawn(None, sample + f"{METHOD_TITLES[method]} in {dims}-D draws the {n:,} rows trained on; "
+    title = METHOD_TITLES[method]
+    return RowsDrawn(None, sample + f"{title[0].upper() + title[1:]} in {dims}-D draws the {n:,} rows trained on; "
                                     "the code itself and PCA in 2-D draw every row.")

@@ -108,7 +108,7 @@ def test_a_sampled_run_with_its_every_row_codes_draws_every_row_and_says_so(samp
 
 
 @pytest.mark.parametrize("method, dims, said", [("umap", 2, "UMAP in 2-D"), ("tsne", 2, "t-SNE in 2-D"),
-                                                ("pca", 3, "PCA in 3-D"), ("latent", 3, "the code itself in 3-D")],
+                                                ("pca", 3, "PCA in 3-D"), ("latent", 3, "The code itself in 3-D")],
                          ids=["umap", "tsne", "pca-3d", "latent-3d"])
 def test_a_view_that_cannot_draw_every_row_draws_the_sample_and_says_where_every_row_is(sampled_ds, method, dims,
                                                                                          said):
