@@ -218,6 +218,7 @@ def rows_drawn(ds, every: EveryRow | None, method: str = "latent", dims: int = 2
     if dims == 2 and method in EVERY_ROW_METHODS:
         return RowsDrawn(every, sample + f"Drawing all {total:,} rows: where points pile up the chart shows their "
                                          "density; zoom in to see each point.")
-    title = METHOD_TITLES[method]
-    return RowsDrawn(None, sample + f"{title[0].upper() + title[1:]} in {dims}-D draws the {n:,} rows trained on; "
+    title = METHOD_TITLES[method]  # "the code itself" starts a sentence here; "t-SNE" keeps its small t
+    title = "T" + title[1:] if title.startswith("the ") else title
+    return RowsDrawn(None, sample + f"{title} in {dims}-D draws the {n:,} rows trained on; "
                                     "the code itself and PCA in 2-D draw every row.")
