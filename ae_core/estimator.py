@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ae_core.analysis.anomaly_scores import SCORES
+from ae_core.analysis.anomaly_scores import DEFAULT_SCORE, SCORES
 from ae_core.errors import InputError
 from ae_core.model.callbacks import Callback
 
@@ -57,7 +57,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         learned correction, both zero at the start, and the best weights on the validation rows are
         kept, starting weights included; so the model is not worse than PCA there. False gives the plain
         networks (with a sigmoid output and BCE under "range" scaling).
-    score_method : {"normalized+knn", "normalized", "reconstruction"}, default="normalized+knn"
+    score_method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"}, \
+            default="normalized+knn+hidden"
         What `anomaly_score` returns; see `ae_core.analysis.anomaly_scores`. "reconstruction" is the raw
         mean squared error.
     validation_fraction : float, default=0.15
@@ -87,7 +88,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     """
 
     def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=None, batch_size=None, learning_rate=None,
-                 noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init="auto", score_method="normalized+knn",
+                 noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init="auto", score_method=DEFAULT_SCORE,
                  validation_fraction=0.15, patience=10, random_state=None, verbose=False, device="auto"):
         self.variant = variant
         self.latent_dim = latent_dim
@@ -214,10 +215,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
         """What the anomaly scores need: the error spread on the held-out rows and the training codes."""
         from ae_core.analysis.anomaly_scores import score_reference
-        from ae_core.analysis.metrics import encode, reconstruct
+        from ae_core.analysis.metrics import encode, hidden_features, reconstruct
 
-        self._score_ref = score_reference(X_val, reconstruct(self.model_, X_val), encode(self.model_, X_train),
-                                          encode(self.model_, X_val), seed=seed)
+        m = self.model_
+        self._score_ref = score_reference(X_val, reconstruct(m, X_val), encode(m, X_train), encode(m, X_val),
+                                          hidden_features(m, X_train), hidden_features(m, X_val), seed=seed)
 
     # ---- inference ---------------------------------------------------------------
 
@@ -248,18 +250,19 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def anomaly_score(self, X, method=None):
         """Anomaly score per sample, higher = more anomalous: array of shape (n_samples,).
 
-        method : {"normalized+knn", "normalized", "reconstruction"} or None
+        method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"} or None
             None uses the estimator's `score_method`; "reconstruction" is the mean squared reconstruction
             error in scaled units.
         """
-        from ae_core.analysis.anomaly_scores import anomaly_scores
-        from ae_core.analysis.metrics import encode, reconstruct
+        from ae_core.analysis.anomaly_scores import anomaly_scores, needs
+        from ae_core.analysis.metrics import encode, hidden_features, reconstruct
 
         check_is_fitted(self, "model_")
         kind = self.score_method if method is None else method
         Xs = self.scaler_.transform(self._flatten(X, reset=False))
-        Z = encode(self.model_, Xs) if kind == "normalized+knn" else None
-        return anomaly_scores(kind, self._score_ref, Xs, reconstruct(self.model_, Xs), Z)
+        Z = encode(self.model_, Xs) if "codes" in needs(kind) else None
+        H = hidden_features(self.model_, Xs) if "hidden" in needs(kind) else None
+        return anomaly_scores(kind, self._score_ref, Xs, reconstruct(self.model_, Xs), Z, H)
 
     def score_samples(self, X):
         """Negative anomaly score: higher = more normal, as scikit-learn's outlier detectors."""

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from ae_core.errors import InputError
-from ae_core.model.config import NOISE_KINDS
 from ae_core.links import Choice, Number
+from ae_core.model.config import NOISE_KINDS
 from ui import access, links, state
 
 LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]

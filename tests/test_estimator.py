@@ -140,6 +140,25 @@ def test_unknown_anomaly_score_lists_the_choices(digits):
         Autoencoder(epochs=1, random_state=0).fit(digits).anomaly_score(digits[:3], method="magic")
 
 
+def test_a_model_fitted_before_the_hidden_score_says_to_fit_again(digits):
+    ae = Autoencoder(epochs=2, random_state=0).fit(digits)
+    del ae._score_ref.__dict__["hidden"]  # as a model pickled before the field existed unpickles
+    with pytest.raises(InputError, match="fit it again"):
+        ae.anomaly_score(digits[:3])
+    assert ae.anomaly_score(digits[:3], method="normalized+knn").shape == (3,)  # the older scores still work
+
+
+def test_the_hidden_layer_reference_is_bounded_for_wide_layers():
+    from ae_core.analysis.anomaly_scores import HIDDEN_MAX_VALUES, score_reference
+
+    rng = np.random.default_rng(0)
+    X, Z, H = rng.random((50, 4)), rng.random((9000, 2)), rng.random((9000, 2000))
+    ref = score_reference(X, X * 0.9, Z, Z[:50], H, H[:50], max_codes=8000)
+    assert ref.hidden.dtype == np.float32 and ref.hidden.shape == (HIDDEN_MAX_VALUES // 2000, 2000)
+    assert len(ref.codes) == 8000  # the codes keep their own, larger cap
+    assert set(ref.spread) == {"reconstruction", "normalized", "knn", "hidden"}
+
+
 @pytest.mark.parametrize(("make", "expected"), [
     (lambda rng: rng.random((60, 64)), "range"),  # flat rows in [0, 1]
     (lambda rng: rng.integers(0, 256, (60, 64)).astype(float), "range"),  # 8-bit pixels as a table

@@ -105,13 +105,15 @@ def run_scores(run, method: str = DEFAULT_SCORE) -> np.ndarray:
         raise InputError(f"unknown anomaly score {method!r}; choose one of: {', '.join(SCORES)}.")
     if method == "reconstruction":
         return _scores(run, None)
-    from ae_core.analysis.metrics import reconstruct
+    from ae_core.analysis.anomaly_scores import needs
+    from ae_core.analysis.metrics import hidden_features, reconstruct
 
     X, Z, split = run.X, run.latent, np.asarray(run.split)
     recon = reconstruct(run.model, X)
+    H = hidden_features(run.model, X) if "hidden" in needs(method) else None
     val, train = split == SplitCode.VALIDATION, split == SplitCode.TRAIN
-    ref = score_reference(X[val], recon[val], Z[train], Z[val], seed=0)
-    return anomaly_scores(method, ref, X, recon, Z)
+    ref = score_reference(X[val], recon[val], Z[train], Z[val], *((H[train], H[val]) if H is not None else ()), seed=0)
+    return anomaly_scores(method, ref, X, recon, Z, H)
 
 
 def error_histogram_frame(run, group_by: str = "split", scores=None) -> pd.DataFrame:

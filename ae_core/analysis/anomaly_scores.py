@@ -10,6 +10,9 @@
   normal rows before they are added, so neither dominates by its units. Not centred: subtracting the
   medians would shift every score by one constant (the same ranking) and make some negative, which a
   log-scale histogram of the scores cannot show.
+- "normalized+knn+hidden": the same plus the distance to the nearest training rows in the encoder's last hidden
+  layer (wider than the code: the code keeps what rebuilds a row, the hidden layer also what tells rows apart).
+  Each of the three terms is divided by its interquartile range, as above.
 
 Higher = more anomalous for every score. Which one is the default, and what each bought on one-class
 Fashion-MNIST, is in benchmarks/FINDINGS.md ("Model quality").
@@ -23,8 +26,19 @@ import numpy as np
 
 from ae_core.errors import InputError
 
-SCORES = ("reconstruction", "normalized", "normalized+knn")
-DEFAULT_SCORE = "normalized+knn"
+SCORES = ("reconstruction", "normalized", "normalized+knn", "normalized+knn+hidden")
+DEFAULT_SCORE = "normalized+knn+hidden"
+# The terms each score adds up (after dividing each by its spread); the first two scores are one term each.
+SCORE_TERMS = {"normalized+knn": ("normalized", "knn"), "normalized+knn+hidden": ("normalized", "knn", "hidden")}
+# Training rows kept for the hidden layer's neighbours: at most this many numbers in all (a conv model's hidden
+# layer has thousands of values per row), so a fitted estimator stays small.
+HIDDEN_MAX_VALUES = 2_000_000
+
+
+def needs(kind: str) -> tuple[str, ...]:
+    """The views of the rows a score needs beyond the reconstruction: () , ("codes",) or ("codes", "hidden")."""
+    terms = SCORE_TERMS.get(kind, ())
+    return tuple(v for v, t in (("codes", "knn"), ("hidden", "hidden")) if t in terms)
 
 
 @dataclass
@@ -35,26 +49,35 @@ class ScoreReference:
     codes: np.ndarray  # (M, D) codes of training rows, the neighbours of the kNN term
     k: int = 5
     spread: dict = field(default_factory=dict)  # term -> interquartile range on the held-out rows
+    hidden: np.ndarray | None = None  # (M', H) float32: training rows' last hidden layer; None in older fits
 
-    def _knn(self, Z: np.ndarray) -> np.ndarray:
+    def _knn(self, reference: np.ndarray, A: np.ndarray) -> np.ndarray:
         from sklearn.neighbors import NearestNeighbors
 
-        k = min(self.k, len(self.codes))
-        index = NearestNeighbors(n_neighbors=k).fit(self.codes)
-        return index.kneighbors(np.asarray(Z, np.float64))[0].mean(1)
+        k = min(self.k, len(reference))
+        index = NearestNeighbors(n_neighbors=k).fit(reference)
+        return index.kneighbors(np.asarray(A, reference.dtype))[0].mean(1)
 
-    def terms(self, X: np.ndarray, recon: np.ndarray, Z: np.ndarray | None, need_knn: bool) -> dict:
+    def terms(self, X: np.ndarray, recon: np.ndarray, Z: np.ndarray | None = None, H: np.ndarray | None = None) -> dict:
+        """Every term that the given views allow: the errors always, "knn" with codes Z, "hidden" with H."""
         sq = (np.asarray(X, np.float64) - np.asarray(recon, np.float64)) ** 2  # (N, F)
         out = {"reconstruction": sq.mean(1), "normalized": (sq / self.feature_var).mean(1)}
-        if need_knn:
-            out["knn"] = self._knn(Z)
+        if Z is not None:
+            out["knn"] = self._knn(self.codes, Z)
+        if H is not None:
+            if self.hidden is None:
+                raise InputError("this model was fitted before the hidden-layer score existed; fit it again, or "
+                                 "choose the 'normalized+knn' score.")
+            out["hidden"] = self._knn(self.hidden, H).astype(np.float64)
         return out
 
 
-def score_reference(X_val, recon_val, codes_train, codes_val, k: int = 5, max_codes: int = 10_000,
-                    seed: int = 0) -> ScoreReference:
-    """Fit a ScoreReference on held-out normal rows (`X_val`, their reconstructions and codes) and the
-    training rows' codes (at most `max_codes` of them, a seeded subset, bounding the kNN search)."""
+def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None, hidden_val=None, k: int = 5,
+                    max_codes: int = 10_000, seed: int = 0) -> ScoreReference:
+    """Fit a ScoreReference on held-out normal rows (`X_val`, their reconstructions, codes and hidden layers) and
+    the training rows' codes and hidden layers (at most `max_codes` rows, a seeded subset, bounding the kNN
+    search; fewer for a wide hidden layer, HIDDEN_MAX_VALUES). Without hidden layers the "hidden" term is
+    unavailable."""
     X_val, recon_val = np.asarray(X_val, np.float64), np.asarray(recon_val, np.float64)
     var = ((X_val - recon_val) ** 2).mean(0)  # (F,)
     # A floor: a feature that is always rebuilt exactly (a blank border pixel) must not divide by ~0.
@@ -62,18 +85,25 @@ def score_reference(X_val, recon_val, codes_train, codes_val, k: int = 5, max_co
     codes = np.asarray(codes_train, np.float64)
     if len(codes) > max_codes:
         codes = codes[np.sort(np.random.default_rng(seed).choice(len(codes), max_codes, replace=False))]
-    ref = ScoreReference(feature_var=var, codes=codes, k=k)
-    for name, values in ref.terms(X_val, recon_val, codes_val, need_knn=True).items():
+    hidden = None
+    if hidden_train is not None:
+        hidden = np.asarray(hidden_train, np.float32)
+        cap = max(k, min(max_codes, HIDDEN_MAX_VALUES // max(hidden.shape[1], 1)))
+        if len(hidden) > cap:
+            hidden = hidden[np.sort(np.random.default_rng(seed + 1).choice(len(hidden), cap, replace=False))]
+    ref = ScoreReference(feature_var=var, codes=codes, k=k, hidden=hidden)
+    for name, values in ref.terms(X_val, recon_val, codes_val, hidden_val if hidden is not None else None).items():
         q1, q3 = np.percentile(values, [25, 75])
         ref.spread[name] = float(max(q3 - q1, 1e-12))
     return ref
 
 
-def anomaly_scores(kind: str, ref: ScoreReference, X, recon, Z=None) -> np.ndarray:
-    """Score per row, higher = more anomalous: `kind` is one of SCORES."""
+def anomaly_scores(kind: str, ref: ScoreReference, X, recon, Z=None, H=None) -> np.ndarray:
+    """Score per row, higher = more anomalous: `kind` is one of SCORES; Z (codes) and H (hidden layers) as
+    `needs(kind)` says."""
     if kind not in SCORES:
         raise InputError(f"unknown anomaly score {kind!r}; choose one of: {', '.join(SCORES)}.")
-    terms = ref.terms(X, recon, Z, need_knn=kind == "normalized+knn")
-    if kind != "normalized+knn":
-        return terms[kind]
-    return sum(terms[t] / ref.spread[t] for t in ("normalized", "knn"))
+    if kind not in SCORE_TERMS:
+        return ref.terms(X, recon)[kind]
+    terms = ref.terms(X, recon, Z, H)
+    return sum(terms[t] / ref.spread[t] for t in SCORE_TERMS[kind])

@@ -39,6 +39,11 @@ def encode(model, X: np.ndarray) -> np.ndarray:
     return _batched(model, model.encode, X, model.cfg.latent_dim)
 
 
+def hidden_features(model, X: np.ndarray) -> np.ndarray:
+    """The encoder's last hidden layer (n, hidden_width) for scaled inputs (n, n_features)."""
+    return _batched(model, model.hidden, X, model.hidden_width)
+
+
 def decode(model, Z: np.ndarray) -> np.ndarray:
     """Scaled reconstructions (n, n_features) of codes (n, latent_dim).
 

@@ -110,8 +110,11 @@ class DenseEncoder(nn.Module):
         width = cfg.hidden[-1] if cfg.hidden else cfg.n_features
         self.head = nn.Linear(width, n_out)
 
+    def features(self, x):  # (B, F) -> (B, H): the last hidden layer, what the code is read from
+        return self.body(x)
+
     def forward(self, x):  # (B, F) -> (B, n_out)
-        return self.head(self.body(x))
+        return self.head(self.features(x))
 
 
 class DenseDecoder(nn.Module):
@@ -141,10 +144,13 @@ class ConvEncoder(nn.Module):
         self.head = nn.Linear(self.flat, n_out)
         self.act = ACTIVATION[cfg.activation]()
 
-    def forward(self, x):  # (B, C, H, W) -> (B, n_out)
+    def features(self, x):  # (B, C, H, W) -> (B, flat): the last feature map, flat
         for conv in self.convs:
             x = self.act(conv(x))
-        return self.head(x.flatten(1))
+        return x.flatten(1)
+
+    def forward(self, x):  # (B, C, H, W) -> (B, n_out)
+        return self.head(self.features(x))
 
 
 class ConvDecoder(nn.Module):
@@ -204,10 +210,7 @@ class Autoencoder(nn.Module):
 
     def _encode_raw(self, x):  # (B, F) -> (B, n_out)
         flat = x
-        if self.cfg.arch == "conv":
-            h, w = self.cfg.image_shape[:2]
-            x = x.view(-1, h, w, self.cfg.channels).permute(0, 3, 1, 2)  # rows store pixels channel-last
-        out = self.encoder(x)
+        out = self.encoder(self._image(x))
         if self.pca is None:
             return out
         d = self.cfg.latent_dim  # the PCA code adds to the code (the mean for a VAE), not to a VAE's logvar
@@ -220,6 +223,23 @@ class Autoencoder(nn.Module):
 
     def _activate(self, raw):
         return torch.sigmoid(raw) if self.cfg.output == "sigmoid" else raw
+
+    def _image(self, x):  # (B, F) -> the encoder's input: (B, C, H, W) for conv (rows store pixels channel-last)
+        if self.cfg.arch != "conv":
+            return x
+        h, w = self.cfg.image_shape[:2]
+        return x.view(-1, h, w, self.cfg.channels).permute(0, 3, 1, 2)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's last hidden layer (B, hidden_width): a richer view of a row than its code, used by
+        the anomaly score's nearest-neighbour term (ae_core.analysis.anomaly_scores)."""
+        return self.encoder.features(self._image(x))
+
+    @property
+    def hidden_width(self) -> int:
+        if self.cfg.arch == "conv":
+            return self.encoder.flat
+        return self.cfg.hidden[-1] if self.cfg.hidden else self.cfg.n_features
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         h = self._encode_raw(x)

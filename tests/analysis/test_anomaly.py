@@ -26,6 +26,7 @@ from ae_core.analysis.anomaly import (
     threshold_from_percentile,
     tile_titles,
 )
+from ae_core.analysis.anomaly_scores import SCORES
 from ae_core.data.preprocessing import SplitCode, restrict_to_classes, split_indices
 from ae_core.data.registry import load_dataset
 from ae_core.errors import InputError
@@ -179,7 +180,7 @@ def test_error_histogram_frame_groups(runs):
         error_histogram_frame(runs["digits"], "colour")
 
 
-@pytest.mark.parametrize("method", ["reconstruction", "normalized", "normalized+knn"])
+@pytest.mark.parametrize("method", SCORES)
 def test_every_score_of_a_run_finds_the_labelled_outliers(runs, method):
     run = runs["outliers"]
     scores = run_scores(run, method)
