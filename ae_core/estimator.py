@@ -219,7 +219,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         m = self.model_
         self._score_ref = score_reference(X_val, reconstruct(m, X_val), encode(m, X_train), encode(m, X_val),
-                                          hidden_features(m, X_train), hidden_features(m, X_val), seed=seed)
+                                          hidden_features(m, X_train), hidden_features(m, X_val), m.hidden_widths,
+                                          seed=seed)
 
     # ---- inference ---------------------------------------------------------------
 

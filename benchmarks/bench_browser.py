@@ -206,8 +206,8 @@ def rerun_times(runs_dir: Path, run_id: str, pages: list[str], train_proc, repea
 def main():
     args = parse_args(__doc__)
     started = time.perf_counter()
-    from ae_core.runs.store import RunStore
     from ae_core.analysis.projection_process import WARM_UP_DONE
+    from ae_core.runs.store import RunStore
 
     rows, notes, extra = [], [], {}
     tmp = Path(tempfile.mkdtemp(prefix="aebench-"))

@@ -152,11 +152,24 @@ def test_the_hidden_layer_reference_is_bounded_for_wide_layers():
     from ae_core.analysis.anomaly_scores import HIDDEN_MAX_VALUES, score_reference
 
     rng = np.random.default_rng(0)
-    X, Z, H = rng.random((50, 4)), rng.random((9000, 2)), rng.random((9000, 2000))
-    ref = score_reference(X, X * 0.9, Z, Z[:50], H, H[:50], max_codes=8000)
+    X, Z, H = rng.random((50, 4)), rng.random((9000, 2)), rng.random((9000, 2000), dtype=np.float32)
+    ref = score_reference(X, X * 0.9, Z, Z[:50], H, H[:50], (1500, 500), max_codes=8000)
     assert ref.hidden.dtype == np.float32 and ref.hidden.shape == (HIDDEN_MAX_VALUES // 2000, 2000)
     assert len(ref.codes) == 8000  # the codes keep their own, larger cap
-    assert set(ref.spread) == {"reconstruction", "normalized", "knn", "hidden"}
+    assert set(ref.spread) == {"reconstruction", "normalized", "knn", "hidden1", "hidden2"}  # a term per layer
+
+
+def test_the_default_score_has_a_term_for_each_hidden_layer(digits):
+    from ae_core.analysis.metrics import encode, hidden_features, reconstruct
+
+    ae = Autoencoder(hidden=(32, 16), epochs=2, random_state=0).fit(digits)
+    Xs = ae.scaler_.transform(digits[:5])
+    H = hidden_features(ae.model_, Xs)
+    assert H.shape == (5, 48) and ae.model_.hidden_widths == (32, 16)
+    ref, R, Z = ae._score_ref, reconstruct(ae.model_, Xs), encode(ae.model_, Xs)
+    terms = ref.terms(Xs, R, Z, H)
+    expected = sum(terms[t] / ref.spread[t] for t in ("normalized", "knn", "hidden1", "hidden2"))
+    np.testing.assert_allclose(ae.anomaly_score(digits[:5]), expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("make", "expected"), [

@@ -112,7 +112,8 @@ def run_scores(run, method: str = DEFAULT_SCORE) -> np.ndarray:
     recon = reconstruct(run.model, X)
     H = hidden_features(run.model, X) if "hidden" in needs(method) else None
     val, train = split == SplitCode.VALIDATION, split == SplitCode.TRAIN
-    ref = score_reference(X[val], recon[val], Z[train], Z[val], *((H[train], H[val]) if H is not None else ()), seed=0)
+    hidden = (H[train], H[val], run.model.hidden_widths) if H is not None else ()
+    ref = score_reference(X[val], recon[val], Z[train], Z[val], *hidden, seed=0)
     return anomaly_scores(method, ref, X, recon, Z, H)
 
 

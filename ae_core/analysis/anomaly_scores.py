@@ -10,9 +10,9 @@
   normal rows before they are added, so neither dominates by its units. Not centred: subtracting the
   medians would shift every score by one constant (the same ranking) and make some negative, which a
   log-scale histogram of the scores cannot show.
-- "normalized+knn+hidden": the same plus the distance to the nearest training rows in the encoder's last hidden
-  layer (wider than the code: the code keeps what rebuilds a row, the hidden layer also what tells rows apart).
-  Each of the three terms is divided by its interquartile range, as above.
+- "normalized+knn+hidden": the same plus, for each of the encoder's hidden layers, the distance to the nearest
+  training rows in that layer (wider than the code: the code keeps what rebuilds a row, the hidden layers also
+  what tells rows apart). Each term is divided by its interquartile range, as above.
 
 Higher = more anomalous for every score. Which one is the default, and what each bought on one-class
 Fashion-MNIST, is in benchmarks/FINDINGS.md ("Model quality").
@@ -30,9 +30,9 @@ SCORES = ("reconstruction", "normalized", "normalized+knn", "normalized+knn+hidd
 DEFAULT_SCORE = "normalized+knn+hidden"
 # The terms each score adds up (after dividing each by its spread); the first two scores are one term each.
 SCORE_TERMS = {"normalized+knn": ("normalized", "knn"), "normalized+knn+hidden": ("normalized", "knn", "hidden")}
-# Training rows kept for the hidden layer's neighbours: at most this many numbers in all (a conv model's hidden
-# layer has thousands of values per row), so a fitted estimator stays small.
-HIDDEN_MAX_VALUES = 2_000_000
+# Training rows kept for the hidden layers' neighbours: at most this many numbers in all (16 MB as float32; a
+# conv model's last feature map has thousands of values per row), so a fitted estimator stays small.
+HIDDEN_MAX_VALUES = 4_000_000
 
 
 def needs(kind: str) -> tuple[str, ...]:
@@ -49,7 +49,8 @@ class ScoreReference:
     codes: np.ndarray  # (M, D) codes of training rows, the neighbours of the kNN term
     k: int = 5
     spread: dict = field(default_factory=dict)  # term -> interquartile range on the held-out rows
-    hidden: np.ndarray | None = None  # (M', H) float32: training rows' last hidden layer; None in older fits
+    hidden: np.ndarray | None = None  # (M', H) float32: training rows' hidden layers side by side; None in older fits
+    hidden_widths: tuple = ()  # the width of each layer in `hidden`; () = one layer
 
     def _knn(self, reference: np.ndarray, A: np.ndarray) -> np.ndarray:
         from sklearn.neighbors import NearestNeighbors
@@ -59,7 +60,8 @@ class ScoreReference:
         return index.kneighbors(np.asarray(A, reference.dtype))[0].mean(1)
 
     def terms(self, X: np.ndarray, recon: np.ndarray, Z: np.ndarray | None = None, H: np.ndarray | None = None) -> dict:
-        """Every term that the given views allow: the errors always, "knn" with codes Z, "hidden" with H."""
+        """Every term that the given views allow: the errors always, "knn" with codes Z, "hidden1", "hidden2", ...
+        (one per hidden layer) with H."""
         sq = (np.asarray(X, np.float64) - np.asarray(recon, np.float64)) ** 2  # (N, F)
         out = {"reconstruction": sq.mean(1), "normalized": (sq / self.feature_var).mean(1)}
         if Z is not None:
@@ -68,16 +70,18 @@ class ScoreReference:
             if self.hidden is None:
                 raise InputError("this model was fitted before the hidden-layer score existed; fit it again, or "
                                  "choose the 'normalized+knn' score.")
-            out["hidden"] = self._knn(self.hidden, H).astype(np.float64)
+            ends = np.cumsum(self.hidden_widths or (self.hidden.shape[1],))
+            for i, (a, b) in enumerate(zip([0, *ends[:-1]], ends), 1):
+                out[f"hidden{i}"] = self._knn(self.hidden[:, a:b], H[:, a:b]).astype(np.float64)
         return out
 
 
-def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None, hidden_val=None, k: int = 5,
-                    max_codes: int = 10_000, seed: int = 0) -> ScoreReference:
+def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None, hidden_val=None,
+                    hidden_widths: tuple = (), k: int = 5, max_codes: int = 10_000, seed: int = 0) -> ScoreReference:
     """Fit a ScoreReference on held-out normal rows (`X_val`, their reconstructions, codes and hidden layers) and
     the training rows' codes and hidden layers (at most `max_codes` rows, a seeded subset, bounding the kNN
-    search; fewer for a wide hidden layer, HIDDEN_MAX_VALUES). Without hidden layers the "hidden" term is
-    unavailable."""
+    search; fewer for wide hidden layers, HIDDEN_MAX_VALUES). `hidden_widths` splits the hidden columns into
+    layers, one term each. Without hidden layers the "hidden" terms are unavailable."""
     X_val, recon_val = np.asarray(X_val, np.float64), np.asarray(recon_val, np.float64)
     var = ((X_val - recon_val) ** 2).mean(0)  # (F,)
     # A floor: a feature that is always rebuilt exactly (a blank border pixel) must not divide by ~0.
@@ -91,7 +95,7 @@ def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None,
         cap = max(k, min(max_codes, HIDDEN_MAX_VALUES // max(hidden.shape[1], 1)))
         if len(hidden) > cap:
             hidden = hidden[np.sort(np.random.default_rng(seed + 1).choice(len(hidden), cap, replace=False))]
-    ref = ScoreReference(feature_var=var, codes=codes, k=k, hidden=hidden)
+    ref = ScoreReference(feature_var=var, codes=codes, k=k, hidden=hidden, hidden_widths=tuple(hidden_widths))
     for name, values in ref.terms(X_val, recon_val, codes_val, hidden_val if hidden is not None else None).items():
         q1, q3 = np.percentile(values, [25, 75])
         ref.spread[name] = float(max(q3 - q1, 1e-12))
@@ -106,4 +110,4 @@ def anomaly_scores(kind: str, ref: ScoreReference, X, recon, Z=None, H=None) -> 
     if kind not in SCORE_TERMS:
         return ref.terms(X, recon)[kind]
     terms = ref.terms(X, recon, Z, H)
-    return sum(terms[t] / ref.spread[t] for t in SCORE_TERMS[kind])
+    return sum(v / ref.spread[t] for t, v in terms.items() if t.rstrip("0123456789") in SCORE_TERMS[kind])

@@ -40,8 +40,8 @@ def encode(model, X: np.ndarray) -> np.ndarray:
 
 
 def hidden_features(model, X: np.ndarray) -> np.ndarray:
-    """The encoder's last hidden layer (n, hidden_width) for scaled inputs (n, n_features)."""
-    return _batched(model, model.hidden, X, model.hidden_width)
+    """The encoder's hidden layers side by side (n, sum(model.hidden_widths)) for scaled inputs (n, n_features)."""
+    return _batched(model, model.hidden, X, sum(model.hidden_widths))
 
 
 def decode(model, Z: np.ndarray) -> np.ndarray:

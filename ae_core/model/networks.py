@@ -113,6 +113,14 @@ class DenseEncoder(nn.Module):
     def features(self, x):  # (B, F) -> (B, H): the last hidden layer, what the code is read from
         return self.body(x)
 
+    def every_layer(self, x):  # (B, F) -> (B, sum of the hidden widths): each hidden layer, side by side
+        out = []
+        for layer in self.body:
+            x = layer(x)
+            if not isinstance(layer, (nn.Linear, nn.Dropout)):
+                out.append(x)
+        return torch.cat(out, 1) if out else x
+
     def forward(self, x):  # (B, F) -> (B, n_out)
         return self.head(self.features(x))
 
@@ -231,15 +239,18 @@ class Autoencoder(nn.Module):
         return x.view(-1, h, w, self.cfg.channels).permute(0, 3, 1, 2)
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoder's last hidden layer (B, hidden_width): a richer view of a row than its code, used by
-        the anomaly score's nearest-neighbour term (ae_core.analysis.anomaly_scores)."""
-        return self.encoder.features(self._image(x))
+        """The encoder's hidden layers side by side (B, sum(hidden_widths)): richer views of a row than its code,
+        used by the anomaly score's nearest-neighbour terms (ae_core.analysis.anomaly_scores). A conv encoder
+        gives its last feature map only (its earlier maps are several thousand values a row)."""
+        if self.cfg.arch == "conv":
+            return self.encoder.features(self._image(x))
+        return self.encoder.every_layer(x)
 
     @property
-    def hidden_width(self) -> int:
+    def hidden_widths(self) -> tuple[int, ...]:
         if self.cfg.arch == "conv":
-            return self.encoder.flat
-        return self.cfg.hidden[-1] if self.cfg.hidden else self.cfg.n_features
+            return (self.encoder.flat,)
+        return tuple(self.cfg.hidden) or (self.cfg.n_features,)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         h = self._encode_raw(x)

@@ -76,8 +76,8 @@ def test_anomalies_says_which_score_is_in_use_and_switches_to_the_plain_error(tr
     at.query_params["run"] = ids["outliers"]
     at.run()
     assert not app_errors(at)
-    assert ("Score in use: **normalised error + distance to the nearest training rows, in the code and in the "
-            "encoder's last hidden layer** (the default") in app_text(at)
+    assert ("Score in use: **normalised error + distance to the nearest training rows, in the code and "
+            "in each hidden layer of the encoder** (the default") in app_text(at)
     at.selectbox(key="anomaly_score").set_value("reconstruction").run()
     assert not app_errors(at)
     assert "Score in use: **reconstruction error**" in app_text(at)
