@@ -30,7 +30,11 @@ def error_histogram_figure(frame: pd.DataFrame, threshold: float, log_x: bool = 
     fig.update_layout(barmode="overlay", height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis_title=f"{score_title} (anomaly score)" + (", log scale" if log_x else ""),
                       yaxis_title="share of the group", legend_title_text="")
-    fig.update_xaxes(type="log" if log_x else "linear")
+    # An explicit range: plotly's autorange of widened bars on a log axis reached 1e21 for scores below 200.
+    t = np.log10(max(threshold, floor)) if log_x else threshold
+    lo, hi = min(edges[0], t), max(edges[-1], t)
+    pad = 0.02 * (hi - lo or 1.0)
+    fig.update_xaxes(type="log" if log_x else "linear", range=[lo - pad, hi + pad])
     return fig
 
 

@@ -180,6 +180,17 @@ def test_error_histogram_frame_groups(runs):
         error_histogram_frame(runs["digits"], "colour")
 
 
+@pytest.mark.parametrize("log_x", [True, False])
+def test_error_histogram_axis_spans_the_scores_and_the_threshold(log_x):
+    scores = np.random.default_rng(0).lognormal(2.0, 0.5, 500)  # composite scores run 3..200
+    frame = pd.DataFrame({"error": scores, "group": "test"})
+    fig = error_histogram_figure(frame, threshold=300.0, log_x=log_x)
+    lo, hi = fig.layout.xaxis.range
+    to = np.log10 if log_x else (lambda v: v)
+    assert lo <= to(scores.min()) and hi >= to(300.0)  # every bar and the threshold line are in view
+    assert hi - lo < 1.1 * (to(300.0) - to(scores.min()))  # and nothing far beyond them
+
+
 @pytest.mark.parametrize("method", SCORES)
 def test_every_score_of_a_run_finds_the_labelled_outliers(runs, method):
     run = runs["outliers"]
