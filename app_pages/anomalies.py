@@ -19,14 +19,16 @@ So the reconstruction error is an *anomaly score*: draw a line (the threshold) a
 **The formula.** For a row $x$ with reconstruction $\\hat{x}$ and $d$ features,
 $\\mathrm{score}(x) = \\frac{1}{d}\\lVert x - \\hat{x} \\rVert^2$. Flag when $\\mathrm{score}(x) > t$, with $t$ either
 
-- the *p*-th **percentile of the training errors** (p = 99: the worst 1% of what it trained on is already suspicious), or
+- the *p*-th **percentile of the validation rows' scores**: normal rows held out from training (p = 99 flags
+  about 1% of new normal rows; training rows would set it too low, as the model has seen them), or
 - set by an expected **contamination** *c*: $t$ is the $(1-c)$ quantile of all scores, so a share *c* is flagged.
 
 **Better scores.** *Normalised*: each feature's squared error divided by its usual size on held-out rows,
 $\\frac{1}{d}\\sum_j (x_j - \\hat{x}_j)^2 / \\sigma_j^2$, so a pixel the model always gets a little wrong (an edge)
-counts less than one it normally rebuilds well. *+ distance to the nearest training codes*: a row can be rebuilt
+counts less than one it normally rebuilds well. *+ distance to the nearest training rows*: a row can be rebuilt
 well and still sit where no training row does; the mean distance from its code to its 5 nearest training codes is
-added (each term divided by its spread on held-out rows). The plain reconstruction error stays one choice away.
+added, and the same distance in each hidden layer of the encoder, which keeps more of what tells rows apart than
+the code (each term divided by its spread on held-out rows). The plain reconstruction error stays one choice away.
 
 **When the truth is known** (labelled outliers, or a *one-class* run trained on some classes only, where every
 other class counts as an anomaly) the ROC curve plots the true-positive rate against the false-positive rate for
@@ -80,12 +82,13 @@ link = {"by": Choice(("percentile", "contamination"), "percentile"), "pct": Numb
         "share": Number(0.1, 20.0, 3.0, step=0.1)}
 shared = links.read(link)  # a shared link's threshold; the session's own wins once it has moved the slider
 how = state.kept_choice(st.radio, "Set the threshold by", ["percentile", "contamination"], shared["by"], "anomaly_how",
-                        horizontal=True, format_func={"percentile": "percentile of the training errors",
+                        horizontal=True, format_func={"percentile": "percentile of the validation rows",
                                                       "contamination": "expected contamination"}.get)
 if how == "percentile":
-    pct = state.kept_widget(st.slider, "Percentile of training errors", shared["pct"], "anomaly_pct", min_value=80.0,
+    pct = state.kept_widget(st.slider, "Percentile of the validation rows' scores", shared["pct"], "anomaly_pct", min_value=80.0,
                             max_value=99.9, step=0.1,
-                            help="Rows whose error is above this percentile of the training rows' errors are flagged.")
+                            help="Rows scoring above this percentile of the validation rows' scores (normal rows held out "
+                                 "from training) are flagged.")
 else:
     pct = state.kept_widget(st.slider, "Expected share of anomalies (%)", shared["share"], "anomaly_contamination",
                             min_value=0.1, max_value=20.0, step=0.1)

@@ -34,11 +34,11 @@ def _errors(errors) -> np.ndarray:
     return e
 
 
-def threshold_from_percentile(train_errors, pct: float) -> float:
-    """The `pct`-th percentile of the training errors: rows scoring above it are flagged."""
+def threshold_from_percentile(normal_errors, pct: float) -> float:
+    """The `pct`-th percentile of the scores of normal rows: rows scoring above it are flagged."""
     if not 0.0 <= pct <= 100.0:
         raise InputError(f"the percentile must be between 0 and 100, got {pct}.")
-    return float(np.percentile(_errors(train_errors), pct))
+    return float(np.percentile(_errors(normal_errors), pct))
 
 
 def threshold_from_contamination(errors, c: float) -> float:
@@ -49,10 +49,17 @@ def threshold_from_contamination(errors, c: float) -> float:
 
 
 def threshold_for(errors, split, how: str, value: float) -> float:
-    """The page's threshold: `how` = "percentile" (of the training rows' errors, `value` in 0..100) or
-    "contamination" (the share of all rows to flag, `value` in percent)."""
+    """The page's threshold: `how` = "percentile" (of the validation rows' scores, `value` in 0..100) or
+    "contamination" (the share of all rows to flag, `value` in percent).
+
+    Validation rows, not training rows: they are normal rows the model did not fit, so a 99th percentile
+    flags about 1 % of new normal rows. Training rows score lower than new ones, by far with the
+    nearest-neighbour scores (each training row is its own nearest neighbour). Training rows only where a run
+    has no validation rows."""
     if how == "percentile":
-        return threshold_from_percentile(np.asarray(errors)[np.asarray(split) == SplitCode.TRAIN], value)
+        split = np.asarray(split)
+        normal = split == SplitCode.VALIDATION if (split == SplitCode.VALIDATION).any() else split == SplitCode.TRAIN
+        return threshold_from_percentile(np.asarray(errors)[normal], value)
     if how == "contamination":
         return threshold_from_contamination(errors, value / 100)
     raise InputError(f"a threshold is set by 'percentile' or 'contamination', not {how!r}.")

@@ -63,13 +63,22 @@ def test_thresholds_reject_bad_input(call, match):
         call()
 
 
-def test_threshold_for_uses_training_rows_for_a_percentile_and_all_rows_for_contamination():
+def test_threshold_for_uses_validation_rows_for_a_percentile_and_all_rows_for_contamination():
     errors = np.arange(100, dtype=float)
-    split = np.array([SplitCode.TRAIN] * 50 + [SplitCode.TEST] * 50, np.int8)
-    assert threshold_for(errors, split, "percentile", 100.0) == 49.0  # the largest training error
+    split = np.array([SplitCode.TRAIN] * 40 + [SplitCode.VALIDATION] * 10 + [SplitCode.TEST] * 50, np.int8)
+    assert threshold_for(errors, split, "percentile", 100.0) == 49.0  # the largest validation score
+    keep = split != SplitCode.VALIDATION  # a run without validation rows: the training rows
+    assert threshold_for(errors[keep], split[keep], "percentile", 100.0) == 39.0
     assert threshold_for(errors, split, "contamination", 10.0) == pytest.approx(np.quantile(errors, 0.9))
     with pytest.raises(InputError, match="'percentile' or 'contamination'"):
         threshold_for(errors, split, "median", 50.0)
+
+
+def test_a_percentile_flags_about_that_share_of_new_normal_rows_with_the_default_score(runs):
+    run = runs["digits"]  # every row is normal: a 90th percentile should flag about 10 % of the test rows
+    scores, split = run_scores(run), np.asarray(run.split)
+    flagged = flag(scores, threshold_for(scores, split, "percentile", 90.0))[split == SplitCode.TEST].mean()
+    assert 0.03 <= flagged <= 0.2, flagged
 
 
 def test_test_truth_grades_only_when_test_rows_hold_both_kinds():
