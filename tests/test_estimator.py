@@ -172,6 +172,19 @@ def test_the_default_score_has_a_term_for_each_hidden_layer(digits):
     np.testing.assert_allclose(ae.anomaly_score(digits[:5]), expected, rtol=1e-6)
 
 
+def test_scoring_in_chunks_gives_the_scores_of_one_pass(digits):
+    from ae_core.analysis.anomaly_scores import anomaly_scores, scores_in_chunks
+    from ae_core.analysis.metrics import encode, hidden_features, reconstruct
+
+    ae = Autoencoder(epochs=2, random_state=0).fit(digits)
+    m, Xs = ae.model_, ae.scaler_.transform(digits[:50])
+    R, Z = reconstruct(m, Xs), encode(m, Xs)
+    whole = anomaly_scores("normalized+knn+hidden", ae._score_ref, Xs, R, Z, hidden_features(m, Xs))
+    chunked = scores_in_chunks("normalized+knn+hidden", ae._score_ref, Xs, R, Z, lambda A: hidden_features(m, A), rows=7)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    np.testing.assert_allclose(ae.anomaly_score(digits[:50]), whole, rtol=1e-6)
+
+
 @pytest.mark.parametrize(("make", "expected"), [
     (lambda rng: rng.random((60, 64)), "range"),  # flat rows in [0, 1]
     (lambda rng: rng.integers(0, 256, (60, 64)).astype(float), "range"),  # 8-bit pixels as a table

@@ -35,6 +35,16 @@ SCORE_TERMS = {"normalized+knn": ("normalized", "knn"), "normalized+knn+hidden":
 HIDDEN_MAX_VALUES = 4_000_000
 
 
+def hidden_rows(n_train: int, width: int, k: int = 5, max_codes: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Which training rows (sorted indices) the hidden-layer terms keep as neighbours: at most `max_codes`, and
+    at most HIDDEN_MAX_VALUES numbers of `width` each; a seeded subset. Callers compute the hidden layers of
+    these rows only."""
+    cap = max(k, min(max_codes, HIDDEN_MAX_VALUES // max(width, 1)))
+    if n_train <= cap:
+        return np.arange(n_train)
+    return np.sort(np.random.default_rng(seed + 1).choice(n_train, cap, replace=False))
+
+
 def needs(kind: str) -> tuple[str, ...]:
     """The views of the rows a score needs beyond the reconstruction: () , ("codes",) or ("codes", "hidden")."""
     terms = SCORE_TERMS.get(kind, ())
@@ -92,14 +102,23 @@ def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None,
     hidden = None
     if hidden_train is not None:
         hidden = np.asarray(hidden_train, np.float32)
-        cap = max(k, min(max_codes, HIDDEN_MAX_VALUES // max(hidden.shape[1], 1)))
-        if len(hidden) > cap:
-            hidden = hidden[np.sort(np.random.default_rng(seed + 1).choice(len(hidden), cap, replace=False))]
+        hidden = hidden[hidden_rows(len(hidden), hidden.shape[1], k, max_codes, seed)]  # all, if already chosen
     ref = ScoreReference(feature_var=var, codes=codes, k=k, hidden=hidden, hidden_widths=tuple(hidden_widths))
     for name, values in ref.terms(X_val, recon_val, codes_val, hidden_val if hidden is not None else None).items():
         q1, q3 = np.percentile(values, [25, 75])
         ref.spread[name] = float(max(q3 - q1, 1e-12))
     return ref
+
+
+def scores_in_chunks(kind: str, ref: ScoreReference, X, recon, Z=None, hidden_of=None, rows: int = 8192) -> np.ndarray:
+    """`anomaly_scores` of many rows, with the hidden layers (`hidden_of(X_chunk)`) computed `rows` rows at a
+    time: a 70,000-row run's hidden layers side by side would be 500 MB at once."""
+    if "hidden" not in needs(kind):
+        return anomaly_scores(kind, ref, X, recon, Z)
+    return np.concatenate([
+        anomaly_scores(kind, ref, X[i:i + rows], recon[i:i + rows], None if Z is None else Z[i:i + rows],
+                       hidden_of(X[i:i + rows]))
+        for i in range(0, len(X), rows)]) if len(X) else np.zeros(0)
 
 
 def anomaly_scores(kind: str, ref: ScoreReference, X, recon, Z=None, H=None) -> np.ndarray:

@@ -110,10 +110,9 @@ class DenseEncoder(nn.Module):
         width = cfg.hidden[-1] if cfg.hidden else cfg.n_features
         self.head = nn.Linear(width, n_out)
 
-    def features(self, x):  # (B, F) -> (B, H): the last hidden layer, what the code is read from
-        return self.body(x)
+        self.hidden_widths = tuple(cfg.hidden) or (cfg.n_features,)
 
-    def every_layer(self, x):  # (B, F) -> (B, sum of the hidden widths): each hidden layer, side by side
+    def hidden_layers(self, x):  # (B, F) -> (B, sum(hidden_widths)): each hidden layer, side by side
         out = []
         for layer in self.body:
             x = layer(x)
@@ -122,7 +121,7 @@ class DenseEncoder(nn.Module):
         return torch.cat(out, 1) if out else x
 
     def forward(self, x):  # (B, F) -> (B, n_out)
-        return self.head(self.features(x))
+        return self.head(self.body(x))
 
 
 class DenseDecoder(nn.Module):
@@ -151,14 +150,15 @@ class ConvEncoder(nn.Module):
         self.flat = chans[-1] * h * w
         self.head = nn.Linear(self.flat, n_out)
         self.act = ACTIVATION[cfg.activation]()
+        self.hidden_widths = (self.flat,)  # the last feature map only: the earlier maps are thousands of values a row
 
-    def features(self, x):  # (B, C, H, W) -> (B, flat): the last feature map, flat
+    def hidden_layers(self, x):  # (B, C, H, W) -> (B, flat): the last feature map, flat
         for conv in self.convs:
             x = self.act(conv(x))
         return x.flatten(1)
 
     def forward(self, x):  # (B, C, H, W) -> (B, n_out)
-        return self.head(self.features(x))
+        return self.head(self.hidden_layers(x))
 
 
 class ConvDecoder(nn.Module):
@@ -240,17 +240,12 @@ class Autoencoder(nn.Module):
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's hidden layers side by side (B, sum(hidden_widths)): richer views of a row than its code,
-        used by the anomaly score's nearest-neighbour terms (ae_core.analysis.anomaly_scores). A conv encoder
-        gives its last feature map only (its earlier maps are several thousand values a row)."""
-        if self.cfg.arch == "conv":
-            return self.encoder.features(self._image(x))
-        return self.encoder.every_layer(x)
+        used by the anomaly score's nearest-neighbour terms (ae_core.analysis.anomaly_scores)."""
+        return self.encoder.hidden_layers(self._image(x))
 
     @property
     def hidden_widths(self) -> tuple[int, ...]:
-        if self.cfg.arch == "conv":
-            return (self.encoder.flat,)
-        return tuple(self.cfg.hidden) or (self.cfg.n_features,)
+        return self.encoder.hidden_widths
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         h = self._encode_raw(x)
