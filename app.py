@@ -11,6 +11,7 @@ def main() -> None:
 
     from ui import access, present
     from ui.fixes import apply as keep_page_switches
+    from ui.fixes import forget_undrawn_fragments
     from ui.state import start_jobs, start_logging, start_projector
 
     start_logging()
@@ -43,6 +44,7 @@ def main() -> None:
         present.controls()
         page.run()
     finally:
+        forget_undrawn_fragments()  # also when the page stopped early (ui/fixes.py, 3)
         # After the page has been sent (also when it stopped or switched): the job manager and, a few seconds
         # later, a worker waiting with torch imported. Created first, it cost the first page about 0.1 s.
         start_jobs()
