@@ -113,28 +113,39 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def _tqdm(train: dict):
+    """A tqdm bar on stderr over a run's epochs, or over the seconds of its time budget (`train`: its config's
+    training settings); disable=None: a bar on a terminal, silence in logs and pipes."""
+    from tqdm import tqdm
+
+    budget = train.get("max_seconds")
+    total, unit = (float(budget), "s") if budget else (train["epochs"], "epochs")
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total:g} " + unit + " [{elapsed}<{remaining}]{postfix}")
+
+
 class _Bar:
-    """A tqdm bar over all batches of all epochs, on stderr."""
+    """A tqdm bar over all batches of all epochs (or over the time budget), on stderr."""
 
-    def __init__(self, epochs: int):
-        from tqdm import tqdm
-
-        # disable=None: a bar on a terminal, silence in logs and pipes.
-        self.epochs, self.bar = epochs, tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5,
-                                             bar_format="{l_bar}{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}]{postfix}")
+    def __init__(self, train: dict):
+        self.budget, self.bar = train.get("max_seconds"), _tqdm(train)
 
     def on_train_begin(self, trainer): ...
 
     def should_stop(self, trainer):
         return False
 
+    def _at(self, trainer, epochs_done: float) -> None:
+        self.bar.n = min(time.perf_counter() - trainer.state.start, self.budget) if self.budget else epochs_done
+
     def on_batch_end(self, trainer, epoch, batch, n_batches, loss):
-        self.bar.n = (epoch - 1) + batch / n_batches
+        self._at(trainer, (epoch - 1) + batch / n_batches)
         self.bar.refresh()
 
     def on_epoch_end(self, trainer, epoch, logs):
-        self.bar.n = epoch
-        self.bar.set_postfix(train=f"{logs['train_loss']:.4g}", val=f"{logs['val_loss']:.4g}")
+        self._at(trainer, epoch)
+        self.bar.set_postfix(**({"epoch": epoch} if self.budget else {}), train=f"{logs['train_loss']:.4g}",
+                             val=f"{logs['val_loss']:.4g}")
 
     def close(self):
         self.bar.close()
@@ -218,7 +229,7 @@ def _train_here(store, config: dict):
 
     rec = store.create(config)
     store.update(rec.id, status="running", pid=os.getpid(), started=time.time())
-    bar = _Bar(config["train"]["epochs"])
+    bar = _Bar(config["train"])
     try:
         execute_run(store, rec.id, callbacks=[bar])
     except KeyboardInterrupt:
@@ -248,18 +259,14 @@ def _print_result(rec, as_json: bool) -> None:
 
 def _train_on_ray(store, config: dict):
     """Train `config` as a Ray task through a job manager of our own; a bar follows the progress it sends home."""
-    from tqdm import tqdm
-
     from ae_core.runs.jobs import JobManager, executor_from_env
 
     manager = JobManager(store, executor=executor_from_env(store, kind="ray"), poll_seconds=0.2)
-    epochs = config["train"]["epochs"]
-    bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, disable=None, mininterval=0.5,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total} epochs [{elapsed}<{remaining}]{postfix}")
+    bar = _tqdm(config["train"])
     rec = manager.submit(config)
     try:
         while (rec := store.get(rec.id)).active:
-            bar.n = float(rec.progress.get("fraction") or 0.0) * epochs
+            bar.n = float(rec.progress.get("fraction") or 0.0) * bar.total
             if rec.progress.get("where"):
                 bar.set_postfix_str(rec.progress["where"], refresh=False)
             bar.refresh()

@@ -264,13 +264,13 @@ def decoded_row(run, z) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Evolution:
-    frames: np.ndarray  # (n_epochs + 1, n, 2): epoch 0 is the untrained code
-    epochs: list[int]
+    frames: np.ndarray  # (n_frames, n, 2): the first is epoch 0, the untrained code
+    epochs: list[int]  # each frame's epoch: every epoch, or every k-th of a long run (runs.execute.EvolutionFrames)
     index: np.ndarray  # (n,) the dataset rows these points are
 
 
 def evolution_frames(run, method: str = "pca") -> Evolution | None:
-    """Each epoch's codes of a fixed subset mapped to 2-D, comparable across epochs.
+    """The codes of a fixed subset over training (each recorded epoch's) mapped to 2-D, comparable across epochs.
 
     method "latent" draws a code of at most 2 dimensions as it is (1-D codes on a line);
     "pca" fits one PCA on the final epoch and applies it to every epoch, so the axes
@@ -300,4 +300,6 @@ def evolution_frames(run, method: str = "pca") -> Evolution | None:
     centred = flat - flat.mean(axis=1, keepdims=True)
     rms = np.sqrt((centred ** 2).sum(axis=2).mean(axis=1))[:, None, None]
     frames = centred / np.where(rms > 1e-12, rms, 1.0)
-    return Evolution(frames.astype(np.float32), list(range(E1)), np.asarray(index, dtype=np.int64))
+    epochs = run.array("evolution_epochs.npy")  # the epoch of each frame; a run from before had one per epoch
+    epochs = list(range(E1)) if epochs is None else [int(e) for e in epochs]
+    return Evolution(frames.astype(np.float32), epochs, np.asarray(index, dtype=np.int64))

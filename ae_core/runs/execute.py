@@ -10,6 +10,7 @@ the pages use; loading one needs no torch.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from dataclasses import dataclass
@@ -34,6 +35,35 @@ from ae_core.runs.store import WEIGHTS, RunStore, atomic_write_bytes
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 2.0
+MAX_EVOLUTION_FRAMES = 256  # codes kept over training: a time budget on small data runs thousands of epochs
+
+
+class EvolutionFrames:
+    """The codes of a fixed subset of rows over training, one frame per recorded epoch, at most
+    MAX_EVOLUTION_FRAMES of them. Past that, every other frame goes and the stride between recorded epochs
+    doubles, so the frames stay spread over the whole run; epoch 0 (untrained) and the latest epoch are always
+    kept. (One frame per epoch of digits' 30-d code for a 300 s budget, about 10,000 epochs, was 2 GB.)"""
+
+    def __init__(self, X: np.ndarray, codes=(), epochs=()):
+        self.X, self.codes, self.epochs = X, list(codes), [int(e) for e in epochs]
+        self.stride = max(1, math.gcd(*self.epochs[:-1])) if len(self.epochs) > 1 else 1
+        self._thin()
+
+    def add(self, epoch: int, code: np.ndarray) -> None:
+        if self.epochs and self.epochs[-1] % self.stride:  # the last frame was only the latest epoch: replace it
+            self.codes.pop()
+            self.epochs.pop()
+        self.codes.append(code)
+        self.epochs.append(int(epoch))
+        self._thin()
+
+    def _thin(self) -> None:
+        while len(self.codes) > MAX_EVOLUTION_FRAMES:
+            self.stride *= 2
+            last = len(self.epochs) - 1
+            keep = [i for i, e in enumerate(self.epochs) if e % self.stride == 0 or i == last]
+            self.codes, self.epochs = [self.codes[i] for i in keep], [self.epochs[i] for i in keep]
+
 
 # ---- weights -------------------------------------------------------------------
 
@@ -53,23 +83,29 @@ class StoreProgress(Callback):
     Store writes are throttled to a few per second: SQLite is fast, but not free.
     """
 
-    def __init__(self, store: RunStore, run_id: str, epochs: int, evolution: tuple[np.ndarray, list] | None = None,
-                 info: dict | None = None):
+    def __init__(self, store: RunStore, run_id: str, epochs: int, evolution: EvolutionFrames | None = None,
+                 info: dict | None = None, budget: float | None = None):
         self.info = dict(info or {})  # shown with every progress write: where the run trains, on which device
         self.store, self.run_id, self.epochs = store, run_id, epochs
+        self.budget = budget  # a time budget's seconds: progress is then the share of it used, not of the epochs
         self.t0 = time.time()
         self.last_write = 0.0
         self.last_cancel_check = 0.0
         self.last_checkpoint = 0.0
         self.history: list[dict] = []
-        self.evolution = evolution  # (X subset, list of codes per epoch)
+        self.evolution = evolution
 
     def _progress(self, trainer, epoch, batch, n_batches, extra=None):
-        done = ((epoch - 1) + batch / n_batches) / self.epochs
         elapsed = time.time() - self.t0
-        p = {"epoch": epoch, "epochs": self.epochs, "batch": batch, "batches": n_batches,
-             "fraction": round(done, 4), "elapsed": round(elapsed, 2), "lr": trainer.lr,
-             "eta": round(elapsed / done - elapsed, 1) if done > 0 else None, "history": self.history[-200:]}
+        if self.budget:
+            trained = time.perf_counter() - trainer.state.start  # the trainer's clock, which a resume carries on
+            done, eta = min(trained / self.budget, 1.0), max(self.budget - trained, 0.0)
+        else:
+            done = ((epoch - 1) + batch / n_batches) / self.epochs
+            eta = elapsed / done - elapsed if done > 0 else None
+        p = {"epoch": epoch, "epochs": None if self.budget else self.epochs, "budget_s": self.budget, "batch": batch,
+             "batches": n_batches, "fraction": round(done, 4), "elapsed": round(elapsed, 2), "lr": trainer.lr,
+             "eta": None if eta is None else round(eta, 1), "history": self.history[-200:]}
         p.update(self.info, **(extra or {}))
         self.store.update(self.run_id, progress=p)
         self.last_write = time.time()
@@ -81,15 +117,14 @@ class StoreProgress(Callback):
     def on_train_begin(self, trainer):
         # Epoch 0's code is taken here, after the trainer's data initialisation (a PCA-path model's code
         # is all zeros before it), not when the model is built.
-        if self.evolution is not None and not self.evolution[1]:
-            self.evolution[1].append(encode(trainer.model, self.evolution[0]).astype(np.float32))
+        if self.evolution is not None and not self.evolution.codes:
+            self.evolution.add(0, encode(trainer.model, self.evolution.X).astype(np.float32))
             trainer.model.train()
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.history.append({k: round(v, 6) if isinstance(v, float) else v for k, v in logs.items()})
         if self.evolution is not None:
-            X_evo, codes = self.evolution
-            codes.append(encode(trainer.model, X_evo).astype(np.float32))
+            self.evolution.add(epoch, encode(trainer.model, self.evolution.X).astype(np.float32))
             trainer.model.train()
         # Every epoch on small data would spend more time writing than training:
         # at most one checkpoint per CHECKPOINT_SECONDS, and always the first epoch.
@@ -108,7 +143,8 @@ class StoreProgress(Callback):
         name = f"checkpoint-{meta['epoch']}.safetensors"
         atomic_write_bytes(self.store.path(self.run_id, name), save(tensors))
         if self.evolution is not None:
-            self.store.write_array(self.run_id, "evolution_partial.npy", np.stack(self.evolution[1]))
+            self.store.write_array(self.run_id, "evolution_partial.npy", np.stack(self.evolution.codes))
+            self.store.write_array(self.run_id, "evolution_partial_epochs.npy", np.asarray(self.evolution.epochs))
         previous = self.store.read_json(self.run_id, "checkpoint.json")
         self.store.write_json(self.run_id, "checkpoint.json", {**meta, "file": name})
         if previous and previous.get("file") not in (None, name):
@@ -175,32 +211,38 @@ def _prepare(config: dict) -> _Prepared:
 
 
 def _train(store: RunStore, run_id: str, p: _Prepared, info: dict, callbacks):
-    """Train (from the last checkpoint, if any); returns (model on the CPU, TrainResult, per-epoch codes)."""
+    """Train (from the last checkpoint, if any); returns (model on the CPU, TrainResult, the codes over training)."""
     model = Autoencoder(p.mcfg, seed=p.tcfg.seed)
     resume = load_checkpoint(store, run_id)
+    frames = EvolutionFrames(p.X[p.evo_idx])  # epoch 0, the untrained code, is added by StoreProgress.on_train_begin
     if resume is not None:
+        codes = store.read_array(run_id, "evolution_partial.npy")
+        epochs = store.read_array(run_id, "evolution_partial_epochs.npy")
+        epochs = np.arange(len(codes)) if epochs is None else epochs  # a checkpoint from before the thinning
         # Frames beyond the checkpoint's epoch (a crash between the two writes) are dropped.
-        codes = list(store.read_array(run_id, "evolution_partial.npy"))[: resume[1]["epoch"] + 1]
-    else:
-        codes = []  # epoch 0, the untrained code, is added by StoreProgress.on_train_begin
-    progress = StoreProgress(store, run_id, p.tcfg.epochs, (p.X[p.evo_idx], codes), info)
+        kept = [i for i, e in enumerate(epochs) if e <= resume[1]["epoch"]]
+        frames = EvolutionFrames(frames.X, [codes[i] for i in kept], [epochs[i] for i in kept])
+    budget = p.tcfg.max_seconds
+    progress = StoreProgress(store, run_id, p.tcfg.epochs, frames, info, budget=budget)
     if resume is not None:
         progress.history = list(resume[1]["history"])
-    store.update(run_id, progress={"epoch": 0, "epochs": p.tcfg.epochs, "fraction": 0.0, "history": [], **info})
+    store.update(run_id, progress={"epoch": 0, "epochs": None if budget else p.tcfg.epochs, "budget_s": budget,
+                                   "fraction": 0.0, "history": [], **info})
     trainer = Trainer(model, p.tcfg, [progress, *callbacks], device=resolve_device(p.config.get("device", "auto")))
     result = trainer.fit(p.X_train, p.X_val, resume=resume)
     model.cpu()  # what follows (codes, errors, metrics) is what a CPU-only server computes from the saved run
-    return model, result, codes
+    return model, result, frames
 
 
-def _write_artifacts(store: RunStore, run_id: str, p: _Prepared, model, result, codes) -> None:
+def _write_artifacts(store: RunStore, run_id: str, p: _Prepared, model, result, frames: EvolutionFrames) -> None:
     store.write_json(run_id, "scaler.json", p.scaler.to_dict())
     save_weights(model, store.path(run_id, WEIGHTS))
     store.write_json(run_id, "history.json", result.history)
     store.write_array(run_id, "split.npy", p.split.codes(p.ds.n_samples))
     store.write_array(run_id, "latent.npy", encode(model, p.X).astype(np.float32))
     store.write_array(run_id, "recon_error.npy", model_errors(model, p.X).astype(np.float32))
-    store.write_array(run_id, "evolution.npy", np.stack(codes).astype(np.float32))  # (epochs + 1, n_evo, D)
+    store.write_array(run_id, "evolution.npy", np.stack(frames.codes).astype(np.float32))  # (n_frames, n_evo, D)
+    store.write_array(run_id, "evolution_epochs.npy", np.asarray(frames.epochs, dtype=np.int64))  # each frame's
     store.write_array(run_id, "evolution_index.npy", p.evo_idx.astype(np.int64))
     if p.ds.image_shape is not None:  # the Latent page's hover pictures, built here so no page waits for them
         from ae_core.analysis.atlas import write_atlas
@@ -230,7 +272,8 @@ def _finish(store: RunStore, run_id: str, metrics: dict) -> None:
     store.write_json(run_id, "metrics.json", metrics)
     for path in store.folder(run_id).glob("checkpoint*"):
         path.unlink(missing_ok=True)  # finished: the final weights supersede them
-    store.path(run_id, "evolution_partial.npy").unlink(missing_ok=True)
+    for path in store.folder(run_id).glob("evolution_partial*"):
+        path.unlink(missing_ok=True)
     store.update(run_id, status="done", metrics=metrics, finished=time.time(),
                  progress={**store.get(run_id).progress, "fraction": 1.0, "eta": 0})
 
@@ -246,8 +289,8 @@ def execute_run(store: RunStore, run_id: str, callbacks=(), where: str = "local"
     try:
         prepared = _prepare(rec.config)
         info = {"device": describe_device(resolve_device(rec.config.get("device", "auto"))), "where": where}
-        model, result, codes = _train(store, run_id, prepared, info, callbacks)
-        _write_artifacts(store, run_id, prepared, model, result, codes)
+        model, result, frames = _train(store, run_id, prepared, info, callbacks)
+        _write_artifacts(store, run_id, prepared, model, result, frames)
         _finish(store, run_id, _metrics(prepared, model, result, info))
         return "done"
     except TrainingCancelled:

@@ -35,7 +35,7 @@ from ae_core.runs.store import RunStore, atomic_write_bytes, interrupted_reason
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ae_core, shipped to the cluster with every job
-CHECKPOINT_FILES = ("checkpoint.json", "evolution_partial.npy")
+CHECKPOINT_FILES = ("checkpoint.json", "evolution_partial.npy", "evolution_partial_epochs.npy")
 RESOURCES_SECONDS = 10.0  # how often the cluster's size is asked again (nodes join and leave)
 
 
@@ -413,7 +413,8 @@ class RayExecutor(Executor):
         if result["status"] == "done":
             for path in self.store.folder(run_id).glob("checkpoint*"):
                 path.unlink(missing_ok=True)
-            self.store.path(run_id, "evolution_partial.npy").unlink(missing_ok=True)
+            for path in self.store.folder(run_id).glob("evolution_partial*"):
+                path.unlink(missing_ok=True)
         self.store.update(run_id, status=result["status"], error=result["error"], metrics=result["metrics"],
                           progress=result["progress"], finished=result["finished"] or now)
         log.info("run %s: %s on Ray", run_id, result["status"])

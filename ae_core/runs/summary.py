@@ -57,6 +57,8 @@ def progress_view(progress: dict | None, status: str = "running") -> ProgressVie
         headline = "Waiting for a free worker"
     elif not epoch:
         headline = "Starting: loading PyTorch and the data…"
+    elif p.get("budget_s"):  # a time budget: as many epochs as fit
+        headline = f"Epoch {epoch} · training for {format_duration(p['budget_s'])}"
     else:
         headline = f"Epoch {epoch} of {epochs}"
         if p.get("batches", 1) > 1:

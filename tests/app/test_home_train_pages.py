@@ -317,3 +317,22 @@ def test_train_settings_survive_a_visit_to_another_page(store):
     # Another dataset still starts from its own defaults.
     at.selectbox(key="train_dataset").set_value("digits").run()
     assert at.number_input(key="seed_digits_sparse").value == 0
+
+
+def test_train_with_a_time_budget_trains_as_many_epochs_as_fit(fake_manager, store):
+    at = _train(_app())
+    at.number_input(key="lr_digits_vanilla").set_value(0.003).run()
+    at.number_input(key="budget_digits_vanilla").set_value(90).run()
+    assert at.number_input(key="epochs_digits_vanilla").disabled  # the budget decides the epochs
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    train = store.list()[0].config["train"]
+    assert train["max_seconds"] == 90 and train["epochs"] >= 10_000 and train["schedule"] == "cosine"
+    assert train["lr"] == 0.003  # the form's other settings still count
+
+
+def test_train_refuses_a_negative_time_budget_at_the_form(fake_manager, store):
+    at = _train(_app())
+    at.number_input(key="budget_digits_vanilla").set_value(-5).run()
+    assert any("time budget" in e.value for e in at.error)
+    assert at.button(key="train_start").disabled

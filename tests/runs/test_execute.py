@@ -206,3 +206,57 @@ def test_a_damaged_weights_file_is_refused_at_load(store):
     store.path(run_id, "weights.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(InputError, match="weights file .* cannot be read"):
         load_run(store, run_id)
+
+
+def test_a_time_budget_runs_progress_is_the_share_of_the_budget_used(store, monkeypatch):
+    """A budget run's config says 10,000 epochs; its live panel must count against the clock instead, and its
+    record of the code over training stays a few frames spread over all its epochs."""
+    from ae_core.analysis.latent import evolution_frames
+    from ae_core.data.registry import load_dataset
+    from ae_core.model.callbacks import Callback
+    from ae_core.runs import execute
+    from ae_core.runs.spec import budget_overrides
+
+    monkeypatch.setattr(execute, "MAX_EVOLUTION_FRAMES", 16)
+
+    rec = store.create(make_config("wine", "vanilla", train=budget_overrides(load_dataset("wine"), 1.5)))
+    seen = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append(dict(store.get(rec.id).progress))
+
+    assert execute_run(store, rec.id, callbacks=[Watch()]) == "done"
+    assert len(seen) > 3 and all(p["epochs"] is None and p["budget_s"] == 1.5 for p in seen)
+    fractions, etas = [p["fraction"] for p in seen], [p["eta"] for p in seen]
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] <= 1.0
+    assert fractions[-2] > 0.5  # the last epochs come near the end of the budget, not at 0.1 % of 10,000 epochs
+    assert etas == sorted(etas, reverse=True) and etas[-1] <= 1.5 * (1 - fractions[-1]) + 0.01
+    run = load_run(store, rec.id)
+    evo = evolution_frames(run, "latent")
+    assert len(evo.frames) == len(evo.epochs) <= 16 and len(run.history) > 16
+    assert evo.epochs[0] == 0 and evo.epochs[-1] == len(run.history) and evo.epochs == sorted(evo.epochs)
+    assert not list(store.folder(rec.id).glob("evolution_partial*"))
+
+
+def test_the_code_over_training_keeps_at_most_max_frames_evenly_spread_and_resumes_alike(monkeypatch):
+    from ae_core.runs import execute
+    from ae_core.runs.execute import EvolutionFrames
+
+    monkeypatch.setattr(execute, "MAX_EVOLUTION_FRAMES", 16)
+
+    def train(frames, epochs):
+        for e in epochs:
+            frames.add(e, np.full((3, 2), e, dtype=np.float32))
+        return frames
+
+    whole = train(EvolutionFrames(np.zeros((3, 4))), range(1001))
+    assert 8 <= len(whole.codes) <= 16 and whole.epochs[0] == 0 and whole.epochs[-1] == 1000  # halved when full
+    assert all(c[0, 0] == e for c, e in zip(whole.codes, whole.epochs))  # each frame is its epoch's code
+    gaps = np.diff(whole.epochs[:-1])
+    assert gaps.min() == gaps.max()  # evenly spread
+    # Stopped at epoch 600 and resumed from what the checkpoint stored: the same frames at the end.
+    half = train(EvolutionFrames(np.zeros((3, 4))), range(601))
+    resumed = train(EvolutionFrames(half.X, half.codes, half.epochs), range(601, 1001))
+    assert resumed.epochs == whole.epochs
+

@@ -41,6 +41,13 @@ def test_progress_view_running():
     assert (v.elapsed, v.eta, v.lr, v.last_val_loss) == ("12 s", "3 min 05 s", "0.002", "0.7")
 
 
+def test_progress_view_of_a_time_budget_run_counts_epochs_against_the_clock():
+    p = {"epoch": 7, "epochs": None, "budget_s": 90.0, "batch": 1, "batches": 1, "fraction": 0.5, "elapsed": 46.0,
+         "eta": 45.0, "lr": 0.002, "history": HISTORY}
+    v = progress_view(p, "running")
+    assert v.headline == "Epoch 7 · training for 1 min 30 s" and v.eta == "45 s" and v.fraction == 0.5
+
+
 def test_progress_view_queued_and_empty():
     v = progress_view({}, "queued")
     assert v.fraction == 0 and "Waiting" in v.headline and v.eta == "—"
