@@ -65,6 +65,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Held out for early stopping when there are at least 20 samples.
     patience : int, default=10
         Early stopping: epochs without validation improvement.
+    time_budget : float or None, default=None
+        Train for this many seconds of wall clock instead of a number of epochs (`epochs` and `patience` are
+        then ignored): the warm-up and the cosine anneal stretch over the budget, so a longer budget gives a
+        better model; the best validation weights are kept. As `train --time-budget` and the Train page's
+        time budget. Results then depend on the machine's speed.
     random_state : int or None, default=None
     verbose : bool, default=False
     device : {"auto", "cpu", "cuda", "mps"}, default="auto"
@@ -89,7 +94,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=None, batch_size=None, learning_rate=None,
                  noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init="auto", score_method=DEFAULT_SCORE,
-                 validation_fraction=0.15, patience=10, random_state=None, verbose=False, device="auto"):
+                 validation_fraction=0.15, patience=10, time_budget=None, random_state=None, verbose=False,
+                 device="auto"):
         self.variant = variant
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -104,6 +110,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.score_method = score_method
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.time_budget = time_budget
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
@@ -197,7 +204,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _configs(self, n: int, d: int, seed: int):
         """The ModelConfig and TrainConfig: the variant's preset, the recipe for data of this size, the overrides."""
-        from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
+        import dataclasses
+
+        from ae_core.model.config import TrainConfig, budget_settings, model_config_for, recipe_defaults
 
         defaults = recipe_defaults(n, d, self.variant)
         cfg = model_config_for(
@@ -206,11 +215,17 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             output="sigmoid" if self.scaling_ == "range" else "linear", pca_init=None if self.pca_init == "auto" else bool(self.pca_init),
             noise_level=self.noise_level, sparsity=self.sparsity, beta=self.beta,
         )
+        try:
+            budget = None if self.time_budget is None else float(self.time_budget)
+        except (TypeError, ValueError):
+            raise InputError(f"time_budget is a number of seconds, got {self.time_budget!r}.") from None
         tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
                            lr=self.learning_rate or defaults["lr"], weight_decay=defaults["weight_decay"],
                            schedule=defaults["schedule"],
                            warmup=defaults["warmup"], patience=self.patience, seed=seed)
-        return cfg, tcfg
+        if budget is not None:
+            tcfg = dataclasses.replace(tcfg, **budget_settings(budget))
+        return cfg, tcfg.validate()
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
         """What the anomaly scores need: the error spread on the held-out rows and the training codes."""

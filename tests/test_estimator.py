@@ -274,3 +274,17 @@ def test_the_convolutional_variant_reproduces_colour_of_a_small_rgb_set():
         return float((A[..., 0] - A[..., 2])[rows[:, None, None] & lit].mean())
 
     assert red_minus_blue(R, red) > 0.5 and red_minus_blue(R, ~red) < -0.5  # the input: +0.8 and -0.8
+
+
+def test_a_time_budget_trains_until_the_time_is_up_with_the_rate_annealed_over_it(digits):
+    est = Autoencoder(time_budget=2.0, random_state=0).fit(digits)
+    lrs = [h["lr"] for h in est.history_]
+    assert est.n_epochs_ >= 5  # not stopped after its first epoch (under load, digits runs ~25 epochs a second)
+    assert lrs[-1] < 0.1 * max(lrs)  # the cosine reached its end with the budget, not at epoch 10,000
+    assert Autoencoder(time_budget=1.0).get_params()["time_budget"] == 1.0
+
+
+@pytest.mark.parametrize("budget, match", [(-3, "between 0 and 86400"), ("soon", "number of seconds")])
+def test_a_bad_time_budget_is_refused_with_what_to_give(digits, budget, match):
+    with pytest.raises(InputError, match=match):
+        Autoencoder(time_budget=budget).fit(digits)

@@ -222,6 +222,12 @@ def recipe_defaults(n_samples: int, n_features: int, variant: str = "vanilla") -
             "lr": 2e-3 if big else 1e-3, "weight_decay": 0.5 if big else 0.0, "schedule": "cosine", "warmup": 0.03}
 
 
+def budget_settings(seconds: float) -> dict:
+    """TrainConfig fields for a wall-clock budget: as many epochs as fit (the most `validate` allows), no early
+    stop, the cosine anneal stretched over the time."""
+    return {"epochs": 10_000, "patience": 10_000, "schedule": "cosine", "max_seconds": float(seconds)}
+
+
 def conv_channels_for(image_shape) -> tuple[int, ...]:
     """The convolutional recipe's channels: three stride-2 stages from a side of 16, two below."""
     return (32, 64, 128) if image_shape is not None and min(image_shape[:2]) >= 16 else (16, 32)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ae_core.data.registry import Dataset, load_dataset
 from ae_core.errors import InputError
-from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
+from ae_core.model.config import TrainConfig, budget_settings, model_config_for, recipe_defaults
 from ae_core.model.device import check_device_name
 
 DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
@@ -67,9 +67,8 @@ def budget_overrides(ds: Dataset, seconds: float, variant: str = "vanilla") -> d
     loop in benchmarks/bench_quality.py.
     """
     recipe = recipe_defaults(ds.n_samples, ds.n_features, variant)
-    return {"epochs": 10_000, "patience": 10_000, "schedule": "cosine", "warmup": recipe["warmup"],
-            "max_seconds": float(seconds), "lr": recipe["lr"], "batch_size": recipe["batch_size"],
-            "weight_decay": recipe["weight_decay"]}
+    return {**budget_settings(seconds), "warmup": recipe["warmup"], "lr": recipe["lr"],
+            "batch_size": recipe["batch_size"], "weight_decay": recipe["weight_decay"]}
 
 
 def one_class_setup(dataset: str, normal: list, variant: str = "vanilla", dataset_options: dict | None = None,
