@@ -164,8 +164,6 @@ if ds is not None:
         if budget:
             from ae_core.runs.spec import budget_overrides
 
-            if budget < 0:
-                raise InputError(f"the time budget is a number of seconds (0 = off), not {budget:g}.")
             train = {**budget_overrides(ds, float(budget), variant), **{name: v for name, v in train.items() if name != "epochs"}}
         config = make_config(dataset, variant, options, model=model, train=train, ds=ds, device=device)
     except InputError as exc:
