@@ -229,14 +229,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
         """What the anomaly scores need: the error spread on the held-out rows and the training codes."""
-        from ae_core.analysis.anomaly_scores import hidden_rows, score_reference
-        from ae_core.analysis.metrics import encode, hidden_features, reconstruct
+        from ae_core.analysis.anomaly_scores import model_reference
+        from ae_core.analysis.metrics import encode
 
         m = self.model_
-        kept = X_train[hidden_rows(len(X_train), sum(m.hidden_widths), seed=seed)]
-        self._score_ref = score_reference(X_val, reconstruct(m, X_val), encode(m, X_train), encode(m, X_val),
-                                          hidden_features(m, kept), hidden_features(m, X_val), m.hidden_widths,
-                                          seed=seed)
+        self._score_ref = model_reference(m, X_train, X_val, encode(m, X_train), encode(m, X_val), seed=seed)
 
     # ---- inference ---------------------------------------------------------------
 
@@ -271,15 +268,14 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             None uses the estimator's `score_method`; "reconstruction" is the mean squared reconstruction
             error in scaled units.
         """
-        from ae_core.analysis.anomaly_scores import needs, scores_in_chunks
-        from ae_core.analysis.metrics import encode, hidden_features, reconstruct
+        from ae_core.analysis.anomaly_scores import model_scores, needs
+        from ae_core.analysis.metrics import encode
 
         check_is_fitted(self, "model_")
         kind = self.score_method if method is None else method
-        m = self.model_
         Xs = self.scaler_.transform(self._flatten(X, reset=False))
-        Z = encode(m, Xs) if "codes" in needs(kind) else None
-        return scores_in_chunks(kind, self._score_ref, Xs, reconstruct(m, Xs), Z, lambda A: hidden_features(m, A))
+        Z = encode(self.model_, Xs) if "codes" in needs(kind) else None
+        return model_scores(kind, self._score_ref, self.model_, Xs, Z=Z)
 
     def score_samples(self, X):
         """Negative anomaly score: higher = more normal, as scikit-learn's outlier detectors."""

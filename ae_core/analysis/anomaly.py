@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ae_core.analysis.anomaly_scores import DEFAULT_SCORE, SCORES, score_reference
+from ae_core.analysis.anomaly_scores import DEFAULT_SCORE, SCORES
 from ae_core.data.preprocessing import SplitCode, held_out_rows, split_names
 from ae_core.data.preprocessing import anomaly_truth as truth
 from ae_core.errors import InputError
@@ -112,18 +112,15 @@ def run_scores(run, method: str = DEFAULT_SCORE) -> np.ndarray:
         raise InputError(f"unknown anomaly score {method!r}; choose one of: {', '.join(SCORES)}.")
     if method == "reconstruction":
         return _scores(run, None)
-    from ae_core.analysis.anomaly_scores import hidden_rows, needs, scores_in_chunks
-    from ae_core.analysis.metrics import hidden_features, reconstruct
+    from ae_core.analysis.anomaly_scores import model_reference, model_scores, needs
+    from ae_core.analysis.metrics import reconstruct
 
     X, Z, split, m = run.X, run.latent, np.asarray(run.split), run.model
     recon = reconstruct(m, X)
     val, train = split == SplitCode.VALIDATION, split == SplitCode.TRAIN
-    hidden = ()
-    if "hidden" in needs(method):
-        kept = np.flatnonzero(train)[hidden_rows(int(train.sum()), sum(m.hidden_widths))]
-        hidden = (hidden_features(m, X[kept]), hidden_features(m, X[val]), m.hidden_widths)
-    ref = score_reference(X[val], recon[val], Z[train], Z[val], *hidden, seed=0)
-    return scores_in_chunks(method, ref, X, recon, Z, lambda A: hidden_features(m, A))
+    ref = model_reference(m, X[train], X[val], Z[train], Z[val], recon_val=recon[val],
+                          hidden="hidden" in needs(method))
+    return model_scores(method, ref, m, X, recon, Z)
 
 
 def error_histogram_frame(run, group_by: str = "split", scores=None) -> pd.DataFrame:

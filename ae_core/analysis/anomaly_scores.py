@@ -110,6 +110,30 @@ def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None,
     return ref
 
 
+def model_reference(model, X_train, X_val, codes_train, codes_val, recon_val=None, hidden: bool = True,
+                    seed: int = 0) -> ScoreReference:
+    """`score_reference` for a trained model (ae_core.model.networks.Autoencoder) on scaled rows: its
+    reconstruction of the held-out rows (`recon_val` if already computed) and, with `hidden`, the hidden
+    layers of the training rows `hidden_rows` keeps and of the held-out rows."""
+    from ae_core.analysis.metrics import hidden_features, reconstruct
+
+    recon_val = reconstruct(model, X_val) if recon_val is None else recon_val
+    layers = ()
+    if hidden:
+        kept = np.asarray(X_train)[hidden_rows(len(X_train), sum(model.hidden_widths), seed=seed)]
+        layers = (hidden_features(model, kept), hidden_features(model, X_val), model.hidden_widths)
+    return score_reference(X_val, recon_val, codes_train, codes_val, *layers, seed=seed)
+
+
+def model_scores(kind: str, ref: ScoreReference, model, X, recon=None, Z=None) -> np.ndarray:
+    """`anomaly_scores` of a trained model's scaled rows X (`recon`, their reconstructions, if already
+    computed; Z, their codes, as `needs(kind)` says), the hidden layers a chunk at a time."""
+    from ae_core.analysis.metrics import hidden_features, reconstruct
+
+    recon = reconstruct(model, X) if recon is None else recon
+    return scores_in_chunks(kind, ref, X, recon, Z, lambda A: hidden_features(model, A))
+
+
 def scores_in_chunks(kind: str, ref: ScoreReference, X, recon, Z=None, hidden_of=None, rows: int = 8192) -> np.ndarray:
     """`anomaly_scores` of many rows, with the hidden layers (`hidden_of(X_chunk)`) computed `rows` rows at a
     time: a 70,000-row run's hidden layers side by side would be 500 MB at once."""
