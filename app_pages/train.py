@@ -131,8 +131,8 @@ if ds is not None:
         budget = state.kept_widget(c0.number_input, "Time budget (s, 0 = off)", 0, f"budget_{k}", step=30,
                                    help="Train for this long instead of a number of epochs: the learning rate is "
                                         "annealed over the whole budget, so a longer budget gives a better model "
-                                        "(all of Fashion-MNIST, 30-number code, 300 s on two CPU cores: 0.45x "
-                                        "PCA's error).")
+                                        "(all of Fashion-MNIST, 30-number code, 300 s on two CPU cores: 0.45-0.47x "
+                                        "PCA's error, depending on the CPU).")
         epochs = state.kept_widget(c1.number_input, "Epochs (at most)", int(d["epochs"]), f"epochs_{k}",
                                    disabled=bool(budget), help="Early stopping may end training sooner. "
                                    "With a time budget, as many epochs as fit.")
