@@ -213,13 +213,11 @@ def _train_config(args) -> dict:
              "sparsity": args.sparsity, "beta": args.beta}
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     if args.time_budget is not None:
-        from ae_core.data.registry import load_dataset
-        from ae_core.runs.spec import budget_overrides
+        from ae_core.model.config import budget_settings
 
         if args.time_budget <= 0:
             raise InputError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}.")
-        train = {**budget_overrides(load_dataset(dataset, **options), args.time_budget, args.variant),
-                 **{k: v for k, v in train.items() if v is not None}}
+        train = {**budget_settings(args.time_budget), **{k: v for k, v in train.items() if v is not None}}
     return make_config(dataset, args.variant, options, model=model, train=train, device=args.device)
 
 

@@ -162,9 +162,9 @@ if ds is not None:
             model["beta"] = float(beta)
         train = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "seed": int(seed)}
         if budget:
-            from ae_core.runs.spec import budget_overrides
+            from ae_core.model.config import budget_settings
 
-            train = {**budget_overrides(ds, float(budget), variant), **{name: v for name, v in train.items() if name != "epochs"}}
+            train = {**budget_settings(float(budget)), **{name: v for name, v in train.items() if name != "epochs"}}
         config = make_config(dataset, variant, options, model=model, train=train, ds=ds, device=device)
     except InputError as exc:
         config_error = str(exc)

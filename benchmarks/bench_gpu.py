@@ -7,7 +7,7 @@ With a CUDA device, in one process:
   against the CPU (all its cores), interleaved (CPU, GPU, CPU, GPU, ...). The CPU side trains on a subset
   (its epochs take long); samples/s does not depend on the subset's size.
 - quality in a budget: a whole run (the app's pipeline, `execute_run`, the time-budget recipe of
-  `runs.spec.budget_overrides`) of 60 s on each device; test reconstruction MSE, lower is better.
+  `model.config.budget_settings`) of 60 s on each device; test reconstruction MSE, lower is better.
 
 Without a CUDA device it says so and exits 0 (`--device cpu` runs the same code with the CPU on both sides,
 to check the script itself).
@@ -70,13 +70,14 @@ def _epoch_seconds(kind: str, X, device, epochs: int) -> float:
 
 def _budget_run(kind: str, device: str, seconds: float, root: str) -> dict:
     from ae_core.data.registry import load_dataset
+    from ae_core.model.config import budget_settings
     from ae_core.runs.execute import execute_run
-    from ae_core.runs.spec import budget_overrides, make_config
+    from ae_core.runs.spec import make_config
     from ae_core.runs.store import RunStore
 
     store = RunStore(root)
     ds = load_dataset("fashion-mnist")
-    rec = store.create(make_config("fashion-mnist", PRESETS[kind], train=budget_overrides(ds, seconds), ds=ds,
+    rec = store.create(make_config("fashion-mnist", PRESETS[kind], train=budget_settings(seconds), ds=ds,
                                    model={"latent_dim": 30 if kind == "dense" else 2}, device=device))
     status = execute_run(store, rec.id)
     done = store.get(rec.id)

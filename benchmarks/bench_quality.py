@@ -84,9 +84,9 @@ def data(name: str):
     t = {k: torch.from_numpy(X[getattr(split, k)]) for k in ("train", "val", "test")}
 
     def configs(latent_dim=None, budget=None):
-        from ae_core.runs.spec import budget_overrides
+        from ae_core.model.config import budget_settings
 
-        train = budget_overrides(ds, budget) if budget else None
+        train = budget_settings(budget) if budget else None
         cfg = make_config(name, "vanilla", model={"latent_dim": latent_dim}, train=train, ds=ds)
         return model_config_from_dict(cfg["model"]), train_config_from_dict(cfg["train"])
 

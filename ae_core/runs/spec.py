@@ -12,7 +12,7 @@ import numpy as np
 
 from ae_core.data.registry import Dataset, load_dataset
 from ae_core.errors import InputError
-from ae_core.model.config import TrainConfig, budget_settings, model_config_for, recipe_defaults
+from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
 from ae_core.model.device import check_device_name
 
 DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
@@ -56,19 +56,6 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
 def dataset_from_config(config: dict) -> Dataset:
     spec = config["dataset"]
     return load_dataset(spec["name"], **dict(spec.get("options") or {}))
-
-
-def budget_overrides(ds: Dataset, seconds: float, variant: str = "vanilla") -> dict:
-    """Training settings for a wall-clock budget: use all of it, then stop.
-
-    The recipe's warm-up and cosine learning-rate anneal, stretched over the
-    budget, end at a low rate exactly when time is up; the best validation
-    weights are still restored. Measured against a plain Adam(1e-3, batch 256)
-    loop in benchmarks/bench_quality.py.
-    """
-    recipe = recipe_defaults(ds.n_samples, ds.n_features, variant)
-    return {**budget_settings(seconds), "warmup": recipe["warmup"], "lr": recipe["lr"],
-            "batch_size": recipe["batch_size"], "weight_decay": recipe["weight_decay"]}
 
 
 def one_class_setup(dataset: str, normal: list, variant: str = "vanilla", dataset_options: dict | None = None,

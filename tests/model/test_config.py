@@ -33,13 +33,14 @@ def test_the_convolutional_recipe_picks_channels_by_image_side_and_keeps_explici
 
 def test_time_budget_and_run_configs_follow_the_variants_recipe():
     from ae_core.data.registry import load_dataset
-    from ae_core.model.config import recipe_defaults
-    from ae_core.runs.spec import budget_overrides, make_config
+    from ae_core.model.config import budget_settings, recipe_defaults
+    from ae_core.runs.spec import make_config
 
     ds = load_dataset("digits")
     conv = recipe_defaults(ds.n_samples, ds.n_features, "convolutional")
     dense = recipe_defaults(ds.n_samples, ds.n_features, "vanilla")
-    assert budget_overrides(ds, 30, "convolutional")["batch_size"] == conv["batch_size"]
+    budget = make_config("digits", "convolutional", train=budget_settings(30), ds=ds)["train"]
+    assert (budget["batch_size"], budget["lr"], budget["max_seconds"]) == (conv["batch_size"], conv["lr"], 30)
     train = make_config("digits", "convolutional", ds=ds)["train"]
     assert (train["batch_size"], train["lr"], train["weight_decay"]) == (conv["batch_size"], conv["lr"], conv["weight_decay"])
     train = make_config("digits", "vanilla", ds=ds)["train"]

@@ -212,14 +212,13 @@ def test_a_time_budget_runs_progress_is_the_share_of_the_budget_used(store, monk
     """A budget run's config says 10,000 epochs; its live panel must count against the clock instead, and its
     record of the code over training stays a few frames spread over all its epochs."""
     from ae_core.analysis.latent import evolution_frames
-    from ae_core.data.registry import load_dataset
     from ae_core.model.callbacks import Callback
+    from ae_core.model.config import budget_settings
     from ae_core.runs import execute
-    from ae_core.runs.spec import budget_overrides
 
     monkeypatch.setattr(execute, "MAX_EVOLUTION_FRAMES", 16)
 
-    rec = store.create(make_config("wine", "vanilla", train=budget_overrides(load_dataset("wine"), 1.5)))
+    rec = store.create(make_config("wine", "vanilla", train=budget_settings(1.5)))
     seen = []
 
     class Watch(Callback):

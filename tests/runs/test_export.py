@@ -107,10 +107,9 @@ def test_bundle_of_an_unfinished_run_is_refused(store):
 
 def test_reproduce_command_of_a_time_budget_run_gives_the_budget_not_its_10000_epochs():
     from ae_core.cli import _train_config
-    from ae_core.data.registry import load_dataset
-    from ae_core.runs.spec import budget_overrides
+    from ae_core.model.config import budget_settings
 
-    train = {**budget_overrides(load_dataset("wine"), 45, "vanilla"), "seed": 3}
+    train = {**budget_settings(45), "seed": 3}
     config = json.loads(json.dumps(make_config("wine", "vanilla", train=train)))
     cmd = reproduce_command(config)
     assert "--time-budget 45" in cmd and "--epochs" not in cmd
