@@ -257,6 +257,27 @@ def test_pca_init_auto_follows_the_variant(variant, expected):
     assert Autoencoder(variant=variant, epochs=1, random_state=0, pca_init=False).fit(X).model_.cfg.pca_init is False
 
 
+def test_front_dim_trains_behind_a_front_and_reconstructs_every_feature(digits):
+    ae = Autoencoder(latent_dim=2, front_dim=16, epochs=3, random_state=0).fit(digits)
+    assert ae.model_.cfg.front_dim == 16 and ae.model_.front.basis.shape == (64, 16)
+    def rank(R):  # float32 reconstructions: singular values under 1e-7 of the largest are rounding
+        s = np.linalg.svd(R - R[0], compute_uv=False)
+        return int((s > 1e-7 * s[0]).sum())
+
+    R = ae.reconstruct(digits[:300])  # (300, 64): affine in the 16 coordinates the networks give back
+    assert R.shape == (300, 64) and rank(R) <= 16
+    R0 = Autoencoder(latent_dim=2, epochs=3, random_state=0).fit(digits).reconstruct(digits[:300])
+    assert rank(R0) > 16  # without a front the decoder's corrections reach every feature
+
+
+@pytest.mark.parametrize(("kw", "message"), [({"front_dim": -1}, "front_dim must be a whole number"),
+                                             ({"front_dim": 16, "variant": "variational"}, "needs a dense model with the PCA path"),
+                                             ({"front_dim": 64}, "below the features'")])
+def test_a_front_that_cannot_work_is_refused_with_what_to_change(digits, kw, message):
+    with pytest.raises(InputError, match=message):
+        Autoencoder(epochs=1, **kw).fit(digits)
+
+
 def test_the_convolutional_variant_reproduces_colour_of_a_small_rgb_set():
     """Red and blue discs come back red and blue (the recipe gives a small set enough steps to learn colour)."""
     rng = np.random.default_rng(0)

@@ -51,6 +51,10 @@ class ModelConfig:
     # correction, with the corrections starting at zero, so training starts at PCA's error (a linear AE's
     # optimum, Baldi & Hornik 1989). Its output is linear (+MSE). Off for runs stored before it existed.
     pca_init: bool = False
+    # Front: the dense networks (and the PCA path) work in the data's top front_dim principal coordinates,
+    # a fixed rotation fitted with the PCA path; the loss is still the data-space squared error. 0 = off
+    # (the default: faster steps on wide rows, but the anomaly score loses; benchmarks/FINDINGS.md, "Sixth round").
+    front_dim: int = 0
 
     @property
     def channels(self) -> int:
@@ -90,6 +94,10 @@ class ModelConfig:
             raise InputError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}.")
         if self.pca_init and self.output != "linear":
             raise InputError("the PCA path reconstructs linearly: use output='linear' with pca_init=True.")
+        if self.front_dim and not (self.arch == "dense" and self.pca_init and self.latent_dim <= self.front_dim < self.n_features):
+            raise InputError(f"a front of {self.front_dim} principal coordinates needs a dense model with the PCA "
+                             f"path and a size from the code's ({self.latent_dim}) to below the features' "
+                             f"({self.n_features}); pick one in that range, or 0 for none.")
         return self
 
 

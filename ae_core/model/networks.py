@@ -11,20 +11,27 @@ variant reshapes to `(B, 1, h, w)` inside.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ae_core.model.config import ModelConfig
+from ae_core.model.principal import Front, PCAPath
 
 
 @dataclass
 class Output:
-    recon: torch.Tensor  # (B, n_features), in the data's scaled space
     z: torch.Tensor  # (B, latent_dim): the code (the mean for a VAE)
     losses: dict[str, torch.Tensor]  # named scalar terms; "loss" is their weighted sum
+    make_recon: Callable[[], torch.Tensor]  # a model with a front computes its loss without the reconstruction
+
+    @cached_property
+    def recon(self) -> torch.Tensor:  # (B, n_features), in the data's scaled space
+        return self.make_recon()
 
 
 def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -63,54 +70,12 @@ def _mlp(sizes: list[int], dropout: float, activation: str = "relu") -> nn.Seque
     return nn.Sequential(*layers)
 
 
-class PCAPath(nn.Module):
-    """The linear autoencoder at its optimum, PCA: code = (x - mean) @ enc, recon = mean + code @ dec.T.
-
-    `fit` sets enc = dec = the top principal directions of the training rows; all three stay trainable.
-    A code wider than the data's rank gets zero columns (sparse and denoising codes may be overcomplete).
-    """
-
-    def __init__(self, n_features: int, latent_dim: int):
-        super().__init__()
-        self.mean = nn.Parameter(torch.zeros(n_features))
-        self.enc = nn.Parameter(torch.zeros(n_features, latent_dim))
-        self.dec = nn.Parameter(torch.zeros(n_features, latent_dim))
-
-    def encode(self, x):  # (B, F) -> (B, D)
-        return (x - self.mean) @ self.enc
-
-    def decode(self, z):  # (B, D) -> (B, F)
-        return self.mean + z @ self.dec.T
-
-    @torch.no_grad()
-    def fit(self, X: torch.Tensor, max_rows: int = 20_000) -> None:
-        X = X[:: max(1, -(-len(X) // max_rows))]  # (N', F): an even subset bounds the cost on large sets
-        X = X.double() if X.device.type != "mps" else X.float()  # MPS has no float64
-        if not torch.isfinite(X).all():
-            return  # no basis from NaN/inf: training's divergence guard reports the data's loss instead
-        mean = X.mean(0)
-        Xc = X - mean
-        n_features, latent_dim = self.enc.shape
-        k = min(latent_dim, n_features, len(X))
-        if n_features <= 4096:  # exact: eigenvectors of the (F, F) covariance, largest first
-            V = torch.linalg.eigh(Xc.T @ Xc)[1][:, -k:].flip(1)  # (F, k)
-        else:  # randomized SVD (Halko et al. 2011), as scikit-learn's PCA for large inputs
-            V = torch.svd_lowrank(Xc, q=min(k + 10, *Xc.shape), niter=4)[2][:, :k]
-        basis = torch.zeros_like(self.enc, dtype=torch.float64)
-        basis[:, :k] = V
-        self.mean.copy_(mean)
-        self.enc.copy_(basis)
-        self.dec.copy_(basis)
-
-
 class DenseEncoder(nn.Module):
-    def __init__(self, cfg: ModelConfig, n_out: int):
+    def __init__(self, cfg: ModelConfig, n_out: int, n_in: int):
         super().__init__()
-        self.body = _mlp([cfg.n_features, *cfg.hidden], cfg.dropout, cfg.activation)
-        width = cfg.hidden[-1] if cfg.hidden else cfg.n_features
-        self.head = nn.Linear(width, n_out)
-
-        self.hidden_widths = tuple(cfg.hidden) or (cfg.n_features,)
+        self.body = _mlp([n_in, *cfg.hidden], cfg.dropout, cfg.activation)
+        self.head = nn.Linear(cfg.hidden[-1] if cfg.hidden else n_in, n_out)
+        self.hidden_widths = tuple(cfg.hidden) or (n_in,)
 
     def hidden_layers(self, x):  # (B, F) -> (B, sum(hidden_widths)): each hidden layer, side by side
         out = []
@@ -125,11 +90,11 @@ class DenseEncoder(nn.Module):
 
 
 class DenseDecoder(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, n_out: int):
         super().__init__()
         hidden = list(reversed(cfg.hidden))
         self.body = _mlp([cfg.latent_dim, *hidden], cfg.dropout, cfg.activation)
-        self.head = nn.Linear(hidden[-1] if hidden else cfg.latent_dim, cfg.n_features)
+        self.head = nn.Linear(hidden[-1] if hidden else cfg.latent_dim, n_out)
 
     def forward(self, z):  # (B, D) -> (B, F) logits / linear values
         return self.head(self.body(z))
@@ -203,9 +168,11 @@ class Autoencoder(nn.Module):
                 self.encoder = ConvEncoder(cfg, n_out)
                 self.decoder = ConvDecoder(cfg, self.encoder.shapes)
             else:
-                self.encoder = DenseEncoder(cfg, n_out)
-                self.decoder = DenseDecoder(cfg)
-        self.pca = PCAPath(cfg.n_features, cfg.latent_dim) if cfg.pca_init else None
+                n_in = cfg.front_dim or cfg.n_features  # the networks' side of the front, if any
+                self.encoder = DenseEncoder(cfg, n_out, n_in)
+                self.decoder = DenseDecoder(cfg, n_in)
+        self.front = Front(cfg.n_features, cfg.front_dim) if cfg.front_dim else None
+        self.pca = PCAPath(cfg.front_dim or cfg.n_features, cfg.latent_dim) if cfg.pca_init else None
         if self.pca is not None:
             # The networks learn corrections to PCA's code and reconstruction; zero at the start.
             for layer in (self.encoder.head, self._output_layer()):
@@ -216,18 +183,30 @@ class Autoencoder(nn.Module):
     def _output_layer(self) -> nn.Module:
         return self.decoder.deconvs[-1] if self.cfg.arch == "conv" else self.decoder.head
 
+    def _inner(self, x):  # (B, F) -> what the networks see: (B, k) behind a front, else x
+        if self.front is None:
+            return x
+        with torch.autocast(x.device.type, enabled=False):  # float32: the loss's target and constant term
+            return self.front.project(x.float())
+
     def _encode_raw(self, x):  # (B, F) -> (B, n_out)
-        flat = x
-        out = self.encoder(self._image(x))
+        return self._encode_inner(self._inner(x))
+
+    def _encode_inner(self, c):  # (B, F or k) -> (B, n_out)
+        out = self.encoder(self._image(c))
         if self.pca is None:
             return out
         d = self.cfg.latent_dim  # the PCA code adds to the code (the mean for a VAE), not to a VAE's logvar
-        return torch.cat([out[:, :d] + self.pca.encode(flat), out[:, d:]], dim=1)
+        return torch.cat([out[:, :d] + self.pca.encode(c), out[:, d:]], dim=1)
 
-    def _decode_raw(self, z):  # (B, D) -> (B, F) before the output activation
+    def _decode_inner(self, z):  # (B, D) -> (B, F or k) before the output activation (and before the front)
         out = self.decoder(z)
         out = (out.permute(0, 2, 3, 1) if self.cfg.arch == "conv" else out).flatten(1)
         return out if self.pca is None else out + self.pca.decode(z)
+
+    def _decode_raw(self, z):  # (B, D) -> (B, F) before the output activation
+        out = self._decode_inner(z)
+        return out if self.front is None else self.front.back(out.float())
 
     def _activate(self, raw):
         return torch.sigmoid(raw) if self.cfg.output == "sigmoid" else raw
@@ -241,7 +220,7 @@ class Autoencoder(nn.Module):
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's hidden layers side by side (B, sum(hidden_widths)): richer views of a row than its code,
         used by the anomaly score's nearest-neighbour terms (ae_core.analysis.anomaly_scores)."""
-        return self.encoder.hidden_layers(self._image(x))
+        return self.encoder.hidden_layers(self._image(self._inner(x)))
 
     @property
     def hidden_widths(self) -> tuple[int, ...]:
@@ -253,7 +232,9 @@ class Autoencoder(nn.Module):
 
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z|x); logvar is zero for a deterministic AE."""
-        h = self._encode_raw(x)
+        return self._split(self._encode_raw(x))
+
+    def _split(self, h):  # (B, n_out) -> (mu, logvar)
         d = self.cfg.latent_dim
         if not self.cfg.variational:
             return h, torch.zeros_like(h)
@@ -261,6 +242,13 @@ class Autoencoder(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self._activate(self._decode_raw(z))
+
+    @torch.no_grad()
+    def fit_front(self, X: torch.Tensor) -> None:
+        """Fit the front, if the model has one, to the training rows (N, F). It is part of the architecture, not
+        of the initialisation: the trainer fits it for every fresh run, `TrainConfig(data_init=False)` too."""
+        if self.front is not None:
+            self.front.fit(X.reshape(len(X), -1).float())
 
     @torch.no_grad()
     def init_from_data(self, X: torch.Tensor) -> None:
@@ -274,10 +262,14 @@ class Autoencoder(nn.Module):
         unchanged. Measured in benchmarks/FINDINGS.md ("What was fixed").
 
         With the PCA path (`cfg.pca_init`) the path is fitted here instead, so the untrained model is
-        PCA at this code size (benchmarks/FINDINGS.md, "Model quality").
+        PCA at this code size (benchmarks/FINDINGS.md, "Model quality"); a front (`cfg.front_dim`) is
+        fitted first, and the rest sees its coordinates.
         """
         X = X.reshape(len(X), -1).float()  # (N, F)
-        mean = X.mean(0)  # (F,)
+        if self.front is not None:  # the networks and the PCA path live in the front's coordinates
+            self.fit_front(X)
+            X = torch.cat([self.front.project(X[i : i + 8192]) for i in range(0, len(X), 8192)])  # (N, k)
+        mean = X.mean(0)  # (F,) or (k,)
         if self.cfg.arch == "conv":
             mean = mean.view(-1, self.cfg.channels).mean(0)  # (C_in,): one value per colour channel
             first, out = self.encoder.convs[0], self.decoder.deconvs[-1]
@@ -301,19 +293,25 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> Output:
         cfg = self.cfg
         x_in = corrupt(x, cfg.noise, cfg.noise_level, self.noise_generator) if self.training else x
-        mu, logvar = self.encode_distribution(x_in)  # (B, D) each
+        c = self._inner(x)  # (B, F), or (B, k) behind a front
+        mu, logvar = self._split(self._encode_inner(c if x_in is x else self._inner(x_in)))  # (B, D) each
         if cfg.variational and self.training:
             # Reparameterisation trick: z = mu + sigma * eps keeps z differentiable in mu, sigma.
             z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=self.noise_generator, dtype=mu.dtype, device=mu.device)
         else:
             z = mu
-        raw = self._decode_raw(z)  # (B, F)
-        recon = self._activate(raw)
+        out = self._decode_inner(z)  # (B, F), or (B, k) behind a front
         # Per-sample sums, batch means: the scale at which the KL term is derived.
-        if cfg.output == "sigmoid":
-            rec = F.binary_cross_entropy_with_logits(raw, x, reduction="none").sum(1).mean()
+        if self.front is not None:  # the same squared error, computed in the front's k coordinates
+            rec = self.front.squared_error(x.float(), c, out.float()).mean()
+            make_recon = lambda: self.front.back(out.detach().float())  # noqa: E731 (B, F), only when asked
         else:
-            rec = F.mse_loss(raw, x, reduction="none").sum(1).mean()
+            recon = self._activate(out)
+            make_recon = lambda: recon  # noqa: E731
+            if cfg.output == "sigmoid":
+                rec = F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1).mean()
+            else:
+                rec = F.mse_loss(out, x, reduction="none").sum(1).mean()
         losses = {"reconstruction": rec}
         total = rec
         if cfg.variational:
@@ -325,7 +323,7 @@ class Autoencoder(nn.Module):
             losses["sparsity"] = l1
             total = total + cfg.sparsity * l1
         losses["loss"] = total
-        return Output(recon=recon, z=mu, losses=losses)
+        return Output(z=mu, losses=losses, make_recon=make_recon)
 
 
 def count_parameters(model: nn.Module) -> int:

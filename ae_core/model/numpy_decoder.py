@@ -11,7 +11,8 @@ from ae_core.model.config import ModelConfig
 class ArrayDecoder:
     """A dense decoder's forward pass in numpy, from its weights: Linear + activation (ReLU, SiLU or GELU)
     per hidden layer (dropout is the identity at inference), the head, plus the PCA path's linear
-    reconstruction when the model has one, then the output activation.
+    reconstruction when the model has one, mapped back from a front's coordinates when it has one, then the
+    output activation.
     The same function as `Autoencoder.decode` in eval mode (float32; equal within 1e-5).
 
     `cfg` and `decode` are what `analysis.decode` (and so `latent.decode_plane`) use."""
@@ -24,7 +25,8 @@ class ArrayDecoder:
         names = [f"decoder.body.{i}" for i in body] + ["decoder.head"]
         try:
             self.layers = [(weights[f"{n}.weight"].T, weights[f"{n}.bias"]) for n in names]  # (in, out), (out,)
-            self.pca = (weights["pca.mean"], weights["pca.dec"].T) if cfg.pca_init else None  # (F,), (D, F)
+            self.pca = (weights["pca.mean"], weights["pca.dec"].T) if cfg.pca_init else None  # (F or k,), (D, F or k)
+            self.front = (weights["front.mean"], weights["front.basis"].T) if cfg.front_dim else None  # (F,), (k, F)
         except KeyError as exc:
             raise InputError(f"the weights have no {exc.args[0]!r}: they are not this model's; retrain the run.") from None
 
@@ -37,6 +39,8 @@ class ArrayDecoder:
                 x = _activate(x, self.cfg.activation)
         if self.pca is not None:
             x = x + (self.pca[0] + z @ self.pca[1])
+        if self.front is not None:
+            x = self.front[0] + x @ self.front[1]
         if self.cfg.output == "sigmoid":
             x = 0.5 * (np.tanh(0.5 * x) + 1)  # the logistic function, without exp's overflow warnings
         return x.astype(np.float32, copy=False)

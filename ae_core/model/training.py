@@ -229,8 +229,10 @@ class Trainer:
         big = dev.type != "cpu" or sum(p.numel() for p in model.parameters()) >= CPU_BF16_MIN_PARAMETERS
         amp = cfg.bf16 and big and native_bf16(dev)
         self._autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
-        if cfg.data_init and resume is None:
-            model.init_from_data(X_train)  # a resumed run has its weights already
+        if resume is None and cfg.data_init:  # a resumed run has its weights (and its front) already
+            model.init_from_data(X_train)
+        elif resume is None:
+            model.fit_front(X_train)
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
         # several small ops each, which dominates a small model's step (benchmarks/FINDINGS.md §3).
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,

@@ -54,7 +54,7 @@ def reproduce_command(config: dict) -> str:
         args += ["--dataset", spec["name"]]
     args += ["--variant", config["variant"], "--latent-dim", str(m["latent_dim"])]
     if m.get("arch", "dense") == "dense":
-        args += ["--hidden", ",".join(str(h) for h in m["hidden"])]
+        args += ["--hidden", ",".join(str(h) for h in m["hidden"]), "--front", str(m.get("front_dim", 0))]
     # A time-budget run trains as many epochs as fit (its config says 10,000): the budget reproduces it.
     args += ["--time-budget", f"{t['max_seconds']:g}"] if t.get("max_seconds") else ["--epochs", str(t["epochs"])]
     args += ["--batch-size", str(t["batch_size"]), "--lr", repr(float(t["lr"]))]

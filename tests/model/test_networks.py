@@ -167,3 +167,73 @@ def test_new_models_get_the_recipe_and_old_configs_keep_relu_without_pca():
     assert model_config_for("variational", n_features=8).pca_init is False
     stored = ModelConfig(n_features=8)  # what a run stored before these fields existed loads as
     assert (stored.activation, stored.pca_init) == ("relu", False)
+
+
+def _front_model(front_dim=12, variant="vanilla"):
+    return Autoencoder(model_config_for(variant, n_features=40, latent_dim=3, hidden=(16,), front_dim=front_dim), seed=0)
+
+
+def _low_rank(n=300, f=40, rank=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, rank, generator=g) @ torch.randn(rank, f, generator=g) + 0.01 * torch.randn(n, f, generator=g)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "sparse", "denoising"])
+def test_a_front_trains_on_the_data_space_squared_error(variant):
+    """Behind a front the loss is computed in its k coordinates; it must be the squared error of the
+    reconstruction the user gets, rows the front cannot represent included."""
+    X = _low_rank()
+    model = _front_model(variant=variant)
+    model.init_from_data(X)
+    with torch.no_grad():  # move the networks off their zero start, so the test sees their corrections too
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.cat([X[:10], torch.rand(3, 40)])  # the last rows lie far outside the front's subspace
+    for training in (False, True):  # in training the denoising variant's input is noisy, its target clean
+        out = model.train(training)(x)
+        expected = (out.recon - x).pow(2).sum(1).mean()
+        assert torch.allclose(out.losses["reconstruction"], expected, rtol=1e-4)
+        assert out.recon.shape == (13, 40) and out.z.shape == (13, 3)
+
+
+def test_a_front_model_starts_at_pca_and_trains_only_the_networks():
+    from sklearn.decomposition import PCA
+
+    X = _low_rank()
+    model = _front_model().eval()
+    model.init_from_data(X)
+    pca = PCA(3).fit(X.numpy())
+    expected = pca.inverse_transform(pca.transform(X[:20].numpy()))
+    with torch.inference_mode():
+        assert torch.allclose(model(X[:20]).recon, torch.from_numpy(expected).float(), atol=1e-4)
+    trained = {name for name, _ in model.named_parameters()}
+    assert not any(name.startswith("front.") for name in trained)  # buffers: the optimizer never moves them
+    assert {"front.mean", "front.basis"} <= set(model.state_dict())  # but they are saved with the weights
+    assert model.encoder.body[0].in_features == 12 and model.decoder.head.out_features == 12
+
+
+def test_a_front_is_off_unless_asked_for_and_old_runs_load_without_one():
+    assert model_config_for("vanilla", n_features=784, latent_dim=30).front_dim == 0
+    assert model_config_for("vanilla", n_features=784, latent_dim=30, front_dim=256).front_dim == 256
+    assert ModelConfig(n_features=784).front_dim == 0  # what a run stored before the field existed loads as
+
+
+@pytest.mark.parametrize("kw, problem", [
+    ({"front_dim": 2}, "from the code's"),  # narrower than the code
+    ({"front_dim": 40}, "below the features'"),  # not narrower than the input
+    ({"front_dim": 12, "pca_init": False}, "PCA path"),
+])
+def test_a_front_that_cannot_work_is_refused_with_what_to_change(kw, problem):
+    with pytest.raises(InputError, match=problem):
+        model_config_for("vanilla", n_features=40, latent_dim=3, **kw).validate()
+
+
+def test_the_trainer_fits_a_front_without_the_data_initialisation_too():
+    from ae_core.model.config import TrainConfig
+    from ae_core.model.training import Trainer
+
+    X = _low_rank()
+    model = _front_model()
+    Trainer(model, TrainConfig(epochs=1, batch_size=64, data_init=False)).fit(X[:240], X[240:])
+    basis = model.front.basis
+    assert torch.allclose(basis.T @ basis, torch.eye(12), atol=1e-4)  # fitted: orthonormal, not the zeros it starts at

@@ -166,14 +166,17 @@ def test_loading_a_run_for_its_codes_imports_no_torch(trained_store):
     assert out.stdout.split() == ["[]", "True"]
 
 
-@pytest.mark.parametrize("variant", ["vanilla", "sparse", "denoising", "variational"])
-def test_a_dense_runs_numpy_decoder_is_its_torch_decoder(store, variant):
+@pytest.mark.parametrize("variant, front", [("vanilla", 0), ("sparse", 0), ("denoising", 0), ("variational", 0),
+                                             ("vanilla", 16)])
+def test_a_dense_runs_numpy_decoder_is_its_torch_decoder(store, variant, front):
     """Every dense variant decodes in numpy (`run.decoder`) exactly as its torch model does, dropout layers,
-    the VAE's decoder and the sigmoid output included; large codes do not overflow."""
+    the VAE's decoder, the sigmoid output and a front included; large codes do not overflow."""
     from ae_core.analysis.metrics import decode
     from ae_core.model.numpy_decoder import ArrayDecoder
 
-    run_id = train_tiny(store, "digits", variant, model={"hidden": [24, 12], "dropout": 0.2})
+    model = {"hidden": [24, 12], "dropout": 0.2, **({"front_dim": front} if front else {})}
+    run_id = train_tiny(store, "digits", variant, model=model)
+    assert load_run(store, run_id).model.cfg.front_dim == front
     run = load_run(store, run_id)
     assert isinstance(run.decoder, ArrayDecoder)
     Z = np.random.default_rng(0).normal(scale=3.0, size=(300, 2)).astype(np.float32)

@@ -12,7 +12,7 @@ import pytest
 from safetensors.torch import load as load_safetensors
 
 from ae_core.analysis.metrics import encode
-from ae_core.cli import build_parser
+from ae_core.cli import _train_config, build_parser
 from ae_core.data.preprocessing import Scaler
 from ae_core.errors import InputError
 from ae_core.model.config import model_config_from_dict
@@ -58,11 +58,7 @@ def test_readme_command_parses_and_rebuilds_the_same_config(bundle):
     command = next(line.strip() for line in readme.splitlines() if line.strip().startswith("python -m ae_core train"))
     args = build_parser().parse_args(command.split()[3:])
     assert args.command == "train" and args.dataset == "digits" and args.latent_dim == 2
-    # What cmd_train does with these arguments:
-    model = {"latent_dim": args.latent_dim, "hidden": args.hidden, "noise": args.noise, "noise_level": args.noise_level,
-             "sparsity": args.sparsity, "beta": args.beta}
-    train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
-    rebuilt = json.loads(json.dumps(make_config(args.dataset, args.variant, model=model, train=train)))
+    rebuilt = json.loads(json.dumps(_train_config(args)))  # what `train` does with these arguments
     original = store.get(run_id).config
     assert rebuilt["model"] == original["model"]
     # evolution_samples only decides which codes are kept per epoch, never the weights.
@@ -70,15 +66,12 @@ def test_readme_command_parses_and_rebuilds_the_same_config(bundle):
         {k: v for k, v in original["train"].items() if k != "evolution_samples"}
 
 
-@pytest.mark.parametrize("variant", ["sparse", "denoising", "variational"])
-def test_reproduce_command_carries_each_variant_switch(variant):
-    config = json.loads(json.dumps(make_config("wine", variant, train={"epochs": 3, "seed": 7})))
+@pytest.mark.parametrize("variant, model", [("sparse", {}), ("denoising", {}), ("variational", {}),
+                                            ("vanilla", {"front_dim": 6}), ("vanilla", {"front_dim": 0})])
+def test_reproduce_command_carries_each_variant_switch(variant, model):
+    config = json.loads(json.dumps(make_config("wine", variant, model=model, train={"epochs": 3, "seed": 7})))
     args = build_parser().parse_args(reproduce_command(config).split()[3:])
-    model = {"latent_dim": args.latent_dim, "hidden": args.hidden, "noise": args.noise, "noise_level": args.noise_level,
-             "sparsity": args.sparsity, "beta": args.beta}
-    rebuilt = make_config(args.dataset, args.variant, model=model, train={"epochs": args.epochs, "seed": args.seed,
-                                                                         "batch_size": args.batch_size, "lr": args.lr})
-    assert json.loads(json.dumps(rebuilt)) == config
+    assert json.loads(json.dumps(_train_config(args))) == config
 
 
 def test_reproduce_command_for_a_csv_quotes_the_path():
