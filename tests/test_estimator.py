@@ -257,6 +257,13 @@ def test_pca_init_auto_follows_the_variant(variant, expected):
     assert Autoencoder(variant=variant, epochs=1, random_state=0, pca_init=False).fit(X).model_.cfg.pca_init is False
 
 
+def test_front_dim_auto_follows_the_width_of_the_rows():
+    rng = np.random.default_rng(0)
+    assert Autoencoder(epochs=1, random_state=0).fit(rng.random((60, 2048))).model_.cfg.front_dim == 256
+    assert Autoencoder(epochs=1, random_state=0).fit(rng.random((60, 784))).model_.cfg.front_dim == 0
+    assert Autoencoder(epochs=1, random_state=0, front_dim=0).fit(rng.random((60, 2048))).model_.cfg.front_dim == 0
+
+
 def test_front_dim_trains_behind_a_front_and_reconstructs_every_feature(digits):
     ae = Autoencoder(latent_dim=2, front_dim=16, epochs=3, random_state=0).fit(digits)
     assert ae.model_.cfg.front_dim == 16 and ae.model_.front.basis.shape == (64, 16)
@@ -270,7 +277,7 @@ def test_front_dim_trains_behind_a_front_and_reconstructs_every_feature(digits):
     assert rank(R0) > 16  # without a front the decoder's corrections reach every feature
 
 
-@pytest.mark.parametrize(("kw", "message"), [({"front_dim": -1}, "front_dim must be a whole number"),
+@pytest.mark.parametrize(("kw", "message"), [({"front_dim": -1}, "front_dim must be 'auto' or a whole number"),
                                              ({"front_dim": 16, "variant": "variational"}, "needs a dense model with the PCA path"),
                                              ({"front_dim": 64}, "below the features'")])
 def test_a_front_that_cannot_work_is_refused_with_what_to_change(digits, kw, message):

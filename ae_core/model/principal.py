@@ -4,7 +4,8 @@ autoencoder's optimum is PCA).
 `PCAPath` puts PCA at the code size beside the networks, so training starts at PCA's error. `Front` is a
 fixed rotation into the data's top principal directions, truncated: the networks work in those
 coordinates, so a wide input's first and last layers shrink, and the loss stays the exact squared error in
-the data's space. Off by default (benchmarks/FINDINGS.md, "Sixth round", has what it buys and costs).
+the data's space. The recipe puts one before rows of 2,048+ features (`config.front_dim_for`;
+benchmarks/FINDINGS.md, "Sixth round", has what it buys and costs).
 """
 
 from __future__ import annotations

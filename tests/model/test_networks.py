@@ -212,10 +212,17 @@ def test_a_front_model_starts_at_pca_and_trains_only_the_networks():
     assert model.encoder.body[0].in_features == 12 and model.decoder.head.out_features == 12
 
 
-def test_a_front_is_off_unless_asked_for_and_old_runs_load_without_one():
-    assert model_config_for("vanilla", n_features=784, latent_dim=30).front_dim == 0
-    assert model_config_for("vanilla", n_features=784, latent_dim=30, front_dim=256).front_dim == 256
-    assert ModelConfig(n_features=784).front_dim == 0  # what a run stored before the field existed loads as
+def test_the_recipe_puts_a_front_before_very_wide_rows_only():
+    assert model_config_for("vanilla", n_features=3072, latent_dim=30).front_dim == 256
+    assert model_config_for("vanilla", n_features=3072, latent_dim=64).front_dim == 512  # 8 per code unit
+    assert model_config_for("vanilla", n_features=2048, latent_dim=200).front_dim == 0  # 1,600 would not halve it
+    assert model_config_for("vanilla", n_features=784, latent_dim=30).front_dim == 0  # it cost the anomaly score
+    assert model_config_for("vanilla", n_features=3072, latent_dim=30, front_dim=0).front_dim == 0  # asked off
+    assert model_config_for("vanilla", n_features=784, latent_dim=30, front_dim=256).front_dim == 256  # asked on
+    assert model_config_for("vanilla", n_features=3072, latent_dim=30, pca_init=False).front_dim == 0  # no path
+    for variant in ("variational", "convolutional"):  # no PCA path, no front
+        assert model_config_for(variant, n_features=3072, image_shape=(32, 32, 3), latent_dim=30).front_dim == 0
+    assert ModelConfig(n_features=3072).front_dim == 0  # what a run stored before the field existed loads as
 
 
 @pytest.mark.parametrize("kw, problem", [
