@@ -129,6 +129,8 @@ def training_facts(metrics: dict) -> list[tuple[str, str]]:
         facts.append(("parameters", f"{int(metrics['n_params']):,}"))
     if metrics.get("scaling"):
         facts.append(("scaling", SCALING_WORDS.get(metrics["scaling"], str(metrics["scaling"]))))
+    if metrics.get("front_dim"):
+        facts.append(("networks work in", f"the top {int(metrics['front_dim'])} principal coordinates of the rows"))
     if placement(metrics):
         facts.append(("trained on", placement(metrics)))
     if metrics.get("stop_reason"):

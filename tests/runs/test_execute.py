@@ -176,7 +176,7 @@ def test_a_dense_runs_numpy_decoder_is_its_torch_decoder(store, variant, front):
 
     model = {"hidden": [24, 12], "dropout": 0.2, **({"front_dim": front} if front else {})}
     run_id = train_tiny(store, "digits", variant, model=model)
-    assert load_run(store, run_id).model.cfg.front_dim == front
+    assert load_run(store, run_id).model.cfg.front_dim == front == store.get(run_id).metrics["front_dim"]
     run = load_run(store, run_id)
     assert isinstance(run.decoder, ArrayDecoder)
     Z = np.random.default_rng(0).normal(scale=3.0, size=(300, 2)).astype(np.float32)
