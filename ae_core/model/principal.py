@@ -17,20 +17,20 @@ from torch import nn
 @torch.no_grad()
 def principal_axes(X: torch.Tensor, k: int, max_rows: int = 20_000) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Mean (F,) and the top-k principal directions (F, k), largest first, in float64; None for data with
-    NaN or inf (training's divergence guard then reports the data's loss). Fewer than k columns where the
-    data's rank is lower."""
+    NaN or inf (training's divergence guard then reports the data's loss). Columns past the data's rank (a
+    code or front wider than the data, or than its rows) are zero."""
     X = X[:: max(1, -(-len(X) // max_rows))]  # (N', F): an even subset bounds the cost on large sets
     X = X.double() if X.device.type != "mps" else X.float()  # MPS has no float64
     if not torch.isfinite(X).all():
         return None
     mean = X.mean(0)
     Xc = X - mean
-    k = min(k, X.shape[1], len(X))
+    r = min(k, X.shape[1], len(X))
     if X.shape[1] <= 4096:  # exact: eigenvectors of the (F, F) covariance, largest first
-        V = torch.linalg.eigh(Xc.T @ Xc)[1][:, -k:].flip(1)  # (F, k)
+        V = torch.linalg.eigh(Xc.T @ Xc)[1][:, -r:].flip(1)  # (F, r)
     else:  # randomized SVD (Halko et al. 2011), as scikit-learn's PCA for large inputs
-        V = torch.svd_lowrank(Xc, q=min(k + 10, *Xc.shape), niter=4)[2][:, :k]
-    return mean, V
+        V = torch.svd_lowrank(Xc, q=min(r + 10, *Xc.shape), niter=4)[2][:, :r]
+    return mean, torch.cat([V, V.new_zeros(X.shape[1], k - r)], dim=1)  # (F, k)
 
 
 class PCAPath(nn.Module):
@@ -54,15 +54,10 @@ class PCAPath(nn.Module):
 
     @torch.no_grad()
     def fit(self, X: torch.Tensor) -> None:
-        axes = principal_axes(X, self.enc.shape[1])
-        if axes is None:
-            return
-        mean, V = axes
-        basis = torch.zeros_like(self.enc, dtype=torch.float64)
-        basis[:, : V.shape[1]] = V
-        self.mean.copy_(mean)
-        self.enc.copy_(basis)
-        self.dec.copy_(basis)
+        if (axes := principal_axes(X, self.enc.shape[1])) is not None:
+            self.mean.copy_(axes[0])
+            self.enc.copy_(axes[1])
+            self.dec.copy_(axes[1])
 
 
 class Front(nn.Module):
@@ -90,11 +85,7 @@ class Front(nn.Module):
 
     @torch.no_grad()
     def fit(self, X: torch.Tensor) -> None:
-        axes = principal_axes(X, self.basis.shape[1])
-        if axes is None:
-            return
-        mean, V = axes
-        V = V.masked_fill(V.abs() < 1e-7, 0.0)  # below float32's resolution of a unit vector: pixels that never vary
-        self.mean.copy_(mean)
-        self.basis.zero_()
-        self.basis[:, : V.shape[1]] = V.to(self.basis.dtype)
+        if (axes := principal_axes(X, self.basis.shape[1])) is not None:
+            self.mean.copy_(axes[0])
+            # Entries below float32's resolution of a unit vector are rounding noise (pixels that never vary).
+            self.basis.copy_(axes[1].masked_fill(axes[1].abs() < 1e-7, 0.0))
