@@ -211,17 +211,19 @@ def recipe_defaults(n_samples: int, n_features: int, variant: str = "vanilla") -
     code 4 %, so none: batch 64 at 2e-3, 60 epochs); from 20,000 rows it
     underfits, so the net is wider (for 512+ features, batch 256 at 2e-3) with batch 512 at 3e-3 for narrower rows
     (cheap steps in bfloat16; at 784 features the smaller batch costs 3-16 % more time per epoch and trains better).
-    Convolutional: 32-64-128 channels for images of side 16 or more, 2e-3, no decay, batch 32 (128 from 20,000
+    Convolutional: 32-64-128 channels for images of side 16 or more, 2e-3, batch 32 (128 from 20,000
     rows), 40 epochs and at least CONV_MIN_STEPS steps: its quality follows the number of steps more than the
     dense model's, and from its random start a small set needs many epochs (200 colour images: the colour
-    appears only after ~3,000 steps).
+    appears only after ~3,000 steps). From 5,000 to 20,000 rows it overfits (10,000 Fashion-MNIST images: training
+    error 0.0058 against 0.0077 held out), and a light decay (0.1) helps; on digits it cost 1 %, so none below.
     """
     d, n = n_features, n_samples
     if PRESETS.get(variant, PRESETS["vanilla"]).model.get("arch") == "conv":
         batch = 128 if n >= 20_000 else 32
         epochs = 20 if n >= 20_000 else min(1000, max(40, math.ceil(CONV_MIN_STEPS / math.ceil(max(n, 1) / batch))))
+        decay = 0.1 if 5000 <= n < 20_000 else 0.0
         return {"hidden": (256, 128), "batch_size": batch, "epochs": epochs,
-                "lr": 2e-3, "weight_decay": 0.0, "schedule": "cosine", "warmup": 0.03}
+                "lr": 2e-3, "weight_decay": decay, "schedule": "cosine", "warmup": 0.03}
     hidden = (512, 256) if d >= 512 else (256, 128) if d >= 128 else (128, 64) if d >= 32 else (64, 32)
     if n >= 20_000:
         wide = d >= 512
