@@ -186,8 +186,14 @@ class Autoencoder(nn.Module):
     def _inner(self, x):  # (B, F) -> what the networks see: (B, k) behind a front, else x
         if self.front is None:
             return x
-        with torch.autocast(x.device.type, enabled=False):  # float32: the loss's target and constant term
+        with torch.autocast(x.device.type, enabled=False):  # float32: the loss's target
             return self.front.project(x.float())
+
+    def front_coordinates(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, F) -> (B, k + 1) behind a front: the rows' k coordinates and the squared distance they leave out.
+        Float32 whatever the autocast: they are the loss's target. The trainer computes them once per run."""
+        with torch.autocast(x.device.type, enabled=False):
+            return self.front.coordinates(x.float())
 
     def _encode_raw(self, x):  # (B, F) -> (B, n_out)
         return self._encode_inner(self._inner(x))
@@ -244,6 +250,13 @@ class Autoencoder(nn.Module):
         return self._activate(self._decode_raw(z))
 
     @torch.no_grad()
+    def front_coordinates_of(self, X: torch.Tensor) -> torch.Tensor:
+        """`front_coordinates` of many rows (N, F) -> (N, k + 1), a chunk at a time on the model's device; the
+        result stays where X is (a training set too big for the GPU stays in host memory)."""
+        dev = self.front.basis.device
+        return torch.cat([self.front_coordinates(X[i : i + 8192].to(dev)).to(X.device) for i in range(0, len(X), 8192)])
+
+    @torch.no_grad()
     def fit_front(self, X: torch.Tensor) -> None:
         """Fit the front, if the model has one, to the training rows (N, F). It is part of the architecture, not
         of the initialisation: the trainer fits it for every fresh run, `TrainConfig(data_init=False)` too."""
@@ -268,8 +281,8 @@ class Autoencoder(nn.Module):
         X = X.reshape(len(X), -1).float()  # (N, F)
         if self.front is not None:  # the networks and the PCA path live in the front's coordinates
             self.fit_front(X)
-            X = torch.cat([self.front.project(X[i : i + 8192]) for i in range(0, len(X), 8192)])  # (N, k)
-        mean = X.mean(0)  # (F,) or (k,)
+            X = self.front_coordinates_of(X)[:, :-1]  # (N, k)
+        mean = X.mean(0).to(next(self.parameters()).device)  # (F,) or (k,); X may be in host memory
         if self.cfg.arch == "conv":
             mean = mean.view(-1, self.cfg.channels).mean(0)  # (C_in,): one value per colour channel
             first, out = self.encoder.convs[0], self.decoder.deconvs[-1]
@@ -290,10 +303,13 @@ class Autoencoder(nn.Module):
         z = torch.randn(n, self.cfg.latent_dim, generator=generator)
         return self.decode(z)
 
-    def forward(self, x: torch.Tensor) -> Output:
+    def forward(self, x: torch.Tensor, coords: torch.Tensor | None = None) -> Output:
+        """`coords`: behind a front, `front_coordinates(x)` computed beforehand (the trainer's, once per run)."""
         cfg = self.cfg
         x_in = corrupt(x, cfg.noise, cfg.noise_level, self.noise_generator) if self.training else x
-        c = self._inner(x)  # (B, F), or (B, k) behind a front
+        if self.front is not None and coords is None:
+            coords = self.front_coordinates(x)
+        c = x if self.front is None else coords[:, :-1]  # (B, F), or (B, k) behind a front
         mu, logvar = self._split(self._encode_inner(c if x_in is x else self._inner(x_in)))  # (B, D) each
         if cfg.variational and self.training:
             # Reparameterisation trick: z = mu + sigma * eps keeps z differentiable in mu, sigma.
@@ -303,7 +319,7 @@ class Autoencoder(nn.Module):
         out = self._decode_inner(z)  # (B, F), or (B, k) behind a front
         # Per-sample sums, batch means: the scale at which the KL term is derived.
         if self.front is not None:  # the same squared error, computed in the front's k coordinates
-            rec = self.front.squared_error(x.float(), c, out.float()).mean()
+            rec = self.front.squared_error(coords, out.float()).mean()
             make_recon = lambda: self.front.back(out.detach().float())  # noqa: E731 (B, F), only when asked
         else:
             recon = self._activate(out)

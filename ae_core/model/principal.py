@@ -64,7 +64,8 @@ class Front(nn.Module):
     """A fixed orthonormal map from the data's F features to its top-k principal coordinates, and back.
 
     With orthonormal columns, |x - x_hat|^2 = |c - c_hat|^2 + |x - mean|^2 - |c|^2 for c = (x - mean) @ basis
-    and x_hat = mean + c_hat @ basis.T: `squared_error` is the data-space loss computed in k dimensions.
+    and x_hat = mean + c_hat @ basis.T: `squared_error` is the data-space loss computed in k dimensions, from a
+    row's `coordinates` (c and what it leaves out), which a trainer can compute once per run.
     Buffers, not parameters: the optimizer never moves them, and they are saved with the weights.
     """
 
@@ -79,9 +80,14 @@ class Front(nn.Module):
     def back(self, c):  # (B, k) -> (B, F)
         return self.mean + c @ self.basis.T
 
-    def squared_error(self, x, c, c_hat):  # (B, F), (B, k), (B, k) -> (B,): |x - back(c_hat)|^2 per row
-        outside = (x - self.mean).pow(2).sum(1) - c.pow(2).sum(1)  # what the k coordinates leave out
-        return (c_hat - c).pow(2).sum(1) + outside.clamp_min(0)
+    def coordinates(self, x):  # (B, F) -> (B, k + 1): c, then |x - mean|^2 - |c|^2 (what c leaves out)
+        c = self.project(x)
+        outside = ((x - self.mean).pow(2).sum(1) - c.pow(2).sum(1)).clamp_min(0)
+        return torch.cat([c, outside[:, None]], dim=1)
+
+    @staticmethod
+    def squared_error(coords, c_hat):  # (B, k + 1), (B, k) -> (B,): |x - back(c_hat)|^2 per row
+        return (c_hat - coords[:, :-1]).pow(2).sum(1) + coords[:, -1]
 
     @torch.no_grad()
     def fit(self, X: torch.Tensor) -> None:

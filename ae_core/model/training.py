@@ -233,6 +233,9 @@ class Trainer:
             model.init_from_data(X_train)
         elif resume is None:
             model.fit_front(X_train)
+        # Behind a front, each training row's coordinates once per run instead of once per batch: the projection
+        # was a fifth of a step at 3,072 features (benchmarks/FINDINGS.md, "Seventh round").
+        self._coords = model.front_coordinates_of(X_train) if model.front is not None else None
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
         # several small ops each, which dominates a small model's step (benchmarks/FINDINGS.md §3).
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -258,9 +261,11 @@ class Trainer:
         perm = torch.randperm(n, generator=self._gen, device=dev).to(X_train.device)
         total, seen = 0.0, 0
         for b in range(n_batches):
-            xb = X_train[perm[b * bs : (b + 1) * bs]].to(dev, non_blocking=True)  # (B, F)
+            idx = perm[b * bs : (b + 1) * bs]
+            xb = X_train[idx].to(dev, non_blocking=True)  # (B, F)
+            coords = None if self._coords is None else self._coords[idx].to(dev, non_blocking=True)  # (B, k + 1)
             with self._autocast():
-                loss = model(xb).losses["loss"].float()
+                loss = model(xb, coords).losses["loss"].float()
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 raise TrainingDiverged(

@@ -189,11 +189,13 @@ def test_a_front_trains_on_the_data_space_squared_error(variant):
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
     x = torch.cat([X[:10], torch.rand(3, 40)])  # the last rows lie far outside the front's subspace
-    for training in (False, True):  # in training the denoising variant's input is noisy, its target clean
-        out = model.train(training)(x)
-        expected = (out.recon - x).pow(2).sum(1).mean()
-        assert torch.allclose(out.losses["reconstruction"], expected, rtol=1e-4)
-        assert out.recon.shape == (13, 40) and out.z.shape == (13, 3)
+    # The trainer passes each row's coordinates, computed once per run; a caller without them gets the same loss.
+    for coords in (None, model.front_coordinates_of(x)):
+        for training in (False, True):  # in training the denoising variant's input is noisy, its target clean
+            out = model.train(training)(x, coords)
+            expected = (out.recon - x).pow(2).sum(1).mean()
+            assert torch.allclose(out.losses["reconstruction"], expected, rtol=1e-4)
+            assert out.recon.shape == (13, 40) and out.z.shape == (13, 3)
 
 
 def test_a_front_model_starts_at_pca_and_trains_only_the_networks():
