@@ -50,7 +50,7 @@ PICKER = "anomaly_run_picker"
 SCORE_TITLES = {"reconstruction": "reconstruction error", "normalized": "reconstruction error per feature, normalised",
                 "normalized+knn": "normalised error + distance to the nearest training codes",
                 "normalized+knn+hidden": "normalised error + distance to the nearest training rows, in the code and "
-                                         "in each hidden layer of the encoder, + how unusual each hidden layer is"}
+                                         "in each hidden layer of the encoder"}
 if st.session_state.get(SWITCH_TO):  # a one-class run just finished: show it (before the picker is drawn)
     st.session_state[PICKER] = st.session_state.pop(SWITCH_TO)
     state.select_run(st.session_state[PICKER])
@@ -67,8 +67,7 @@ method = state.kept_choice(st.selectbox, "Anomaly score", list(an.SCORES), an.DE
                            format_func=SCORE_TITLES.get,
                            help="Reconstruction error is the plain score; the default also weighs each feature by how "
                                 "well the model usually rebuilds it and adds how far the row is from its nearest "
-                                "training rows, in the code and in each of the encoder's wider hidden layers, and "
-                                "how unusual each hidden layer's pattern is under a Gaussian fitted to the training rows'.")
+                                "training rows, in the code and in each of the encoder's wider hidden layers.")
 st.caption(f"Score in use: **{SCORE_TITLES[method]}**" + (" (the default: it found the known anomalies best on "
            "Fashion-MNIST; benchmarks/FINDINGS.md)" if method == an.DEFAULT_SCORE else "") + ".")
 errors, split = _scores(run, rec.id, method), run.split

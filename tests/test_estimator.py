@@ -156,9 +156,7 @@ def test_the_hidden_layer_reference_is_bounded_for_wide_layers():
     ref = score_reference(X, X * 0.9, Z, Z[:50], H, H[:50], (1500, 500), max_codes=8000)
     assert ref.hidden.dtype == np.float32 and ref.hidden.shape == (HIDDEN_MAX_VALUES // 2000, 2000)
     assert len(ref.codes) == 8000  # the codes keep their own, larger cap
-    # a kNN term per layer; the Gaussian term only for the layer narrow enough to keep its precision matrix
-    assert set(ref.spread) == {"reconstruction", "normalized", "knn", "hidden1", "hidden2", "density2"}
-    assert ref.densities[0] is None and ref.densities[1][1].shape == (500, 500)
+    assert set(ref.spread) == {"reconstruction", "normalized", "knn", "hidden1", "hidden2"}  # a term per layer
 
 
 def test_the_default_score_has_a_term_for_each_hidden_layer(digits):
@@ -170,24 +168,8 @@ def test_the_default_score_has_a_term_for_each_hidden_layer(digits):
     assert H.shape == (5, 48) and ae.model_.hidden_widths == (32, 16)
     ref, R, Z = ae._score_ref, reconstruct(ae.model_, Xs), encode(ae.model_, Xs)
     terms = ref.terms(Xs, R, Z, H)
-    expected = sum(terms[t] / ref.spread[t] for t in ("normalized", "knn", "hidden1", "hidden2", "density1", "density2"))
+    expected = sum(terms[t] / ref.spread[t] for t in ("normalized", "knn", "hidden1", "hidden2"))
     np.testing.assert_allclose(ae.anomaly_score(digits[:5]), expected, rtol=1e-6)
-
-
-def test_the_hidden_layers_gaussian_term_is_the_mahalanobis_distance_and_old_fits_score_without_it(digits):
-    from sklearn.covariance import LedoitWolf
-
-    from ae_core.analysis.metrics import hidden_features
-
-    ae = Autoencoder(hidden=(32, 16), epochs=2, random_state=0).fit(digits)
-    ref, Xs = ae._score_ref, ae.scaler_.transform(digits[:5])
-    H = hidden_features(ae.model_, Xs)
-    lw = LedoitWolf().fit(ref.hidden[:, 32:].astype(np.float64))  # the second layer, over the kept training rows
-    terms = ref.terms(Xs, Xs, None, H)
-    np.testing.assert_allclose(terms["density2"], lw.mahalanobis(H[:, 32:].astype(np.float64)), rtol=1e-6)
-    del ref.__dict__["densities"]  # as a model pickled before the term existed unpickles: scored without it
-    ref.spread = {t: v for t, v in ref.spread.items() if not t.startswith("density")}
-    assert np.isfinite(ae.anomaly_score(digits[:5])).all()
 
 
 def test_scoring_in_chunks_gives_the_scores_of_one_pass(digits):

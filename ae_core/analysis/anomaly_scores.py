@@ -12,9 +12,7 @@
   log-scale histogram of the scores cannot show.
 - "normalized+knn+hidden": the same plus, for each of the encoder's hidden layers, the distance to the nearest
   training rows in that layer (wider than the code: the code keeps what rebuilds a row, the hidden layers also
-  what tells rows apart), and for layers up to DENSITY_MAX_WIDTH units the squared Mahalanobis distance from
-  the training rows' mean in that layer under a Ledoit-Wolf covariance (Lee et al. 2018: a row whose units
-  fire together in a way the training rows' never do). Each term is divided by its interquartile range, as above.
+  what tells rows apart). Each term is divided by its interquartile range, as above.
 
 Higher = more anomalous for every score. Which one is the default, and what each bought on one-class
 Fashion-MNIST, is in benchmarks/FINDINGS.md ("Model quality").
@@ -31,14 +29,10 @@ from ae_core.errors import InputError
 SCORES = ("reconstruction", "normalized", "normalized+knn", "normalized+knn+hidden")
 DEFAULT_SCORE = "normalized+knn+hidden"
 # The terms each score adds up (after dividing each by its spread); the first two scores are one term each.
-SCORE_TERMS = {"normalized+knn": ("normalized", "knn"),
-               "normalized+knn+hidden": ("normalized", "knn", "hidden", "density")}
+SCORE_TERMS = {"normalized+knn": ("normalized", "knn"), "normalized+knn+hidden": ("normalized", "knn", "hidden")}
 # Training rows kept for the hidden layers' neighbours: at most this many numbers in all (16 MB as float32; a
 # conv model's last feature map has thousands of values per row), so a fitted estimator stays small.
 HIDDEN_MAX_VALUES = 4_000_000
-# Hidden layers up to this width get the Gaussian (Mahalanobis) term: its (width x width) precision matrix is
-# kept with the reference (4 MB as float32 at 1,024). A conv model's wider last feature map goes without.
-DENSITY_MAX_WIDTH = 1024
 
 
 def hidden_rows(n_train: int, width: int, k: int = 5, max_codes: int = 10_000, seed: int = 0) -> np.ndarray:
@@ -67,9 +61,6 @@ class ScoreReference:
     spread: dict = field(default_factory=dict)  # term -> interquartile range on the held-out rows
     hidden: np.ndarray | None = None  # (M', H) float32: training rows' hidden layers side by side; None in older fits
     hidden_widths: tuple = ()  # the width of each layer in `hidden`; () = one layer
-    # Per hidden layer, (mean (H,), precision (H, H)) float32 of the training rows' units, or None for a layer wider
-    # than DENSITY_MAX_WIDTH. None for references made before the term existed: they score without it.
-    densities: list | None = None
 
     def _knn(self, reference: np.ndarray, A: np.ndarray) -> np.ndarray:
         from sklearn.neighbors import NearestNeighbors
@@ -89,33 +80,10 @@ class ScoreReference:
             if self.hidden is None:
                 raise InputError("this model was fitted before the hidden-layer score existed; fit it again, or "
                                  "choose the 'normalized+knn' score.")
-            densities = getattr(self, "densities", None)  # absent from references pickled before the term
-            for i, (a, b) in enumerate(self.layer_bounds(), 1):
+            ends = np.cumsum(self.hidden_widths or (self.hidden.shape[1],))
+            for i, (a, b) in enumerate(zip([0, *ends[:-1]], ends), 1):
                 out[f"hidden{i}"] = self._knn(self.hidden[:, a:b], H[:, a:b]).astype(np.float64)
-                if densities is not None and densities[i - 1] is not None:
-                    mean, precision = densities[i - 1]
-                    d = np.asarray(H[:, a:b], np.float64) - mean  # (N, H)
-                    out[f"density{i}"] = ((d @ precision) * d).sum(1)
         return out
-
-    def layer_bounds(self) -> list[tuple[int, int]]:
-        """(start, end) columns of each hidden layer in `hidden`."""
-        ends = np.cumsum(self.hidden_widths or (self.hidden.shape[1],))
-        return list(zip([0, *ends[:-1].tolist()], ends.tolist()))
-
-
-def layer_densities(ref: ScoreReference) -> list:
-    """A Ledoit-Wolf Gaussian of each hidden layer's units over the kept training rows (None for wider layers)."""
-    from sklearn.covariance import LedoitWolf
-
-    out = []
-    for a, b in ref.layer_bounds():
-        if b - a > DENSITY_MAX_WIDTH or len(ref.hidden) < 2:
-            out.append(None)
-            continue
-        lw = LedoitWolf().fit(ref.hidden[:, a:b].astype(np.float64))
-        out.append((lw.location_, lw.precision_))
-    return out
 
 
 def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None, hidden_val=None,
@@ -136,8 +104,6 @@ def score_reference(X_val, recon_val, codes_train, codes_val, hidden_train=None,
         hidden = np.asarray(hidden_train, np.float32)
         hidden = hidden[hidden_rows(len(hidden), hidden.shape[1], k, max_codes, seed)]  # all, if already chosen
     ref = ScoreReference(feature_var=var, codes=codes, k=k, hidden=hidden, hidden_widths=tuple(hidden_widths))
-    if hidden is not None:
-        ref.densities = layer_densities(ref)
     for name, values in ref.terms(X_val, recon_val, codes_val, hidden_val if hidden is not None else None).items():
         q1, q3 = np.percentile(values, [25, 75])
         ref.spread[name] = float(max(q3 - q1, 1e-12))

@@ -77,7 +77,7 @@ def test_anomalies_says_which_score_is_in_use_and_switches_to_the_plain_error(tr
     at.run()
     assert not app_errors(at)
     assert ("Score in use: **normalised error + distance to the nearest training rows, in the code and "
-            "in each hidden layer of the encoder, + how unusual each hidden layer is** (the default") in app_text(at)
+            "in each hidden layer of the encoder** (the default") in app_text(at)
     at.selectbox(key="anomaly_score").set_value("reconstruction").run()
     assert not app_errors(at)
     assert "Score in use: **reconstruction error**" in app_text(at)
