@@ -184,10 +184,7 @@ class Autoencoder(nn.Module):
         return self.decoder.deconvs[-1] if self.cfg.arch == "conv" else self.decoder.head
 
     def _inner(self, x):  # (B, F) -> what the networks see: (B, k) behind a front, else x
-        if self.front is None:
-            return x
-        with torch.autocast(x.device.type, enabled=False):  # float32: the loss's target
-            return self.front.project(x.float())
+        return x if self.front is None else self.front_coordinates(x)[:, :-1]
 
     def front_coordinates(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F) -> (B, k + 1) behind a front: the rows' k coordinates and the squared distance they leave out.

@@ -74,15 +74,13 @@ class Front(nn.Module):
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("basis", torch.zeros(n_features, k))
 
-    def project(self, x):  # (B, F) -> (B, k)
-        return (x - self.mean) @ self.basis
-
     def back(self, c):  # (B, k) -> (B, F)
         return self.mean + c @ self.basis.T
 
     def coordinates(self, x):  # (B, F) -> (B, k + 1): c, then |x - mean|^2 - |c|^2 (what c leaves out)
-        c = self.project(x)
-        outside = ((x - self.mean).pow(2).sum(1) - c.pow(2).sum(1)).clamp_min(0)
+        centred = x - self.mean
+        c = centred @ self.basis
+        outside = (centred.pow(2).sum(1) - c.pow(2).sum(1)).clamp_min(0)
         return torch.cat([c, outside[:, None]], dim=1)
 
     @staticmethod
