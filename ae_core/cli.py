@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sparsity", type=float)
     t.add_argument("--beta", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--mirror", choices=["auto", "on", "off"], default="auto",
+                   help="images: also train on a random half of each batch mirrored left to right (auto: for the "
+                        "convolutional model, and the dense one behind a front, when the images are mirror-symmetric)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="train for this long with a cosine schedule over the budget (overrides epochs)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
@@ -215,7 +218,8 @@ def _train_config(args) -> dict:
     model = {"latent_dim": args.latent_dim, "hidden": args.hidden, "front_dim": args.front, "noise": args.noise,
              "noise_level": args.noise_level,
              "sparsity": args.sparsity, "beta": args.beta}
-    train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "mirror": {"auto": None, "on": True, "off": False}[args.mirror]}
     if args.time_budget is not None:
         from ae_core.model.config import budget_settings
 

@@ -66,6 +66,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "auto": 256 from 2,048 features (`ae_core.model.config.front_dim_for`), none below: at 784 pixels
         it makes steps 1.4x faster for 0.3 % more error, but the default anomaly score loses 0.007 of AUC
         (one-class Fashion-MNIST 0.932 against 0.939). The one in use is `model_.cfg.front_dim`.
+    mirror : "auto" or bool, default="auto"
+        Image input only: train on a random half of each batch mirrored left to right, so the model also learns
+        each training image's mirror image. "auto" turns it on for the convolutional model and for the dense
+        model behind a front when the images are mirror-symmetric (`ae_core.data.symmetry`: a mirrored image
+        looks like another image of the set, as photos do and digits do not). The one in use is `mirror_`.
     score_method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"}, \
             default="normalized+knn+hidden"
         What `anomaly_score` returns; see `ae_core.analysis.anomaly_scores`. "reconstruction" is the raw
@@ -94,6 +99,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     scaler_ : ae_core.data.preprocessing.Scaler
     scaling_ : {"range", "standard"}
         The scaling used (what "auto" chose).
+    mirror_ : bool
+        Whether training mirrored images (what "auto" chose).
     history_ : list of dict
         Per-epoch train/validation loss and learning rate.
     n_epochs_ : int
@@ -103,7 +110,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=None, batch_size=None, learning_rate=None,
                  noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init="auto", front_dim="auto",
-                 score_method=DEFAULT_SCORE,
+                 mirror="auto", score_method=DEFAULT_SCORE,
                  validation_fraction=0.15, patience=10, time_budget=None, random_state=None, verbose=False,
                  device="auto"):
         self.variant = variant
@@ -118,6 +125,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.scaling = scaling
         self.pca_init = pca_init
         self.front_dim = front_dim
+        self.mirror = mirror
         self.score_method = score_method
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -172,7 +180,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._check_params()
         seed = self.random_state if self.random_state is not None else int(np.random.randint(0, 2**31 - 1))
         X_train, X_val = self._fit_scaler_and_split(Xf, seed)
-        cfg, tcfg = self._configs(*Xf.shape, seed)
+        cfg, tcfg = self._configs(*Xf.shape, seed, X_train)
         self.model_ = Module(cfg, seed=seed)  # validates cfg: the code-width rule is ModelConfig's
         if self.latent_dim >= cfg.n_features:  # allowed, as PCA allows n_components == n_features
             warnings.warn(f"latent_dim={self.latent_dim} is not smaller than the {cfg.n_features} input feature(s): "
@@ -195,6 +203,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.front_dim != "auto" and (not isinstance(self.front_dim, (int, np.integer)) or self.front_dim < 0):
             raise InputError(f"front_dim must be 'auto' or a whole number of principal coordinates (0 = off), "
                              f"got {self.front_dim!r}.")
+        if self.mirror not in ("auto", True, False):
+            raise InputError(f"mirror must be 'auto', True or False, got {self.mirror!r}.")
+        if self.mirror is True and self.image_shape_ is None:
+            raise InputError("mirror=True flips images left to right; these are flat rows. Give the images as "
+                             "(n, height, width) or (n, height, width, 3) arrays, or leave mirror='auto'.")
         if self.score_method not in SCORES:
             raise InputError(f"score_method must be one of {', '.join(SCORES)}; got {self.score_method!r}.")
 
@@ -216,7 +229,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         n_val = max(2, int(round(n * self.validation_fraction)))
         return Xs[order[n_val:]], Xs[order[:n_val]]
 
-    def _configs(self, n: int, d: int, seed: int):
+    def _configs(self, n: int, d: int, seed: int, X_train: np.ndarray):
         """The ModelConfig and TrainConfig: the variant's preset, the recipe for data of this size, the overrides."""
         import dataclasses
 
@@ -237,10 +250,19 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
                            lr=self.learning_rate or defaults["lr"], weight_decay=defaults["weight_decay"],
                            schedule=defaults["schedule"],
-                           warmup=defaults["warmup"], patience=self.patience, seed=seed)
+                           warmup=defaults["warmup"], patience=self.patience, seed=seed, mirror=self._mirror(cfg, X_train, seed))
         if budget is not None:
             tcfg = dataclasses.replace(tcfg, **budget_settings(budget))
         return cfg, tcfg.validate()
+
+    def _mirror(self, cfg, X_train: np.ndarray, seed: int) -> bool:
+        from ae_core.data.symmetry import recipe_mirror
+
+        if self.mirror == "auto":
+            self.mirror_ = recipe_mirror(X_train, cfg.arch, cfg.front_dim, self.image_shape_, seed)
+        else:
+            self.mirror_ = bool(self.mirror)
+        return self.mirror_
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
         """What the anomaly scores need: the error spread on the held-out rows and the training codes."""

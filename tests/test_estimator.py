@@ -316,3 +316,31 @@ def test_a_time_budget_trains_until_the_time_is_up_with_the_rate_annealed_over_i
 def test_a_bad_time_budget_is_refused_with_what_to_give(digits, budget, match):
     with pytest.raises(InputError, match=match):
         Autoencoder(time_budget=budget).fit(digits)
+
+
+def _both_ways_blobs(n: int = 300) -> np.ndarray:
+    """(n, 8, 12) images of a blob on the left or the right: a set whose mirror images are its own kind."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:8, :12]
+    cx = np.where(rng.random(n) < 0.5, rng.uniform(1, 4, n), rng.uniform(7, 10, n))
+    cy = rng.uniform(1, 6, n)
+    return np.exp(-((xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2) / 2.0).astype(np.float32)
+
+
+def test_mirror_auto_follows_the_data_and_the_model():
+    blobs = _both_ways_blobs()
+    assert Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(blobs).mirror_ is True
+    assert Autoencoder(epochs=1, random_state=0).fit(blobs).mirror_ is False  # dense on the pixels: measured worse
+    digits = load_digits().data.reshape(-1, 8, 8)
+    assert Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(digits).mirror_ is False
+    assert Autoencoder(epochs=1, random_state=0).fit(blobs.reshape(len(blobs), -1)).mirror_ is False  # flat rows
+    assert Autoencoder(epochs=1, random_state=0, mirror=True).fit(digits).mirror_ is True  # a person's choice
+
+
+@pytest.mark.parametrize(("mirror", "X", "message"), [
+    (True, np.zeros((50, 64)), "these are flat rows"),
+    ("yes", np.zeros((50, 8, 8)), "mirror must be 'auto', True or False"),
+])
+def test_a_mirror_setting_that_cannot_work_is_refused(mirror, X, message):
+    with pytest.raises(InputError, match=message):
+        Autoencoder(epochs=1, mirror=mirror).fit(X)

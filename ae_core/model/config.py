@@ -123,6 +123,10 @@ class TrainConfig:
     # bfloat16 matmuls while training where the device computes them natively (model.device.native_bf16);
     # False keeps everything float32.
     bf16: bool = True
+    # Image data only: a random half of each training batch is mirrored left to right, so the model also
+    # learns the mirror image of every training image (validation rows are never mirrored). The recipe
+    # turns it on where the data are mirror-symmetric (ae_core.data.symmetry) and it measured a gain.
+    mirror: bool = False
 
     def validate(self) -> TrainConfig:
         if not 1 <= self.epochs <= 10_000:

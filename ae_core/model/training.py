@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ae_core.data.symmetry import mirror_columns
 from ae_core.errors import InputError
 from ae_core.model.config import TrainConfig
 from ae_core.model.device import native_bf16
@@ -236,6 +237,7 @@ class Trainer:
         # Behind a front, each training row's coordinates once per run instead of once per batch: the projection
         # was a fifth of a step at 3,072 features (benchmarks/FINDINGS.md, "Seventh round").
         self._coords = model.front_coordinates_of(X_train) if model.front is not None else None
+        self._mirror_index = self._mirror_setup(X_train) if cfg.mirror else None
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
         # several small ops each, which dominates a small model's step (benchmarks/FINDINGS.md §3).
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -251,6 +253,28 @@ class Trainer:
             self.state.record(0, evaluate(model, X_val.to(dev))["loss"], model)
         return X_train, X_val
 
+    def _mirror_setup(self, X_train: torch.Tensor) -> torch.Tensor:
+        """The column order that mirrors a row's image left to right; behind a front, the mirrored rows'
+        coordinates too (once per run, like the rows' own)."""
+        shape = self.model.cfg.image_shape
+        if shape is None:
+            raise InputError("mirror augmentation flips images left to right; this data has no image shape. "
+                             "Train without it (mirror=False), or give the images as (n, height, width) arrays.")
+        index = torch.from_numpy(mirror_columns(shape))
+        if self._coords is not None:
+            self._coords_mirrored = torch.cat([self.model.front_coordinates_of(X_train[i : i + 8192][:, index])
+                                               for i in range(0, len(X_train), 8192)])
+        return index.to(X_train.device)
+
+    def _mirrored(self, xb: torch.Tensor, coords: torch.Tensor | None, idx: torch.Tensor):
+        """A random half of the batch's rows mirrored (their coordinates too, behind a front)."""
+        flip = torch.rand(len(xb), generator=self._gen, device=self.device) < 0.5
+        xb = torch.where(flip[:, None], xb[:, self._mirror_index.to(xb.device)], xb)
+        if coords is not None:
+            mirrored = self._coords_mirrored[idx].to(coords.device, non_blocking=True)
+            coords = torch.where(flip[:, None], mirrored, coords)
+        return xb, coords
+
     def _train_epoch(self, epoch: int, X_train: torch.Tensor) -> float:
         """One pass over the shuffled training rows; returns the mean training loss."""
         cfg, model, dev = self.config, self.model, self.device
@@ -264,6 +288,8 @@ class Trainer:
             idx = perm[b * bs : (b + 1) * bs]
             xb = X_train[idx].to(dev, non_blocking=True)  # (B, F)
             coords = None if self._coords is None else self._coords[idx].to(dev, non_blocking=True)  # (B, k + 1)
+            if self._mirror_index is not None:
+                xb, coords = self._mirrored(xb, coords, idx)
             with self._autocast():
                 loss = model(xb, coords).losses["loss"].float()
             loss_value = loss.item()

@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 
 from ae_core.data.registry import Dataset, load_dataset
+from ae_core.data.symmetry import recipe_mirror
 from ae_core.errors import InputError
 from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
 from ae_core.model.device import check_device_name
@@ -47,6 +48,10 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
     if set(train) - names:
         raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
     recipe = {k: defaults[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "schedule", "warmup")}
+    if train.get("mirror") is None:
+        recipe["mirror"] = recipe_mirror(ds.X, mcfg.arch, mcfg.front_dim, ds.image_shape)
+    elif train["mirror"] and ds.image_shape is None:
+        raise InputError(f"mirroring flips images left to right; {ds.title or ds.name} is a table. Train without it.")
     tcfg = TrainConfig(**{**recipe, **train}).validate()
     spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
     return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg),

@@ -156,6 +156,21 @@ def test_train_device_choice_goes_into_the_run_config(fake_manager, store):
     assert store.list()[0].config["device"] == "cpu"
 
 
+def test_train_mirror_choice_goes_into_the_run_config_and_is_off_for_tables(fake_manager, store):
+    at = _train(_app())
+    at.radio(key="train_variant").set_value("convolutional").run()
+    assert at.selectbox(key="mirror_digits_convolutional").value == "auto"
+    at.button(key="train_start").click().run()
+    assert store.list()[0].config["train"]["mirror"] is False  # auto: handwritten digits are not mirror-symmetric
+    at.selectbox(key="mirror_digits_convolutional").set_value("on").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert store.list()[0].config["train"]["mirror"] is True
+    at.selectbox(key="train_dataset").set_value("wine").run()
+    at.radio(key="train_variant").set_value("vanilla").run()
+    assert at.selectbox(key="mirror_wine_vanilla").disabled and not at.error
+
+
 def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(fake_manager, store):
     """Starting a run while another run's live panel polls: a rerun the browser sent before it
     saw the new run carries the old run in the URL and the picker's old value (seen in the load

@@ -108,6 +108,14 @@ def test_make_config_validates_before_training():
         make_config("digits", "vanilla", train={"epoch": 3})
 
 
+def test_make_config_mirrors_only_images_that_are_mirror_symmetric_and_refuses_a_table():
+    assert make_config("digits", "convolutional")["train"]["mirror"] is False  # digits have a handedness
+    assert make_config("digits", "convolutional", train={"mirror": True})["train"]["mirror"] is True
+    assert make_config("wine", "vanilla")["train"]["mirror"] is False
+    with pytest.raises(InputError, match="mirroring flips images left to right"):
+        make_config("wine", "vanilla", train={"mirror": True})
+
+
 def test_loading_an_unfinished_run_is_refused(store):
     rec = store.create(make_config("wine", "vanilla"))
     with pytest.raises(InputError, match="not finished"):

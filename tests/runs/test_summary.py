@@ -109,6 +109,11 @@ def test_training_facts_name_the_scaling_a_run_used():
     assert "scaling" not in dict(training_facts({"epochs_run": 3}))  # a run from before the field existed
 
 
+def test_training_facts_say_when_training_mirrored_images():
+    assert "mirrored left to right" in dict(training_facts({"mirror": True}))["augmentation"]
+    assert "augmentation" not in dict(training_facts({"mirror": False, "epochs_run": 3}))
+
+
 def test_training_facts_say_when_the_networks_worked_behind_a_front():
     assert "top 256 principal coordinates" in dict(training_facts({"front_dim": 256}))["networks work in"]
     assert "networks work in" not in dict(training_facts({"front_dim": 0, "epochs_run": 3}))
