@@ -149,13 +149,14 @@ if ds is not None:
         beta = state.kept_widget(st.number_input, "β (weight of the KL term; variational only)",
                                  float(preset.get("beta", 1.0)), f"beta_{k}", step=0.1,
                                  disabled=variant != "variational")
-        mirror = state.kept_choice(st.selectbox, "Mirror images", ["auto", "on", "off"], "auto", f"mirror_{k}",
+        c1, c2 = st.columns(2)
+        mirror = state.kept_choice(c1.selectbox, "Mirror images", ["auto", "on", "off"], "auto", f"mirror_{k}",
                                    disabled=ds.image_shape is None,
                                    help="Also train on a random half of each batch mirrored left to right. auto: "
                                         "for the convolutional model (and the dense one on large images) when a "
                                         "mirrored image looks like another image of the set, as photos and "
                                         "clothes do and digits do not. Images only.")
-        device = state.kept_choice(st.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
+        device = state.kept_choice(c2.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
                                    help="Where the run trains. auto: a GPU where there is one (CUDA, then Apple's MPS), "
                                         "else the CPU. With the Ray executor, the device of the cluster's worker.")
     try:
