@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ae_core.data.symmetry import mirror_columns
 from ae_core.errors import InputError
 from ae_core.model.config import TrainConfig
 from ae_core.model.device import native_bf16
@@ -260,7 +259,7 @@ class Trainer:
         if shape is None:
             raise InputError("mirror augmentation flips images left to right; this data has no image shape. "
                              "Train without it (mirror=False), or give the images as (n, height, width) arrays.")
-        index = torch.from_numpy(mirror_columns(shape))
+        index = torch.arange(X_train.shape[1]).view(*shape).flip(1).reshape(-1)  # rows are channel-last (h, w[, c])
         if self._coords is not None:
             self._coords_mirrored = torch.cat([self.model.front_coordinates_of(X_train[i : i + 8192][:, index])
                                                for i in range(0, len(X_train), 8192)])
