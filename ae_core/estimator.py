@@ -68,8 +68,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         (one-class Fashion-MNIST 0.932 against 0.939). The one in use is `model_.cfg.front_dim`.
     mirror : "auto" or bool, default="auto"
         Image input only: train on a random half of each batch mirrored left to right, so the model also learns
-        each training image's mirror image. "auto" turns it on for the convolutional model and for the dense
-        model behind a front when the images are mirror-symmetric (`ae_core.data.symmetry`: a mirrored image
+        each training image's mirror image. "auto" turns it on for the convolutional model below 20,000 images and
+        for the dense model behind a front when the images are mirror-symmetric (`ae_core.data.symmetry`: a mirrored image
         looks like another image of the set, as photos do and digits do not). The one in use is `mirror_`.
     score_method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"}, \
             default="normalized+knn+hidden"
@@ -250,16 +250,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
                            lr=self.learning_rate or defaults["lr"], weight_decay=defaults["weight_decay"],
                            schedule=defaults["schedule"],
-                           warmup=defaults["warmup"], patience=self.patience, seed=seed, mirror=self._mirror(cfg, X_train, seed))
+                           warmup=defaults["warmup"], patience=self.patience, seed=seed, mirror=self._mirror(cfg, X_train, n, seed))
         if budget is not None:
             tcfg = dataclasses.replace(tcfg, **budget_settings(budget))
         return cfg, tcfg.validate()
 
-    def _mirror(self, cfg, X_train: np.ndarray, seed: int) -> bool:
+    def _mirror(self, cfg, X_train: np.ndarray, n_samples: int, seed: int) -> bool:
         from ae_core.data.symmetry import recipe_mirror
 
         if self.mirror == "auto":
-            self.mirror_ = recipe_mirror(X_train, cfg.arch, cfg.front_dim, self.image_shape_, seed)
+            self.mirror_ = recipe_mirror(X_train, cfg.arch, cfg.front_dim, self.image_shape_, n_samples, seed)
         else:
             self.mirror_ = bool(self.mirror)
         return self.mirror_

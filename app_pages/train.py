@@ -153,9 +153,9 @@ if ds is not None:
         mirror = state.kept_choice(c1.selectbox, "Mirror images", ["auto", "on", "off"], "auto", f"mirror_{k}",
                                    disabled=ds.image_shape is None,
                                    help="Also train on a random half of each batch mirrored left to right. auto: "
-                                        "for the convolutional model (and the dense one on large images) when a "
-                                        "mirrored image looks like another image of the set, as photos and "
-                                        "clothes do and digits do not. Images only.")
+                                        "for the convolutional model under 20,000 images (and the dense one on "
+                                        "large images) when a mirrored image looks like another image of the "
+                                        "set, as photos and clothes do and digits do not. Images only.")
         device = state.kept_choice(c2.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
                                    help="Where the run trains. auto: a GPU where there is one (CUDA, then Apple's MPS), "
                                         "else the CPU. With the Ray executor, the device of the cluster's worker.")

@@ -49,7 +49,7 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
         raise InputError(f"unknown training setting(s): {', '.join(sorted(set(train) - names))}.")
     recipe = {k: defaults[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "schedule", "warmup")}
     if train.get("mirror") is None:
-        recipe["mirror"] = recipe_mirror(ds.X, mcfg.arch, mcfg.front_dim, ds.image_shape)
+        recipe["mirror"] = recipe_mirror(ds.X, mcfg.arch, mcfg.front_dim, ds.image_shape, ds.n_samples)
     elif train["mirror"] and ds.image_shape is None:
         raise InputError(f"mirroring flips images left to right; {ds.title or ds.name} is a table. Train without it.")
     tcfg = TrainConfig(**{**recipe, **train}).validate()

@@ -45,8 +45,10 @@ def test_flat_rows_and_too_few_images_are_never_called_symmetric():
     assert mirror_ratio(both[:30], (8, 12)) is None and not mirror_symmetric(both[:30], (8, 12))
 
 
-@pytest.mark.parametrize(("arch", "front_dim", "expected"), [("conv", 0, True), ("dense", 16, True), ("dense", 0, False)])
-def test_the_recipe_mirrors_symmetric_images_for_the_conv_model_and_behind_a_front(arch, front_dim, expected):
+@pytest.mark.parametrize(("arch", "front_dim", "n_samples", "expected"), [
+    ("conv", 0, 600, True), ("conv", 0, 19_999, True), ("conv", 0, 20_000, False),  # from 20,000 conv underfits
+    ("dense", 16, 600, True), ("dense", 16, 50_000, True), ("dense", 0, 600, False)])
+def test_the_recipe_mirrors_symmetric_images_where_the_model_overfits(arch, front_dim, n_samples, expected):
     both = _blobs(600, "both")
-    assert recipe_mirror(both, arch, front_dim, (8, 12)) is expected
-    assert recipe_mirror(_blobs(600, "left"), arch, front_dim, (8, 12)) is False
+    assert recipe_mirror(both, arch, front_dim, (8, 12), n_samples) is expected
+    assert recipe_mirror(_blobs(600, "left"), arch, front_dim, (8, 12), n_samples) is False
