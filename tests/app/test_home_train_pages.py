@@ -160,6 +160,7 @@ def test_train_mirror_choice_goes_into_the_run_config_and_is_off_for_tables(fake
     at = _train(_app())
     at.radio(key="train_variant").set_value("convolutional").run()
     assert at.selectbox(key="mirror_digits_convolutional").value == "auto"
+    assert "auto: off, a mirrored image does not look like" in " ".join(c.value for c in at.caption)
     at.button(key="train_start").click().run()
     assert store.list()[0].config["train"]["mirror"] is False  # auto: handwritten digits are not mirror-symmetric
     at.selectbox(key="mirror_digits_convolutional").set_value("on").run()
