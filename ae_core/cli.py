@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--mirror", choices=["auto", "on", "off"], default="auto",
                    help="images: also train on a random half of each batch mirrored left to right (auto: for the "
-                        "convolutional model, and the dense one behind a front, when the images are mirror-symmetric)")
+                        "convolutional model below 20,000 images, and the dense one behind a front, when the "
+                        "images are mirror-symmetric)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="train for this long with a cosine schedule over the budget (overrides epochs)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],

@@ -261,14 +261,15 @@ class Trainer:
                              "Train without it (mirror=False), or give the images as (n, height, width) arrays.")
         index = torch.arange(X_train.shape[1]).view(*shape).flip(1).reshape(-1)  # rows are channel-last (h, w[, c])
         if self._coords is not None:
-            self._coords_mirrored = torch.cat([self.model.front_coordinates_of(X_train[i : i + 8192][:, index])
+            on_rows = index.to(X_train.device)
+            self._coords_mirrored = torch.cat([self.model.front_coordinates_of(X_train[i : i + 8192][:, on_rows])
                                                for i in range(0, len(X_train), 8192)])
-        return index.to(X_train.device)
+        return index.to(self.device)  # batches are mirrored where they train
 
     def _mirrored(self, xb: torch.Tensor, coords: torch.Tensor | None, idx: torch.Tensor):
         """A random half of the batch's rows mirrored (their coordinates too, behind a front)."""
         flip = torch.rand(len(xb), generator=self._gen, device=self.device) < 0.5
-        xb = torch.where(flip[:, None], xb[:, self._mirror_index.to(xb.device)], xb)
+        xb = torch.where(flip[:, None], xb[:, self._mirror_index], xb)
         if coords is not None:
             mirrored = self._coords_mirrored[idx].to(coords.device, non_blocking=True)
             coords = torch.where(flip[:, None], mirrored, coords)
