@@ -30,18 +30,6 @@ def _defaults(name: str, options: dict | None = None, variant: str = "vanilla") 
     return dataset_defaults(_dataset(name, options), variant)
 
 
-def _mirror_choice(config: dict, conv: bool, n_samples: int) -> str:
-    from ae_core.data.symmetry import CONV_MIRROR_BELOW_ROWS
-
-    if config["train"]["mirror"]:
-        return "auto: on, a mirrored image looks like another image of this set"
-    if conv and n_samples >= CONV_MIRROR_BELOW_ROWS:
-        return f"auto: off from {CONV_MIRROR_BELOW_ROWS:,} images, where the model underfits"
-    if conv or config["model"]["front_dim"]:
-        return "auto: off, a mirrored image does not look like the images of this set"
-    return "auto: off for a dense model on the pixels"
-
-
 st.title("Train an autoencoder")
 state.how_it_works(
     """
@@ -188,7 +176,10 @@ if ds is not None:
             train = {**budget_settings(float(budget)), **{name: v for name, v in train.items() if name != "epochs"}}
         config = make_config(dataset, variant, options, model=model, train=train, ds=ds, device=device)
         if mirror == "auto" and ds.image_shape is not None:  # what auto chose, and why
-            c1.caption(_mirror_choice(config, conv, ds.n_samples))
+            from ae_core.data.symmetry import auto_mirror_words
+
+            c1.caption(auto_mirror_words(config["train"]["mirror"], config["model"]["arch"], config["model"]["front_dim"],
+                                         ds.n_samples))
     except InputError as exc:
         config_error = str(exc)
 

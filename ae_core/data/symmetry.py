@@ -80,3 +80,14 @@ def recipe_mirror(X: np.ndarray, arch: str, front_dim: int, image_shape: tuple[i
     pixels themselves, where it cost 0.7 % of error on Fashion-MNIST (FINDINGS, "Eighth round")."""
     wanted = (arch == "conv" and n_samples < CONV_MIRROR_BELOW_ROWS) or (arch == "dense" and front_dim > 0)
     return wanted and mirror_symmetric(X, image_shape, seed)
+
+
+def auto_mirror_words(chosen: bool, arch: str, front_dim: int, n_samples: int) -> str:
+    """What `recipe_mirror` chose for image data, and why, in a few words (the Train form's caption)."""
+    if chosen:
+        return "auto: on, a mirrored image looks like another image of this set"
+    if arch == "conv" and n_samples >= CONV_MIRROR_BELOW_ROWS:
+        return f"auto: off from {CONV_MIRROR_BELOW_ROWS:,} images, where the model underfits"
+    if arch == "conv" or front_dim > 0:
+        return "auto: off, a mirrored image does not look like the images of this set"
+    return "auto: off for a dense model on the pixels"

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from ae_core.data.symmetry import MIRROR_MAX_RATIO, mirror_columns, mirror_ratio, mirror_symmetric, recipe_mirror
+from ae_core.data.symmetry import (
+    MIRROR_MAX_RATIO,
+    auto_mirror_words,
+    mirror_columns,
+    mirror_ratio,
+    mirror_symmetric,
+    recipe_mirror,
+)
 
 
 def _blobs(n: int, side: str, seed: int = 0) -> np.ndarray:
@@ -52,3 +59,13 @@ def test_the_recipe_mirrors_symmetric_images_where_the_model_overfits(arch, fron
     both = _blobs(600, "both")
     assert recipe_mirror(both, arch, front_dim, (8, 12), n_samples) is expected
     assert recipe_mirror(_blobs(600, "left"), arch, front_dim, (8, 12), n_samples) is False
+
+
+@pytest.mark.parametrize(("chosen", "arch", "front_dim", "n_samples", "words"), [
+    (True, "conv", 0, 600, "auto: on"),
+    (False, "conv", 0, 49_000, "off from 20,000 images"),
+    (False, "conv", 0, 600, "does not look like the images of this set"),
+    (False, "dense", 256, 600, "does not look like the images of this set"),
+    (False, "dense", 0, 600, "off for a dense model on the pixels")])
+def test_the_words_for_what_auto_chose_name_the_reason(chosen, arch, front_dim, n_samples, words):
+    assert words in auto_mirror_words(chosen, arch, front_dim, n_samples)
