@@ -128,15 +128,17 @@ def check_lines(source, *, encoding: str, delimiter: str, has_header: bool, widt
         encoded = _Utf8Reader(open(source, "rb"), "utf-8-sig" if encoding == "utf-8" else encoding)  # noqa: SIM115
         stream = encoded
     try:
-        reader = pc.open_csv(
-            stream,
-            read_options=pc.ReadOptions(column_names=names, skip_rows=int(has_header), use_threads=False,
-                                        block_size=_BLOCK),
-            parse_options=pc.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
-                                          invalid_row_handler=on_invalid),
-            convert_options=pc.ConvertOptions(include_columns=["c0"], column_types={"c0": pa.string()}))
-        for _ in reader:
-            pass
+        # Closed on the way out: a streaming reader left open keeps an Arrow I/O thread that can abort the
+        # process when the interpreter exits (apache/arrow#34314).
+        with pc.open_csv(
+                stream,
+                read_options=pc.ReadOptions(column_names=names, skip_rows=int(has_header), use_threads=False,
+                                            block_size=_BLOCK),
+                parse_options=pc.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
+                                              invalid_row_handler=on_invalid),
+                convert_options=pc.ConvertOptions(include_columns=["c0"], column_types={"c0": pa.string()})) as reader:
+            for _ in reader:
+                pass
     except pa.ArrowInvalid as exc:
         log.warning("line check stopped early: %s", str(exc)[:200])
     finally:

@@ -245,12 +245,13 @@ class _ParquetReader:
         import pyarrow.parquet as pq
 
         start = 0
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
-            frame.columns = self.columns
-            frame.index = pd.RangeIndex(start, start + len(frame), name="row")
-            start += len(frame)
-            yield frame
+        with pq.ParquetFile(self.path) as file:  # closed even when the caller stops reading early
+            for batch in file.iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                frame.columns = self.columns
+                frame.index = pd.RangeIndex(start, start + len(frame), name="row")
+                start += len(frame)
+                yield frame
 
 
 class _CsvReader:

@@ -71,15 +71,18 @@ def test_image_zip_upload_to_hover_picture(tmp_path, browser, shot):
         assert hue > 50, hue
         shot(page, "images-02-hover")
 
-        # Zoom in around that point until the view holds few points: pictures replace the dots.
+        # Zoom in around that point, a notch at a time as a person would, until the view holds few points spread
+        # far enough apart: pictures replace the dots. How many notches that takes depends on the trained layout.
         page.mouse.move(x, y)
         page.keyboard.down("Control")  # Ctrl + wheel zooms about the pointer
-        for _ in range(4):
+        thumbs = "(sel) => Number(document.querySelector(sel).dataset.thumbs)"
+        for _ in range(14):  # 0.64x the view's width a notch: down to 1/500 of it
             page.mouse.wheel(0, -300)
-            page.wait_for_timeout(200)
+            page.wait_for_timeout(400)
+            if page.evaluate(thumbs, SCATTER) > 0:
+                break
         page.keyboard.up("Control")
-        page.wait_for_function("(sel) => Number(document.querySelector(sel).dataset.thumbs) > 0", arg=SCATTER,
-                               timeout=15_000)
+        page.wait_for_function(f"(sel) => ({thumbs})(sel) > 0", arg=SCATTER, timeout=5_000)
         page.mouse.move(b["x"] + 5, b["y"] + 5)
         shot(page, "images-03-zoomed")
         no_exception(page)
