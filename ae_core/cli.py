@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images: also train on a random half of each batch mirrored left to right (auto: for the "
                         "convolutional model below 20,000 images, and the dense one behind a front, when the "
                         "images are mirror-symmetric)")
+    t.add_argument("--shift", choices=["auto", "on", "off"], default="auto",
+                   help="images: also train on a random fifth of each batch moved by one pixel (auto: for the "
+                        "convolutional model below 20,000 images of 16 pixels a side or more)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="train for this long with a cosine schedule over the budget (overrides epochs)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
@@ -220,7 +223,8 @@ def _train_config(args) -> dict:
              "noise_level": args.noise_level,
              "sparsity": args.sparsity, "beta": args.beta}
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "mirror": {"auto": None, "on": True, "off": False}[args.mirror]}
+             "mirror": {"auto": None, "on": True, "off": False}[args.mirror],
+             "shift": {"auto": None, "on": True, "off": False}[args.shift]}
     if args.time_budget is not None:
         from ae_core.model.config import budget_settings
 

@@ -71,6 +71,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         each training image's mirror image. "auto" turns it on for the convolutional model below 20,000 images and
         for the dense model behind a front when the images are mirror-symmetric (`ae_core.data.symmetry`: a mirrored image
         looks like another image of the set, as photos do and digits do not). The one in use is `mirror_`.
+    shift : "auto" or bool, default="auto"
+        Image input only: train on a random fifth of each batch (after mirroring) moved by one pixel in one of eight
+        directions, the edge pixels repeated. "auto" turns it on for the convolutional model below 20,000 images
+        of a side of 16 pixels or more (`ae_core.model.config.recipe_shift`). The one in use is `shift_`.
     score_method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"}, \
             default="normalized+knn+hidden"
         What `anomaly_score` returns; see `ae_core.analysis.anomaly_scores`. "reconstruction" is the raw
@@ -101,6 +105,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The scaling used (what "auto" chose).
     mirror_ : bool
         Whether training mirrored images (what "auto" chose).
+    shift_ : bool
+        Whether training shifted images by a pixel (what "auto" chose).
     history_ : list of dict
         Per-epoch train/validation loss and learning rate.
     n_epochs_ : int
@@ -110,7 +116,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def __init__(self, variant="vanilla", latent_dim=2, hidden=None, epochs=None, batch_size=None, learning_rate=None,
                  noise_level=None, sparsity=None, beta=None, scaling="auto", pca_init="auto", front_dim="auto",
-                 mirror="auto", score_method=DEFAULT_SCORE,
+                 mirror="auto", shift="auto", score_method=DEFAULT_SCORE,
                  validation_fraction=0.15, patience=10, time_budget=None, random_state=None, verbose=False,
                  device="auto"):
         self.variant = variant
@@ -126,6 +132,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.pca_init = pca_init
         self.front_dim = front_dim
         self.mirror = mirror
+        self.shift = shift
         self.score_method = score_method
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -203,11 +210,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.front_dim != "auto" and (not isinstance(self.front_dim, (int, np.integer)) or self.front_dim < 0):
             raise InputError(f"front_dim must be 'auto' or a whole number of principal coordinates (0 = off), "
                              f"got {self.front_dim!r}.")
-        if self.mirror not in ("auto", True, False):
-            raise InputError(f"mirror must be 'auto', True or False, got {self.mirror!r}.")
-        if self.mirror is True and self.image_shape_ is None:
-            raise InputError("mirror=True flips images left to right; these are flat rows. Give the images as "
-                             "(n, height, width) or (n, height, width, 3) arrays, or leave mirror='auto'.")
+        for name, does in (("mirror", "flips images left to right"), ("shift", "moves images by a pixel")):
+            value = getattr(self, name)
+            if value not in ("auto", True, False):
+                raise InputError(f"{name} must be 'auto', True or False, got {value!r}.")
+            if value is True and self.image_shape_ is None:
+                raise InputError(f"{name}=True {does}; these are flat rows. Give the images as (n, height, width) or "
+                                 f"(n, height, width, 3) arrays, or leave {name}='auto'.")
         if self.score_method not in SCORES:
             raise InputError(f"score_method must be one of {', '.join(SCORES)}; got {self.score_method!r}.")
 
@@ -250,7 +259,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tcfg = TrainConfig(epochs=self.epochs or defaults["epochs"], batch_size=self.batch_size or defaults["batch_size"],
                            lr=self.learning_rate or defaults["lr"], weight_decay=defaults["weight_decay"],
                            schedule=defaults["schedule"],
-                           warmup=defaults["warmup"], patience=self.patience, seed=seed, mirror=self._mirror(cfg, X_train, n, seed))
+                           warmup=defaults["warmup"], patience=self.patience, seed=seed,
+                           mirror=self._mirror(cfg, X_train, n, seed), shift=self._shift(cfg, n))
         if budget is not None:
             tcfg = dataclasses.replace(tcfg, **budget_settings(budget))
         return cfg, tcfg.validate()
@@ -263,6 +273,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             self.mirror_ = bool(self.mirror)
         return self.mirror_
+
+    def _shift(self, cfg, n_samples: int) -> bool:
+        from ae_core.model.config import recipe_shift
+
+        self.shift_ = recipe_shift(cfg.arch, self.image_shape_, n_samples) if self.shift == "auto" else bool(self.shift)
+        return self.shift_
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
         """What the anomaly scores need: the error spread on the held-out rows and the training codes."""

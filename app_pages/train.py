@@ -149,14 +149,20 @@ if ds is not None:
         beta = state.kept_widget(st.number_input, "β (weight of the KL term; variational only)",
                                  float(preset.get("beta", 1.0)), f"beta_{k}", step=0.1,
                                  disabled=variant != "variational")
-        c1, c2 = st.columns(2)
+        c1, c2, c3 = st.columns(3)
         mirror = state.kept_choice(c1.selectbox, "Mirror images", ["auto", "on", "off"], "auto", f"mirror_{k}",
                                    disabled=ds.image_shape is None,
                                    help="Also train on a random half of each batch mirrored left to right. auto: "
                                         "for the convolutional model under 20,000 images (and the dense one on "
                                         "large images) when a mirrored image looks like another image of the "
                                         "set, as photos and clothes do and digits do not. Images only.")
-        device = state.kept_choice(c2.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
+        shift = state.kept_choice(c2.selectbox, "Shift images", ["auto", "on", "off"], "auto", f"shift_{k}",
+                                  disabled=ds.image_shape is None,
+                                  help="Also train on a random fifth of each batch moved by one pixel, the edge "
+                                       "pixels repeated. auto: for the convolutional model under 20,000 images "
+                                       "of 16 pixels a side or more, where it learns the training images too "
+                                       "closely. Images only.")
+        device = state.kept_choice(c3.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
                                    help="Where the run trains. auto: a GPU where there is one (CUDA, then Apple's MPS), "
                                         "else the CPU. With the Ray executor, the device of the cluster's worker.")
     try:
@@ -169,7 +175,8 @@ if ds is not None:
         if variant == "variational":
             model["beta"] = float(beta)
         train = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr), "seed": int(seed),
-                 "mirror": {"on": True, "off": False}.get(mirror) if ds.image_shape is not None else None}
+                 **{name: {"on": True, "off": False}.get(choice) if ds.image_shape is not None else None
+                    for name, choice in (("mirror", mirror), ("shift", shift))}}
         if budget:
             from ae_core.model.config import budget_settings
 
@@ -180,6 +187,10 @@ if ds is not None:
 
             c1.caption(auto_mirror_words(config["train"]["mirror"], config["model"]["arch"], config["model"]["front_dim"],
                                          ds.n_samples))
+        if shift == "auto" and ds.image_shape is not None:
+            from ae_core.model.config import auto_shift_words
+
+            c2.caption(auto_shift_words(config["train"]["shift"], config["model"]["arch"], ds.image_shape, ds.n_samples))
     except InputError as exc:
         config_error = str(exc)
 

@@ -71,7 +71,7 @@ def rows_reconstruction(n_train, quick, which):
         out.append(row(f"Fashion-MNIST {len(X):,} images, {name}, 30-d code: test MSE vs PCA(30)", mse, "",
                        baseline=base, baseline_name="PCA(30), same rows", ratio=r,
                        target=f"≤ {target}x, fit ≤ {limit} s", passed=r <= target and seconds <= limit,
-                       note=f"fit {seconds:.1f} s, {est.n_epochs_} epochs, scaling_={est.scaling_!r}, mirror_={est.mirror_}"
+                       note=f"fit {seconds:.1f} s, {est.n_epochs_} epochs, scaling_={est.scaling_!r}, mirror_={est.mirror_}, shift_={est.shift_}"
                             + (" (quick: fewer rows)" if quick else "")))
     return out
 
@@ -140,7 +140,7 @@ def rows_photos(quick):
     return [row(f"photo patches, 32x32 colour (3,072 features), {len(Xtr):,} training rows, 30-d code: test MSE vs PCA(30)",
                 mse, "", baseline=base, baseline_name="PCA(30), same rows", ratio=mse / base, target="< 1.0x",
                 passed=mse < base, note=f"fit {seconds:.1f} s, {est.n_epochs_} epochs, front_dim={est.model_.cfg.front_dim}, "
-                                        f"mirror_={est.mirror_}")]
+                                        f"mirror_={est.mirror_}, shift_={est.shift_}")]
 
 
 def rows_one_class(classes, quick):

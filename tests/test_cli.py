@@ -76,6 +76,7 @@ def test_embed_bad_input_exits_2_with_one_error_line_and_writes_nothing(tmp_path
     (["train", "--dataset", "wine", "--variant", "convolutional"], "needs image data"),
     (["train", "--lr", "50"], "learning rate must be"),
     (["train", "--dataset", "wine", "--mirror", "on"], "mirroring flips images"),
+    (["train", "--dataset", "wine", "--shift", "on"], "shifting moves images by a pixel"),
     (["train", "--bogus"], "unrecognized arguments"),
     (["embed", "missing.csv", "--out", "x.csv"], "no such file"),
     (["runs", "--delete", "../../etc"], "is not a run id"),

@@ -344,3 +344,22 @@ def test_mirror_auto_follows_the_data_and_the_model():
 def test_a_mirror_setting_that_cannot_work_is_refused(mirror, X, message):
     with pytest.raises(InputError, match=message):
         Autoencoder(epochs=1, mirror=mirror).fit(X)
+
+
+def test_shift_auto_moves_images_of_16_pixels_or_more_for_the_convolutional_model():
+    images = np.random.default_rng(0).random((60, 16, 16), dtype=np.float32)
+    assert Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(images).shift_ is True
+    assert Autoencoder(epochs=1, random_state=0).fit(images).shift_ is False  # dense: not where it was measured
+    digits = load_digits().data.reshape(-1, 8, 8)  # a pixel is an eighth of a digit
+    assert Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(digits).shift_ is False
+    assert Autoencoder(variant="convolutional", epochs=1, random_state=0, shift=True).fit(digits).shift_ is True
+    assert Autoencoder(variant="convolutional", epochs=1, random_state=0, shift=False).fit(images).shift_ is False
+
+
+@pytest.mark.parametrize(("shift", "X", "message"), [
+    (True, np.zeros((50, 64)), "shift=True moves images by a pixel; these are flat rows"),
+    ("on", np.zeros((50, 8, 8)), "shift must be 'auto', True or False"),
+])
+def test_a_shift_setting_that_cannot_work_is_refused(shift, X, message):
+    with pytest.raises(InputError, match=message):
+        Autoencoder(epochs=1, shift=shift).fit(X)

@@ -25,6 +25,7 @@ from ae_core.model.config import TrainConfig
 from ae_core.model.device import native_bf16
 
 CPU_BF16_MIN_PARAMETERS = 200_000
+SHIFT_FRACTION = 0.2  # of each batch, with TrainConfig.shift: a fifth measured better than half (FINDINGS)
 
 
 class TrainingDiverged(InputError):
@@ -237,6 +238,7 @@ class Trainer:
         # was a fifth of a step at 3,072 features (benchmarks/FINDINGS.md, "Seventh round").
         self._coords = model.front_coordinates_of(X_train) if model.front is not None else None
         self._mirror_index = self._mirror_setup(X_train) if cfg.mirror else None
+        self._shift_index = self._shift_setup(X_train) if cfg.shift else None
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
         # several small ops each, which dominates a small model's step (benchmarks/FINDINGS.md §3).
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -252,14 +254,18 @@ class Trainer:
             self.state.record(0, evaluate(model, X_val.to(dev))["loss"], model)
         return X_train, X_val
 
+    def _image_grid(self, what: str, setting: str) -> torch.Tensor:
+        """The column numbers of a row laid out as its image, (h, w, c): rows are channel-last."""
+        shape = self.model.cfg.image_shape
+        if shape is None:
+            raise InputError(f"{what}; this data has no image shape. Train without it ({setting}=False), or give "
+                             "the images as (n, height, width) arrays.")
+        return torch.arange(self.model.cfg.n_features).view(shape[0], shape[1], -1)
+
     def _mirror_setup(self, X_train: torch.Tensor) -> torch.Tensor:
         """The column order that mirrors a row's image left to right; behind a front, the mirrored rows'
         coordinates too (once per run, like the rows' own)."""
-        shape = self.model.cfg.image_shape
-        if shape is None:
-            raise InputError("mirror augmentation flips images left to right; this data has no image shape. "
-                             "Train without it (mirror=False), or give the images as (n, height, width) arrays.")
-        index = torch.arange(X_train.shape[1]).view(*shape).flip(1).reshape(-1)  # rows are channel-last (h, w[, c])
+        index = self._image_grid("mirror augmentation flips images left to right", "mirror").flip(1).reshape(-1)
         if self._coords is not None:
             on_rows = index.to(X_train.device)
             self._coords_mirrored = torch.cat([self.model.front_coordinates_of(X_train[i : i + 8192][:, on_rows])
@@ -273,6 +279,24 @@ class Trainer:
         if coords is not None:
             mirrored = self._coords_mirrored[idx].to(coords.device, non_blocking=True)
             coords = torch.where(flip[:, None], mirrored, coords)
+        return xb, coords
+
+    def _shift_setup(self, X_train: torch.Tensor) -> torch.Tensor:
+        """(8, F): the column order of each one-pixel shift of a row's image, the edge pixels repeated."""
+        grid = self._image_grid("shift augmentation moves images by a pixel", "shift")
+        h, w = grid.shape[:2]
+        orders = [grid[(torch.arange(h) - dy).clamp(0, h - 1)][:, (torch.arange(w) - dx).clamp(0, w - 1)].reshape(-1)
+                  for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+        return torch.stack(orders).to(self.device)
+
+    def _shifted(self, xb: torch.Tensor, coords: torch.Tensor | None):
+        """A random fifth of the batch's rows shifted by a pixel (behind a front, their coordinates projected)."""
+        on = torch.rand(len(xb), generator=self._gen, device=self.device) < SHIFT_FRACTION
+        which = torch.randint(len(self._shift_index), (len(xb),), generator=self._gen, device=self.device)
+        xb = torch.where(on[:, None], torch.gather(xb, 1, self._shift_index[which]), xb)
+        if coords is not None and bool(on.any()):
+            coords = coords.clone()
+            coords[on] = self.model.front_coordinates(xb[on]).to(coords.dtype)
         return xb, coords
 
     def _train_epoch(self, epoch: int, X_train: torch.Tensor) -> float:
@@ -290,6 +314,8 @@ class Trainer:
             coords = None if self._coords is None else self._coords[idx].to(dev, non_blocking=True)  # (B, k + 1)
             if self._mirror_index is not None:
                 xb, coords = self._mirrored(xb, coords, idx)
+            if self._shift_index is not None:
+                xb, coords = self._shifted(xb, coords)
             with self._autocast():
                 loss = model(xb, coords).losses["loss"].float()
             loss_value = loss.item()

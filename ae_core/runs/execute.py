@@ -262,7 +262,7 @@ def _metrics(p: _Prepared, model, result, info: dict) -> dict:
                           None if is_anomaly is None else is_anomaly[te], seed=p.tcfg.seed)
     metrics.update(epochs_run=len(result.history), best_epoch=result.best_epoch, stop_reason=result.stop_reason,
                    train_seconds=round(result.seconds, 3), n_params=sum(q.numel() for q in model.parameters()),
-                   scaling=p.scaler.kind, front_dim=model.cfg.front_dim, mirror=p.tcfg.mirror,
+                   scaling=p.scaler.kind, front_dim=model.cfg.front_dim, mirror=p.tcfg.mirror, shift=p.tcfg.shift,
                    epoch_seconds=round(float(np.median([h["seconds"] for h in result.history])), 4), **info,
                    best_val_loss=min(h["val_loss"] for h in result.history))
     return metrics

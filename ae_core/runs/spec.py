@@ -13,7 +13,7 @@ import numpy as np
 from ae_core.data.registry import Dataset, load_dataset
 from ae_core.data.symmetry import recipe_mirror
 from ae_core.errors import InputError
-from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults
+from ae_core.model.config import TrainConfig, model_config_for, recipe_defaults, recipe_shift
 from ae_core.model.device import check_device_name
 
 DEFAULT_LATENT = 2  # a 2-D code is drawn as it is; the default is for looking at
@@ -52,6 +52,10 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
         recipe["mirror"] = recipe_mirror(ds.X, mcfg.arch, mcfg.front_dim, ds.image_shape, ds.n_samples)
     elif train["mirror"] and ds.image_shape is None:
         raise InputError(f"mirroring flips images left to right; {ds.title or ds.name} is a table. Train without it.")
+    if train.get("shift") is None:
+        recipe["shift"] = recipe_shift(mcfg.arch, ds.image_shape, ds.n_samples)
+    elif train["shift"] and ds.image_shape is None:
+        raise InputError(f"shifting moves images by a pixel; {ds.title or ds.name} is a table. Train without it.")
     tcfg = TrainConfig(**{**recipe, **train}).validate()
     spec = {"name": dataset, "options": dict(dataset_options or {}), "display": ds.name}
     return {"dataset": spec, "variant": variant, "model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(tcfg),

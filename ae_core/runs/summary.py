@@ -131,8 +131,10 @@ def training_facts(metrics: dict) -> list[tuple[str, str]]:
         facts.append(("scaling", SCALING_WORDS.get(metrics["scaling"], str(metrics["scaling"]))))
     if metrics.get("front_dim"):
         facts.append(("networks work in", f"the top {int(metrics['front_dim'])} principal coordinates of the rows"))
-    if metrics.get("mirror"):
-        facts.append(("augmentation", "half of each batch mirrored left to right"))
+    augmentation = [words for key, words in (("mirror", "half of each batch mirrored left to right"),
+                                             ("shift", "a fifth moved by a pixel")) if metrics.get(key)]
+    if augmentation:
+        facts.append(("augmentation", "; ".join(augmentation)))
     if placement(metrics):
         facts.append(("trained on", placement(metrics)))
     if metrics.get("stop_reason"):

@@ -172,6 +172,22 @@ def test_train_mirror_choice_goes_into_the_run_config_and_is_off_for_tables(fake
     assert at.selectbox(key="mirror_wine_vanilla").disabled and not at.error
 
 
+def test_train_shift_choice_goes_into_the_run_config_and_says_what_auto_chose(fake_manager, store):
+    at = _train(_app())
+    at.radio(key="train_variant").set_value("convolutional").run()
+    assert at.selectbox(key="shift_digits_convolutional").value == "auto"
+    assert "auto: off for images under 16 pixels a side" in " ".join(c.value for c in at.caption)
+    at.button(key="train_start").click().run()
+    assert store.list()[0].config["train"]["shift"] is False
+    at.selectbox(key="shift_digits_convolutional").set_value("on").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert store.list()[0].config["train"]["shift"] is True
+    at.selectbox(key="train_dataset").set_value("wine").run()
+    at.radio(key="train_variant").set_value("vanilla").run()
+    assert at.selectbox(key="shift_wine_vanilla").disabled and not at.error
+
+
 def test_train_start_shows_the_new_run_even_if_a_stale_rerun_names_the_old_one(fake_manager, store):
     """Starting a run while another run's live panel polls: a rerun the browser sent before it
     saw the new run carries the old run in the URL and the picker's old value (seen in the load

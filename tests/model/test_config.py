@@ -53,3 +53,20 @@ def test_the_convolutional_recipe_decays_weights_only_where_it_overfits():
     decay = {n: recipe_defaults(n, 784, "convolutional")["weight_decay"] for n in (1_797, 5_000, 10_000, 60_000)}
     assert decay[5_000] == decay[10_000] > 0  # 5,000-20,000 images: the measured gap between training and held-out
     assert decay[1_797] == decay[60_000] == 0.0  # digits lost 1 % with it; the full sets underfit
+
+
+@pytest.mark.parametrize(("arch", "shape", "n_samples", "expected", "words"), [
+    ("conv", (28, 28), 10_000, True, "auto: on"),
+    ("conv", (32, 32, 3), 3_000, True, "auto: on"),
+    ("conv", (28, 28), 49_000, False, "off from 20,000 images"),
+    ("conv", (8, 8), 1_257, False, "images under 16 pixels a side"),
+    ("dense", (28, 28), 10_000, False, "off for a dense model"),
+    ("conv", None, 10_000, False, None),
+])
+def test_the_recipe_shifts_images_where_the_conv_model_overfits_and_a_pixel_is_a_small_move(arch, shape, n_samples,
+                                                                                             expected, words):
+    from ae_core.model.config import auto_shift_words, recipe_shift
+
+    assert recipe_shift(arch, shape, n_samples) is expected
+    if words:
+        assert words in auto_shift_words(expected, arch, shape, n_samples)

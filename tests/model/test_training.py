@@ -361,3 +361,103 @@ def test_mirror_on_rows_without_an_image_shape_is_refused():
     cfg = model_config_for("vanilla", n_features=64, latent_dim=2, hidden=(32,))
     with pytest.raises(InputError, match="no image shape"):
         Trainer(Autoencoder(cfg, seed=0), TrainConfig(epochs=1, mirror=True)).fit(_one_sided_images(50), _one_sided_images(20))
+
+
+def _shifts(images: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) -> (n, 8, h * w * c): each image moved by one pixel in each of the eight directions, the edge
+    pixels repeated into the gap (numpy's edge padding, then a crop)."""
+    n, h, w, _ = images.shape
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    moved = [padded[:, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    return np.stack(moved, 1).reshape(n, 8, -1)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (4, 6, 3)])
+def test_shift_trains_on_rows_moved_by_a_pixel_and_validates_on_the_rows_as_they_are(shape):
+    rng = np.random.default_rng(0)
+    images = rng.random((260, *shape), dtype=np.float32)
+    X = torch.from_numpy(images.reshape(260, -1))
+    X_tr, X_va = X[:200], X[200:]
+    moved = torch.from_numpy(_shifts(images[:200].reshape(200, shape[0], shape[1], -1)))  # (200, 8, F)
+    cfg = model_config_for("vanilla", n_features=X.shape[1], image_shape=shape, latent_dim=2, hidden=(32,),
+                           pca_init=False, output="sigmoid")
+    model = Autoencoder(cfg, seed=0)
+    seen = {True: [], False: []}
+    forward = model.forward
+
+    def recording(x, *args):
+        seen[model.training].append(x.detach().clone())
+        return forward(x, *args)
+
+    model.forward = recording
+    Trainer(model, TrainConfig(epochs=3, batch_size=50, shift=True)).fit(X_tr, X_va)
+    trained = torch.cat(seen[True])  # (600, F)
+    as_is = (trained[:, None] == X_tr[None]).all(-1).any(1)
+    shifted = (trained[:, None, None] == moved[None]).all(-1).any((1, 2))
+    assert bool((as_is | shifted).all())  # every training row, as it is or moved by a pixel, and nothing else
+    assert 0.12 < float(shifted.float().mean()) < 0.28  # about a fifth of them moved
+    evaluated = torch.cat(seen[False])
+    assert bool((evaluated[:, None] == X_va[None]).all(-1).any(1).all())
+
+
+def _bars(n: int, columns, seed: int = 0) -> torch.Tensor:
+    """(n, 64) rows of 8x8 images with one bright vertical bar, at one of `columns`, of a random brightness."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, 8, 8), np.float32)
+    for img, col, level in zip(X, rng.choice(columns, n), rng.uniform(0.3, 1.0, n)):
+        img[:, col] = level
+    return torch.from_numpy(X.reshape(n, 64))
+
+
+def test_a_model_trained_with_shift_reconstructs_images_a_pixel_off_that_it_never_saw():
+    X_tr, X_va = _bars(400, [2, 5]), _bars(100, [2, 5], seed=1)
+    unseen = _bars(100, [3, 4], seed=2)  # each a pixel from a training column
+    errors = {}
+    for shift in (False, True):
+        cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2, hidden=(32,),
+                               pca_init=False, output="sigmoid")
+        model = Autoencoder(cfg, seed=0)
+        Trainer(model, TrainConfig(epochs=40, batch_size=32, shift=shift)).fit(X_tr, X_va)
+        errors[shift] = evaluate(model, unseen)["mse"]
+    assert errors[True] < 0.5 * errors[False]  # 0.01-0.23 of it over three seeds
+
+
+def test_shift_behind_a_front_gives_the_model_the_moved_rows_coordinates():
+    X_tr = _one_sided_images(300)
+    cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2, hidden=(32,), front_dim=16)
+    model = Autoencoder(cfg, seed=0)
+    pairs = []
+    forward = model.forward
+
+    def recording(x, coords=None):
+        if model.training:
+            pairs.append((x.detach().clone(), coords.detach().clone()))
+        return forward(x, coords)
+
+    model.forward = recording
+    Trainer(model, TrainConfig(epochs=1, batch_size=100, mirror=True, shift=True)).fit(X_tr, X_tr[:50])
+    moved = 0
+    for x, coords in pairs:
+        torch.testing.assert_close(coords, model.front_coordinates_of(x), rtol=1e-4, atol=1e-4)
+        known = torch.cat([X_tr, _mirrored(X_tr)])
+        moved += int((~(x[:, None] == known[None]).all(-1).any(1)).sum())  # shifted, after mirroring or not
+    assert moved > 0
+
+
+def test_shift_with_the_same_seed_gives_identical_weights_and_a_different_run_than_without():
+    X_tr, X_va = _one_sided_images(200), _one_sided_images(60, seed=1)
+    weights = []
+    for shift in (True, True, False):
+        cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2, hidden=(32,))
+        model = Autoencoder(cfg, seed=0)
+        Trainer(model, TrainConfig(epochs=3, shift=shift, seed=3)).fit(X_tr, X_va)
+        weights.append(model.state_dict())
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    assert any(not torch.equal(weights[0][key], weights[2][key]) for key in weights[0])
+
+
+def test_shift_on_rows_without_an_image_shape_is_refused():
+    cfg = model_config_for("vanilla", n_features=64, latent_dim=2, hidden=(32,))
+    with pytest.raises(InputError, match="no image shape.*shift=False"):
+        Trainer(Autoencoder(cfg, seed=0), TrainConfig(epochs=1, shift=True)).fit(_one_sided_images(50), _one_sided_images(20))

@@ -108,6 +108,18 @@ def test_make_config_validates_before_training():
         make_config("digits", "vanilla", train={"epoch": 3})
 
 
+def test_make_config_shifts_images_for_the_convolutional_recipe_and_refuses_a_table(tmp_path):
+    from tests.image_samples import shapes_zip
+
+    options = {"path": str(shapes_zip(tmp_path / "shapes.zip", n=20, side=24))}  # 24x24: a pixel is a small move
+    assert make_config("images", "convolutional", options)["train"]["shift"] is True
+    assert make_config("images", "vanilla", options)["train"]["shift"] is False
+    assert make_config("digits", "convolutional")["train"]["shift"] is False  # 8x8: a pixel is a big move
+    assert make_config("digits", "convolutional", train={"shift": True})["train"]["shift"] is True
+    with pytest.raises(InputError, match="shifting moves images by a pixel; .* is a table"):
+        make_config("wine", "vanilla", train={"shift": True})
+
+
 def test_make_config_mirrors_only_images_that_are_mirror_symmetric_and_refuses_a_table():
     assert make_config("digits", "convolutional")["train"]["mirror"] is False  # digits have a handedness
     assert make_config("digits", "convolutional", train={"mirror": True})["train"]["mirror"] is True

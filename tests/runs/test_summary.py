@@ -109,6 +109,12 @@ def test_training_facts_name_the_scaling_a_run_used():
     assert "scaling" not in dict(training_facts({"epochs_run": 3}))  # a run from before the field existed
 
 
+def test_training_facts_name_every_augmentation_in_use():
+    assert dict(training_facts({"mirror": True, "shift": True}))["augmentation"] == \
+        "half of each batch mirrored left to right; a fifth moved by a pixel"
+    assert dict(training_facts({"shift": True}))["augmentation"] == "a fifth moved by a pixel"
+
+
 def test_training_facts_say_when_training_mirrored_images():
     assert "mirrored left to right" in dict(training_facts({"mirror": True}))["augmentation"]
     assert "augmentation" not in dict(training_facts({"mirror": False, "epochs_run": 3}))
