@@ -39,7 +39,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Dense encoder widths (the decoder mirrors them); None picks by input size.
     epochs : int or None, default=None
         Epochs of the cosine schedule; None picks the recipe's (`ae_core.model.config.recipe_defaults`): 60
-        below 5,000 rows, 120 up to 20,000, 40 from there (convolutional: 40 and at least 3,000 steps).
+        below 5,000 rows, 120 up to 20,000, 40 from there (convolutional: 40, 50 from 5,000 to 20,000 images,
+        20 from there, and at least 3,000 steps).
         Early stopping on a validation split may end sooner.
     batch_size : int or None, default=None
         None picks the recipe's, 32-512 by sample count and width.

@@ -70,3 +70,10 @@ def test_the_recipe_shifts_images_where_the_conv_model_overfits_and_a_pixel_is_a
     assert recipe_shift(arch, shape, n_samples) is expected
     if words:
         assert words in auto_shift_words(expected, arch, shape, n_samples)
+
+
+def test_the_convolutional_recipe_trains_longest_where_it_overfits_and_augments():
+    from ae_core.model.config import recipe_defaults
+
+    epochs = {n: recipe_defaults(n, 784, "convolutional")["epochs"] for n in (3_000, 5_000, 10_000, 19_999, 60_000)}
+    assert epochs[5_000] == epochs[10_000] == epochs[19_999] > epochs[3_000] > epochs[60_000]
