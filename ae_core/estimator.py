@@ -74,8 +74,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         looks like another image of the set, as photos do and digits do not). The one in use is `mirror_`.
     shift : "auto" or bool, default="auto"
         Image input only: train on a random fifth of each batch (after mirroring) moved by one pixel in one of eight
-        directions, the edge pixels repeated. "auto" turns it on for the convolutional model below 20,000 images
-        of a side of 16 pixels or more (`ae_core.model.config.recipe_shift`). The one in use is `shift_`.
+        directions, the edge pixels repeated. "auto" turns it on for the convolutional model on images of a side
+        of 16 pixels or more (`ae_core.model.config.recipe_shift`). The one in use is `shift_`.
     score_method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"}, \
             default="normalized+knn+hidden"
         What `anomaly_score` returns; see `ae_core.analysis.anomaly_scores`. "reconstruction" is the raw
@@ -261,7 +261,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                            lr=self.learning_rate or defaults["lr"], weight_decay=defaults["weight_decay"],
                            schedule=defaults["schedule"],
                            warmup=defaults["warmup"], patience=self.patience, seed=seed,
-                           mirror=self._mirror(cfg, X_train, n, seed), shift=self._shift(cfg, n))
+                           mirror=self._mirror(cfg, X_train, n, seed), shift=self._shift(cfg))
         if budget is not None:
             tcfg = dataclasses.replace(tcfg, **budget_settings(budget))
         return cfg, tcfg.validate()
@@ -275,10 +275,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self.mirror_ = bool(self.mirror)
         return self.mirror_
 
-    def _shift(self, cfg, n_samples: int) -> bool:
+    def _shift(self, cfg) -> bool:
         from ae_core.model.config import recipe_shift
 
-        self.shift_ = recipe_shift(cfg.arch, self.image_shape_, n_samples) if self.shift == "auto" else bool(self.shift)
+        self.shift_ = recipe_shift(cfg.arch, self.image_shape_) if self.shift == "auto" else bool(self.shift)
         return self.shift_
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:
