@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "images are mirror-symmetric)")
     t.add_argument("--shift", choices=["auto", "on", "off"], default="auto",
                    help="images: also train on a random fifth of each batch moved by one pixel (auto: for the "
-                        "convolutional model on images of 16 pixels a side or more)")
+                        "convolutional model, and the dense one behind a front, on images of 16 pixels a side or more)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="train for this long with a cosine schedule over the budget (overrides epochs)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],

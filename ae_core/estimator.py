@@ -74,8 +74,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         looks like another image of the set, as photos do and digits do not). The one in use is `mirror_`.
     shift : "auto" or bool, default="auto"
         Image input only: train on a random fifth of each batch (after mirroring) moved by one pixel in one of eight
-        directions, the edge pixels repeated. "auto" turns it on for the convolutional model on images of a side
-        of 16 pixels or more (`ae_core.model.config.recipe_shift`). The one in use is `shift_`.
+        directions, the edge pixels repeated. "auto" turns it on for images of a side of 16 pixels or more, for the
+        convolutional model and the dense one behind a front (`ae_core.model.config.recipe_shift`). The one in use
+        is `shift_`.
     score_method : {"normalized+knn+hidden", "normalized+knn", "normalized", "reconstruction"}, \
             default="normalized+knn+hidden"
         What `anomaly_score` returns; see `ae_core.analysis.anomaly_scores`. "reconstruction" is the raw
@@ -278,7 +279,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _shift(self, cfg) -> bool:
         from ae_core.model.config import recipe_shift
 
-        self.shift_ = recipe_shift(cfg.arch, self.image_shape_) if self.shift == "auto" else bool(self.shift)
+        self.shift_ = recipe_shift(cfg.arch, cfg.front_dim, self.image_shape_) if self.shift == "auto" else bool(self.shift)
         return self.shift_
 
     def _fit_score_reference(self, X_train: np.ndarray, X_val: np.ndarray, seed: int) -> None:

@@ -160,8 +160,8 @@ if ds is not None:
                                   disabled=ds.image_shape is None,
                                   help="Also train on a random fifth of each batch moved by one pixel, the edge "
                                        "pixels repeated, so the model also learns images a pixel off centre. "
-                                       "auto: for the convolutional model on images of 16 pixels a side or more. "
-                                       "Images only.")
+                                       "auto: for images of 16 pixels a side or more, for the convolutional "
+                                       "model (and the dense one on large images). Images only.")
         device = state.kept_choice(c3.selectbox, "Device", ["auto", "cpu", "cuda"], "auto", "train_device",
                                    help="Where the run trains. auto: a GPU where there is one (CUDA, then Apple's MPS), "
                                         "else the CPU. With the Ray executor, the device of the cluster's worker.")
@@ -190,7 +190,7 @@ if ds is not None:
         if shift == "auto" and ds.image_shape is not None:
             from ae_core.model.config import auto_shift_words
 
-            c2.caption(auto_shift_words(config["train"]["shift"], config["model"]["arch"]))
+            c2.caption(auto_shift_words(config["train"]["shift"], config["model"]["arch"], config["model"]["front_dim"]))
     except InputError as exc:
         config_error = str(exc)
 

@@ -346,10 +346,12 @@ def test_a_mirror_setting_that_cannot_work_is_refused(mirror, X, message):
         Autoencoder(epochs=1, mirror=mirror).fit(X)
 
 
-def test_shift_auto_moves_images_of_16_pixels_or_more_for_the_convolutional_model():
+def test_shift_auto_moves_images_of_16_pixels_or_more_for_the_models_that_gain_from_it():
     images = np.random.default_rng(0).random((60, 16, 16), dtype=np.float32)
     assert Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(images).shift_ is True
-    assert Autoencoder(epochs=1, random_state=0).fit(images).shift_ is False  # dense: not where it was measured
+    assert Autoencoder(epochs=1, random_state=0).fit(images).shift_ is False  # dense on the pixels: it underfits
+    colour = np.random.default_rng(1).random((60, 32, 32, 3), dtype=np.float32)  # 3,072 features: behind a front
+    assert Autoencoder(epochs=1, random_state=0).fit(colour).shift_ is True
     digits = load_digits().data.reshape(-1, 8, 8)  # a pixel is an eighth of a digit
     assert Autoencoder(variant="convolutional", epochs=1, random_state=0).fit(digits).shift_ is False
     assert Autoencoder(variant="convolutional", epochs=1, random_state=0, shift=True).fit(digits).shift_ is True

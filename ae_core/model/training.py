@@ -293,10 +293,11 @@ class Trainer:
         """A random fifth of the batch's rows shifted by a pixel (behind a front, their coordinates projected)."""
         on = torch.rand(len(xb), generator=self._gen, device=self.device) < SHIFT_FRACTION
         which = torch.randint(len(self._shift_index), (len(xb),), generator=self._gen, device=self.device)
-        xb = torch.where(on[:, None], torch.gather(xb, 1, self._shift_index[which]), xb)
-        if coords is not None and bool(on.any()):
-            coords = coords.clone()
-            coords[on] = self.model.front_coordinates(xb[on]).to(coords.dtype)
+        rows = on.nonzero().squeeze(1)  # only these are gathered and projected: at 3,072 features that is the cost
+        moved = torch.gather(xb[rows], 1, self._shift_index[which[rows]])
+        xb = xb.index_copy(0, rows, moved)
+        if coords is not None:
+            coords = coords.index_copy(0, rows, self.model.front_coordinates(moved).to(coords.dtype))
         return xb, coords
 
     def _train_epoch(self, epoch: int, X_train: torch.Tensor) -> float:

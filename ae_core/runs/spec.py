@@ -53,7 +53,7 @@ def make_config(dataset: str, variant: str = "vanilla", dataset_options: dict | 
     elif train["mirror"] and ds.image_shape is None:
         raise InputError(f"mirroring flips images left to right; {ds.title or ds.name} is a table. Train without it.")
     if train.get("shift") is None:
-        recipe["shift"] = recipe_shift(mcfg.arch, ds.image_shape)
+        recipe["shift"] = recipe_shift(mcfg.arch, mcfg.front_dim, ds.image_shape)
     elif train["shift"] and ds.image_shape is None:
         raise InputError(f"shifting moves images by a pixel; {ds.title or ds.name} is a table. Train without it.")
     tcfg = TrainConfig(**{**recipe, **train}).validate()

@@ -55,19 +55,21 @@ def test_the_convolutional_recipe_decays_weights_only_where_it_overfits():
     assert decay[1_797] == decay[60_000] == 0.0  # digits lost 1 % with it; the full sets underfit
 
 
-@pytest.mark.parametrize(("arch", "shape", "expected", "words"), [
-    ("conv", (28, 28), True, "auto: on"),
-    ("conv", (32, 32, 3), True, "auto: on"),
-    ("conv", (8, 8), False, "images under 16 pixels a side"),
-    ("dense", (28, 28), False, "off for a dense model"),
-    ("conv", None, False, None),
+@pytest.mark.parametrize(("arch", "front_dim", "shape", "expected", "words"), [
+    ("conv", 0, (28, 28), True, "auto: on"),
+    ("conv", 0, (32, 32, 3), True, "auto: on"),
+    ("dense", 256, (32, 32, 3), True, "auto: on"),
+    ("conv", 0, (8, 8), False, "images under 16 pixels a side"),
+    ("dense", 0, (28, 28), False, "off for a dense model on the pixels"),
+    ("conv", 0, None, False, None),
 ])
-def test_the_recipe_shifts_images_for_the_conv_model_where_a_pixel_is_a_small_move(arch, shape, expected, words):
+def test_the_recipe_shifts_images_where_a_pixel_is_a_small_move_and_the_model_can_use_it(arch, front_dim, shape,
+                                                                                         expected, words):
     from ae_core.model.config import auto_shift_words, recipe_shift
 
-    assert recipe_shift(arch, shape) is expected
+    assert recipe_shift(arch, front_dim, shape) is expected
     if words:
-        assert words in auto_shift_words(expected, arch)
+        assert words in auto_shift_words(expected, arch, front_dim)
 
 
 def test_the_convolutional_recipe_trains_longest_where_it_overfits_and_augments():
