@@ -238,7 +238,7 @@ class Trainer:
         # was a fifth of a step at 3,072 features (benchmarks/FINDINGS.md, "Seventh round").
         self._coords = model.front_coordinates_of(X_train) if model.front is not None else None
         self._mirror_index = self._mirror_setup(X_train) if cfg.mirror else None
-        self._shift_index = self._shift_setup(X_train) if cfg.shift else None
+        self._shift_index = self._shift_setup() if cfg.shift else None
         # fused: one kernel updates every parameter. The default on CPU loops over the parameters with
         # several small ops each, which dominates a small model's step (benchmarks/FINDINGS.md §3).
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -281,7 +281,7 @@ class Trainer:
             coords = torch.where(flip[:, None], mirrored, coords)
         return xb, coords
 
-    def _shift_setup(self, X_train: torch.Tensor) -> torch.Tensor:
+    def _shift_setup(self) -> torch.Tensor:
         """(8, F): the column order of each one-pixel shift of a row's image, the edge pixels repeated."""
         grid = self._image_grid("shift augmentation moves images by a pixel", "shift")
         h, w = grid.shape[:2]
