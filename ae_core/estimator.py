@@ -46,7 +46,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         None picks the recipe's, 32-512 by sample count and width.
     learning_rate : float or None, default=None
         Peak learning rate of AdamW (after a short warm-up, then a cosine anneal); None picks the recipe's
-        (2e-3; 3e-3 for narrow rows from 20,000; convolutional: 4e-3 from 5,000 to 20,000 images).
+        (2e-3; 3e-3 for narrow rows from 20,000; convolutional: 4e-3).
     noise_level, sparsity, beta : float or None, default=None
         Override the preset's input-corruption level, L1 code penalty, KL weight.
     scaling : {"auto", "standard", "range"}, default="auto"

@@ -78,9 +78,3 @@ def test_the_convolutional_recipe_trains_longest_where_it_overfits_and_augments(
     epochs = {n: recipe_defaults(n, 784, "convolutional")["epochs"] for n in (3_000, 5_000, 10_000, 19_999, 60_000)}
     assert epochs[5_000] == epochs[10_000] == epochs[19_999] > epochs[3_000] > epochs[60_000]
 
-
-def test_the_convolutional_recipe_steps_faster_where_it_augments_and_decays():
-    from ae_core.model.config import recipe_defaults
-
-    lr = {n: recipe_defaults(n, 784, "convolutional")["lr"] for n in (3_000, 10_000, 60_000)}
-    assert lr[10_000] > lr[3_000] == lr[60_000]
