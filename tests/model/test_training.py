@@ -280,6 +280,19 @@ def _one_sided_images(n: int, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(X.reshape(n, 64))
 
 
+def _record_inputs(model: Autoencoder) -> dict[bool, list[tuple[torch.Tensor, torch.Tensor | None]]]:
+    """Every (rows, front coordinates) the model's forward receives from now on, by `model.training`."""
+    seen = {True: [], False: []}
+    forward = model.forward
+
+    def recording(x, coords=None):
+        seen[model.training].append((x.detach().clone(), None if coords is None else coords.detach().clone()))
+        return forward(x, coords)
+
+    model.forward = recording
+    return seen
+
+
 def _mirrored(X: torch.Tensor) -> torch.Tensor:
     return X.view(-1, 8, 8).flip(2).reshape(len(X), 64)
 
@@ -295,21 +308,14 @@ def test_mirror_trains_on_mirrored_rows_and_validates_on_the_rows_as_they_are(sh
     cfg = model_config_for("vanilla", n_features=X.shape[1], image_shape=shape, latent_dim=2, hidden=(32,),
                            pca_init=False, output="sigmoid")
     model = Autoencoder(cfg, seed=0)
-    seen = {True: [], False: []}
-    forward = model.forward
-
-    def recording(x, *args):
-        seen[model.training].append(x.detach().clone())
-        return forward(x, *args)
-
-    model.forward = recording
+    seen = _record_inputs(model)
     Trainer(model, TrainConfig(epochs=2, batch_size=50, mirror=True)).fit(X_tr, X_va)
-    trained = torch.cat(seen[True])
+    trained = torch.cat([x for x, _ in seen[True]])
     as_is = (trained[:, None] == X_tr[None]).all(-1).any(1)
     flipped = (trained[:, None] == mirrored[:200][None]).all(-1).any(1)
     assert bool((as_is | flipped).all())  # every training row, mirrored or not, and nothing else
     assert 0.35 < float(flipped.float().mean()) < 0.65  # about half of them mirrored
-    evaluated = torch.cat(seen[False])
+    evaluated = torch.cat([x for x, _ in seen[False]])
     assert bool((evaluated[:, None] == X_va[None]).all(-1).any(1).all())  # validation rows as they are
 
 
@@ -331,17 +337,9 @@ def test_mirror_behind_a_front_gives_the_model_the_mirrored_rows_coordinates():
     X_tr = _one_sided_images(300)
     cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2, hidden=(32,), front_dim=16)
     model = Autoencoder(cfg, seed=0)
-    pairs = []
-    forward = model.forward
-
-    def recording(x, coords=None):
-        if model.training:
-            pairs.append((x.detach().clone(), coords.detach().clone()))
-        return forward(x, coords)
-
-    model.forward = recording
+    seen = _record_inputs(model)
     Trainer(model, TrainConfig(epochs=1, batch_size=100, mirror=True)).fit(X_tr, X_tr[:50])
-    for x, coords in pairs:
+    for x, coords in seen[True]:
         torch.testing.assert_close(coords, model.front_coordinates_of(x), rtol=1e-4, atol=1e-4)
 
 
@@ -382,21 +380,14 @@ def test_shift_trains_on_rows_moved_by_a_pixel_and_validates_on_the_rows_as_they
     cfg = model_config_for("vanilla", n_features=X.shape[1], image_shape=shape, latent_dim=2, hidden=(32,),
                            pca_init=False, output="sigmoid")
     model = Autoencoder(cfg, seed=0)
-    seen = {True: [], False: []}
-    forward = model.forward
-
-    def recording(x, *args):
-        seen[model.training].append(x.detach().clone())
-        return forward(x, *args)
-
-    model.forward = recording
+    seen = _record_inputs(model)
     Trainer(model, TrainConfig(epochs=3, batch_size=50, shift=True)).fit(X_tr, X_va)
-    trained = torch.cat(seen[True])  # (600, F)
+    trained = torch.cat([x for x, _ in seen[True]])  # (600, F)
     as_is = (trained[:, None] == X_tr[None]).all(-1).any(1)
     shifted = (trained[:, None, None] == moved[None]).all(-1).any((1, 2))
     assert bool((as_is | shifted).all())  # every training row, as it is or moved by a pixel, and nothing else
     assert 0.12 < float(shifted.float().mean()) < 0.28  # about a fifth of them moved
-    evaluated = torch.cat(seen[False])
+    evaluated = torch.cat([x for x, _ in seen[False]])
     assert bool((evaluated[:, None] == X_va[None]).all(-1).any(1).all())
 
 
@@ -426,18 +417,10 @@ def test_shift_behind_a_front_gives_the_model_the_moved_rows_coordinates():
     X_tr = _one_sided_images(300)
     cfg = model_config_for("vanilla", n_features=64, image_shape=(8, 8), latent_dim=2, hidden=(32,), front_dim=16)
     model = Autoencoder(cfg, seed=0)
-    pairs = []
-    forward = model.forward
-
-    def recording(x, coords=None):
-        if model.training:
-            pairs.append((x.detach().clone(), coords.detach().clone()))
-        return forward(x, coords)
-
-    model.forward = recording
+    seen = _record_inputs(model)
     Trainer(model, TrainConfig(epochs=1, batch_size=100, mirror=True, shift=True)).fit(X_tr, X_tr[:50])
     moved = 0
-    for x, coords in pairs:
+    for x, coords in seen[True]:
         torch.testing.assert_close(coords, model.front_coordinates_of(x), rtol=1e-4, atol=1e-4)
         known = torch.cat([X_tr, _mirrored(X_tr)])
         moved += int((~(x[:, None] == known[None]).all(-1).any(1)).sum())  # shifted, after mirroring or not
